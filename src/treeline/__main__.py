@@ -1,0 +1,3 @@
+from treeline.cli import main
+
+raise SystemExit(main())

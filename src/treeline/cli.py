@@ -1,0 +1,193 @@
+"""`treeline`: the command line. Heavy libraries are imported inside the commands that use them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from treeline import __version__
+from treeline.errors import EXIT_USAGE, TreelineError
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _table(title: str, columns: Sequence[str]):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    what = args.what
+    console = _console()
+    if what == "datasets":
+        from treeline.datasets import builtin_names, get_dataset
+        from treeline.datasets._base import TableDataset
+        from treeline.datasets.synthetic import MAX_ROWS, TEST_ROWS
+
+        table = _table("datasets", ["name", "modality", "task", "rows (labelled + test)",
+                                    "source", "available"])
+        for name in builtin_names():
+            d = get_dataset(name)
+            if isinstance(d, TableDataset):
+                rows = f"{d.rows:,} + {d.test_rows(d.total_rows):,}"
+            else:
+                rows = f"≤{MAX_ROWS:,} + {TEST_ROWS:,}"
+            ok, where = d.availability()
+            task = "any (option)" if name == "synthetic" else d.task
+            table.add_row(name, d.modality, task, rows, d.description,
+                          f"[green]yes[/] ({where})" if ok else f"[yellow]no[/]: {where}")
+        console.print(table)
+    elif what == "contenders":
+        from treeline.contenders import REGISTRY
+
+        table = _table("contenders", ["name", "family", "modalities", "devices", "library",
+                                      "description"])
+        for info in REGISTRY.values():
+            devices = ", ".join(info.devices) + (f" ({info.device_note})" if info.device_note
+                                                 else "")
+            table.add_row(info.name, info.family, ", ".join(info.modalities), devices,
+                          info.library, info.description)
+        console.print(table)
+    elif what == "suites":
+        from treeline.suite import suite_files
+        from treeline.yaml_source import load_yaml
+
+        table = _table("suites", ["name", "description", "file"])
+        for name, path in suite_files().items():
+            try:
+                data = load_yaml(path).data
+                desc = str(data.get("description", "")).strip()
+            except TreelineError as exc:
+                desc = f"[red]invalid[/]: {exc}"
+            table.add_row(name, desc, str(path))
+        console.print(table)
+    else:  # runners
+        from treeline.runner_profile import available_runners, load_runner
+
+        table = _table("runners", ["name", "device", "threads", "USD/hour", "price source",
+                                   "available here"])
+        for name, path in available_runners().items():
+            try:
+                r = load_runner(path)
+            except TreelineError as exc:
+                table.add_row(name, "", "", "", f"[red]invalid[/]: {exc}", "")
+                continue
+            reason = r.unavailable_reason()
+            table.add_row(name, r.device + (f" ({r.gpu})" if r.gpu else ""), str(r.threads),
+                          f"{r.price_per_hour:.4g}", f"{r.price_source} ({r.price_date})",
+                          "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}")
+        console.print(table)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from treeline.errors import ConfigError
+    from treeline.suite import load_suite
+
+    console, failed = _console(), 0
+    for ref in args.suites:
+        try:
+            s = load_suite(ref)
+        except ConfigError as exc:
+            failed += 1
+            for problem in exc.problems:
+                _console(stderr=True).print(f"[red]error[/] {problem}", markup=True)
+            continue
+        cells = sum(len(d.sizes) for d in s.datasets) * len(s.contenders) * len(s.runners) * len(
+            s.seeds
+        )
+        console.print(f"[green]ok[/] {s.path}: suite '{s.name}', {len(s.datasets)} datasets, "
+                      f"{len(s.contenders)} contenders, {len(s.runners)} runners, {cells} cells, "
+                      f"{s.budget:g} s per cell")
+    return EXIT_USAGE if failed else 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from treeline.datasets import builtin_names, get_dataset
+
+    console = _console()
+    if args.action == "list":
+        from treeline.datasets._base import TableDataset
+        from treeline.locate import cache_dir
+
+        table = _table(f"prepared data in {cache_dir()}", ["name", "prepared", "source",
+                                                           "size on disk"])
+        for name in builtin_names():
+            d = get_dataset(name)
+            if not isinstance(d, TableDataset):
+                table.add_row(name, "generated on demand", "generated (seeded)", "-")
+                continue
+            path = d.cache_path()
+            if (path / "meta.json").exists():
+                import json
+
+                meta = json.loads((path / "meta.json").read_text())
+                size = sum(f.stat().st_size for f in path.iterdir())
+                table.add_row(name, "[green]yes[/]", meta["source"], f"{size / 2**20:.1f} MiB")
+            else:
+                table.add_row(name, "no", d.availability()[1], "-")
+        console.print(table)
+        return 0
+    import time
+
+    for name in args.names:
+        d = get_dataset(name)
+        started = time.perf_counter()
+        p = d.prepare()
+        took = time.perf_counter() - started
+        how = "from cache" if p.from_cache else f"prepared from {p.source}"
+        console.print(f"[green]{name}[/]: {p.rows_labelled:,} labelled + {p.rows_test:,} test "
+                      f"rows, {how} in {took:.2f} s → {p.path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="treeline",
+        description="Measure where deep learning beats gradient-boosted trees: by modality, "
+        "data size, hardware and budget.",
+    )
+    parser.add_argument("--version", action="version", version=f"treeline {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ls", help="list datasets, contenders, suites or runners")
+    p.add_argument("what", choices=["datasets", "contenders", "suites", "runners"])
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("validate", help="validate suite files (names or paths)")
+    p.add_argument("suites", nargs="+", metavar="SUITE")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("data", help="list or prepare datasets in the cache")
+    dsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dsub.add_parser("list", help="what is prepared, and where")
+    pp = dsub.add_parser("prepare", help="prepare datasets into the cache")
+    pp.add_argument("names", nargs="+", metavar="NAME")
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except TreelineError as exc:
+        _console(stderr=True).print(f"[red]error[/] {exc}", markup=True, soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""The contender registry: one entry per contender, its implementation imported on demand."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from treeline.errors import TreelineError, unknown_name
+
+if TYPE_CHECKING:
+    from treeline.contenders._base import Contender
+
+Family = Literal["tree", "deep"]
+
+
+@dataclass(frozen=True)
+class ContenderInfo:
+    """What the suite validator and `treeline ls contenders` need, without importing anything."""
+
+    name: str
+    family: Family
+    modalities: tuple[str, ...]
+    devices: tuple[str, ...]
+    module: str
+    library: str
+    description: str
+    device_note: str = ""
+
+
+REGISTRY: dict[str, ContenderInfo] = {
+    info.name: info
+    for info in [
+        ContenderInfo(
+            "xgboost", "tree", ("tabular",), ("cpu", "cuda"), "treeline.contenders.xgboost",
+            "xgboost", "XGBoost, hist trees, native categoricals",
+        ),
+        ContenderInfo(
+            "catboost", "tree", ("tabular",), ("cpu", "cuda"), "treeline.contenders.catboost",
+            "catboost", "CatBoost, ordered target statistics for categoricals",
+        ),
+        ContenderInfo(
+            "lightgbm", "tree", ("tabular",), ("cpu",), "treeline.contenders.lightgbm",
+            "lightgbm", "LightGBM, leaf-wise trees, native categoricals",
+            device_note="the PyPI build of LightGBM has no CUDA support",
+        ),
+    ]
+}
+
+
+def contender_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get_info(name: str) -> ContenderInfo:
+    if name not in REGISTRY:
+        raise TreelineError(unknown_name("contender", name, REGISTRY))
+    return REGISTRY[name]
+
+
+def load(name: str) -> Contender:
+    """Import and instantiate a contender (imports its library)."""
+    info = get_info(name)
+    return importlib.import_module(info.module).CONTENDER

@@ -1,0 +1,52 @@
+"""User-facing errors: printed as `file:line: field: message`, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, located as precisely as we can."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class TreelineError(Exception):
+    """An error the user can fix; the CLI prints it without a traceback and exits with 2."""
+
+
+class ConfigError(TreelineError):
+    """One or more problems in a suite, runner profile or data file."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def single(cls, file: str | Path, line: int | None, field: str, message: str) -> ConfigError:
+        return cls([Problem(str(file), line, field, message)])
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest valid name, or '' when nothing is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def unknown_name(kind: str, name: str, choices: Iterable[str]) -> str:
+    """The message for a misspelt or unknown registry name."""
+    choices = sorted(choices)
+    return f"unknown {kind} '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}"

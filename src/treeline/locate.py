@@ -1,0 +1,50 @@
+"""Where Treeline finds its suite and runner files, its cache and its results."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def project_dirs(kind: str) -> list[Path]:
+    """Folders searched for `kind` ('suites' or 'runners'), first match wins.
+
+    The current directory comes first so a user's own files override the shipped ones; then the
+    source checkout (editable installs); then the copy bundled into the wheel.
+    """
+    candidates = [
+        Path.cwd() / kind,
+        _PACKAGE.parent.parent / kind,
+        _PACKAGE / "_bundled" / kind,
+    ]
+    seen: list[Path] = []
+    for c in candidates:
+        if c.is_dir() and c.resolve() not in [s.resolve() for s in seen]:
+            seen.append(c)
+    return seen
+
+
+def named_files(kind: str) -> dict[str, Path]:
+    """Every `<name>.yaml` under the search folders of `kind`, by name."""
+    out: dict[str, Path] = {}
+    for folder in project_dirs(kind):
+        for path in sorted(folder.glob("*.yaml")):
+            out.setdefault(path.stem, path)
+    return out
+
+
+def cache_dir() -> Path:
+    """Prepared data: `TREELINE_CACHE`, else the user cache dir."""
+    env = os.environ.get("TREELINE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("treeline"))
+
+
+def results_dir() -> Path:
+    """Run outputs: `TREELINE_RESULTS`, else ./results."""
+    return Path(os.environ.get("TREELINE_RESULTS", "results")).expanduser()
