@@ -16,6 +16,13 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
+def error(message: object) -> None:
+    """Print a user-facing error on stderr: no markup parsing, no wrapping mid-message."""
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[red]error[/] {escape(str(message))}", soft_wrap=True)
+
+
 def _table(title: str, columns: Sequence[str]):
     from rich.table import Table
 
@@ -33,8 +40,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
         from treeline.datasets._base import TableDataset
         from treeline.datasets.synthetic import MAX_ROWS, TEST_ROWS
 
-        table = _table("datasets", ["name", "modality", "task", "rows (labelled + test)",
-                                    "source", "available"])
+        table = _table(
+            "datasets",
+            ["name", "modality", "task", "rows (labelled + test)", "source", "available"],
+        )
         for name in builtin_names():
             d = get_dataset(name)
             if isinstance(d, TableDataset):
@@ -43,19 +52,33 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 rows = f"≤{MAX_ROWS:,} + {TEST_ROWS:,}"
             ok, where = d.availability()
             task = "any (option)" if name == "synthetic" else d.task
-            table.add_row(name, d.modality, task, rows, d.description,
-                          f"[green]yes[/] ({where})" if ok else f"[yellow]no[/]: {where}")
+            table.add_row(
+                name,
+                d.modality,
+                task,
+                rows,
+                d.description,
+                f"[green]yes[/] ({where})" if ok else f"[yellow]no[/]: {where}",
+            )
         console.print(table)
     elif what == "contenders":
         from treeline.contenders import REGISTRY
 
-        table = _table("contenders", ["name", "family", "modalities", "devices", "library",
-                                      "description"])
+        table = _table(
+            "contenders", ["name", "family", "modalities", "devices", "library", "description"]
+        )
         for info in REGISTRY.values():
-            devices = ", ".join(info.devices) + (f" ({info.device_note})" if info.device_note
-                                                 else "")
-            table.add_row(info.name, info.family, ", ".join(info.modalities), devices,
-                          info.library, info.description)
+            devices = ", ".join(info.devices) + (
+                f" ({info.device_note})" if info.device_note else ""
+            )
+            table.add_row(
+                info.name,
+                info.family,
+                ", ".join(info.modalities),
+                devices,
+                info.library,
+                info.description,
+            )
         console.print(table)
     elif what == "suites":
         from treeline.suite import suite_files
@@ -73,8 +96,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     else:  # runners
         from treeline.runner_profile import available_runners, load_runner
 
-        table = _table("runners", ["name", "device", "threads", "USD/hour", "price source",
-                                   "available here"])
+        table = _table(
+            "runners", ["name", "device", "threads", "USD/hour", "price source", "available here"]
+        )
         for name, path in available_runners().items():
             try:
                 r = load_runner(path)
@@ -82,9 +106,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 table.add_row(name, "", "", "", f"[red]invalid[/]: {exc}", "")
                 continue
             reason = r.unavailable_reason()
-            table.add_row(name, r.device + (f" ({r.gpu})" if r.gpu else ""), str(r.threads),
-                          f"{r.price_per_hour:.4g}", f"{r.price_source} ({r.price_date})",
-                          "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}")
+            table.add_row(
+                name,
+                r.device + (f" ({r.gpu})" if r.gpu else ""),
+                str(r.threads),
+                f"{r.price_per_hour:.4g}",
+                f"{r.price_source} ({r.price_date})",
+                "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}",
+            )
         console.print(table)
     return 0
 
@@ -100,14 +129,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             failed += 1
             for problem in exc.problems:
-                _console(stderr=True).print(f"[red]error[/] {problem}", markup=True)
+                error(problem)
             continue
-        cells = sum(len(d.sizes) for d in s.datasets) * len(s.contenders) * len(s.runners) * len(
-            s.seeds
+        cells = (
+            sum(len(d.sizes) for d in s.datasets)
+            * len(s.contenders)
+            * len(s.runners)
+            * len(s.seeds)
         )
-        console.print(f"[green]ok[/] {s.path}: suite '{s.name}', {len(s.datasets)} datasets, "
-                      f"{len(s.contenders)} contenders, {len(s.runners)} runners, {cells} cells, "
-                      f"{s.budget:g} s per cell")
+        console.print(
+            f"[green]ok[/] {s.path}: suite '{s.name}', {len(s.datasets)} datasets, "
+            f"{len(s.contenders)} contenders, {len(s.runners)} runners, {cells} cells, "
+            f"{s.budget:g} s per cell",
+            soft_wrap=True,
+        )
     return EXIT_USAGE if failed else 0
 
 
@@ -119,8 +154,9 @@ def cmd_data(args: argparse.Namespace) -> int:
         from treeline.datasets._base import TableDataset
         from treeline.locate import cache_dir
 
-        table = _table(f"prepared data in {cache_dir()}", ["name", "prepared", "source",
-                                                           "size on disk"])
+        table = _table(
+            f"prepared data in {cache_dir()}", ["name", "prepared", "source", "size on disk"]
+        )
         for name in builtin_names():
             d = get_dataset(name)
             if not isinstance(d, TableDataset):
@@ -145,8 +181,11 @@ def cmd_data(args: argparse.Namespace) -> int:
         p = d.prepare()
         took = time.perf_counter() - started
         how = "from cache" if p.from_cache else f"prepared from {p.source}"
-        console.print(f"[green]{name}[/]: {p.rows_labelled:,} labelled + {p.rows_test:,} test "
-                      f"rows, {how} in {took:.2f} s → {p.path}")
+        console.print(
+            f"[green]{name}[/]: {p.rows_labelled:,} labelled + {p.rows_test:,} test "
+            f"rows, {how} in {took:.2f} s → {p.path}",
+            soft_wrap=True,
+        )
     return 0
 
 
@@ -182,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except TreelineError as exc:
-        _console(stderr=True).print(f"[red]error[/] {exc}", markup=True, soft_wrap=True)
+        error(exc)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -33,8 +33,10 @@ class RunnerProfile(BaseModel):
     def resolved_threads(self) -> int:
         """`auto` is every core the process may use."""
         if self.threads == "auto":
-            return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-                os.cpu_count() or 1
+            return (
+                len(os.sched_getaffinity(0))
+                if hasattr(os, "sched_getaffinity")
+                else (os.cpu_count() or 1)
             )
         return int(self.threads)
 
@@ -65,7 +67,10 @@ def visible_gpus() -> list[str]:
     try:
         out = subprocess.run(
             [exe, "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
         ).stdout
     except (subprocess.SubprocessError, OSError):
         return []
@@ -87,7 +92,11 @@ def load_runner(path: Path) -> RunnerProfile:
         raise ConfigError(pydantic_problems(src, exc, RunnerProfile.model_fields)) from None
     if profile.name != path.stem:
         raise ConfigError(
-            [src.problem(("name",), f"must match the file name '{path.stem}', got '{profile.name}'")]
+            [
+                src.problem(
+                    ("name",), f"must match the file name '{path.stem}', got '{profile.name}'"
+                )
+            ]
         )
     return profile
 

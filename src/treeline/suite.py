@@ -78,8 +78,10 @@ class SuiteFile(_Strict):
     expectations: list[ExpectationEntry] = Field(default_factory=list)
 
 
-_KEYS = set(SuiteFile.model_fields) | set(DatasetEntry.model_fields) | set(
-    ExpectationEntry.model_fields
+_KEYS = (
+    set(SuiteFile.model_fields)
+    | set(DatasetEntry.model_fields)
+    | set(ExpectationEntry.model_fields)
 )
 
 
@@ -184,8 +186,12 @@ class _Checker:
         m = self.m
         if m.name != self.src.path.stem:
             self.add(("name",), f"must match the file name '{self.src.path.stem}', got '{m.name}'")
-        for key, values in (("seeds", m.seeds), ("n", m.n or []), ("contenders", m.contenders),
-                            ("runners", m.runners)):
+        for key, values in (
+            ("seeds", m.seeds),
+            ("n", m.n or []),
+            ("contenders", m.contenders),
+            ("runners", m.runners),
+        ):
             self._no_duplicates(key, values)
         for i, seed in enumerate(m.seeds):
             if seed < 0:
@@ -217,25 +223,36 @@ class _Checker:
             if ds is None:
                 continue
             if ds.ref.label in labels:
-                self.add(("datasets", i), f"duplicate dataset '{ds.ref.label}' (also "
-                         f"datasets[{labels[ds.ref.label]}]); give one a distinct 'label'")
+                self.add(
+                    ("datasets", i),
+                    f"duplicate dataset '{ds.ref.label}' (also "
+                    f"datasets[{labels[ds.ref.label]}]); give one a distinct 'label'",
+                )
                 continue
             labels[ds.ref.label] = i
             datasets.append(ds)
             for name in contenders:
                 info = REGISTRY[name]
                 if ds.modality not in info.modalities:
-                    self.add(("contenders", m.contenders.index(name)),
-                             f"contender '{name}' cannot handle the {ds.modality} dataset "
-                             f"'{ds.ref.label}' (it handles: {', '.join(info.modalities)})")
+                    self.add(
+                        ("contenders", m.contenders.index(name)),
+                        f"contender '{name}' cannot handle the {ds.modality} dataset "
+                        f"'{ds.ref.label}' (it handles: {', '.join(info.modalities)})",
+                    )
 
         expectations = self._expectations(datasets)
         if self.problems:
             raise ConfigError(self.problems)
         return Suite(
-            name=m.name, description=m.description, path=self.src.path, budget=float(m.budget),
-            seeds=tuple(m.seeds), datasets=tuple(datasets), contenders=tuple(contenders),
-            runners=tuple(m.runners), expectations=tuple(expectations),
+            name=m.name,
+            description=m.description,
+            path=self.src.path,
+            budget=float(m.budget),
+            seeds=tuple(m.seeds),
+            datasets=tuple(datasets),
+            contenders=tuple(contenders),
+            runners=tuple(m.runners),
+            expectations=tuple(expectations),
         )
 
     def _no_duplicates(self, key: str, values: list[Any]) -> None:
@@ -288,8 +305,11 @@ class _Checker:
                 self.add(where, f"n must be >= {MIN_N}, got {n}")
                 ok = False
             elif n > dataset.rows:
-                self.add(where, f"n={n} is larger than the {dataset.rows:,} labelled rows of "
-                         f"'{ref.label}' (its test set is held out)")
+                self.add(
+                    where,
+                    f"n={n} is larger than the {dataset.rows:,} labelled rows of "
+                    f"'{ref.label}' (its test set is held out)",
+                )
                 ok = False
         if not ok:
             return None
@@ -336,25 +356,36 @@ class _Checker:
             self.add((*loc, "file"), f"cannot read {path.name}: {exc}")
             return None
         if entry.target not in columns:
-            self.add((*loc, "target"), unknown_name(f"column in {path.name}", entry.target,
-                                                    columns))
+            self.add(
+                (*loc, "target"), unknown_name(f"column in {path.name}", entry.target, columns)
+            )
             return None
         target = read_table(path, [entry.target])[entry.target].dropna()
         distinct = target.nunique()
         if entry.task == "binary" and distinct != 2:
-            self.add((*loc, "task"), f"binary needs exactly 2 distinct target values, "
-                     f"column '{entry.target}' has {distinct}")
+            self.add(
+                (*loc, "task"),
+                f"binary needs exactly 2 distinct target values, "
+                f"column '{entry.target}' has {distinct}",
+            )
             return None
         if entry.task == "regression":
             import pandas as pd
 
             if not pd.api.types.is_numeric_dtype(target):
-                self.add((*loc, "task"), f"regression needs a numeric target, column "
-                         f"'{entry.target}' is {target.dtype}")
+                self.add(
+                    (*loc, "task"),
+                    f"regression needs a numeric target, column '{entry.target}' is {target.dtype}",
+                )
                 return None
         label = entry.label or path.stem.lower().replace(" ", "-")
-        return DatasetRef(label=label, file=str(path), target=entry.target, task=entry.task,
-                          total_rows=len(target))
+        return DatasetRef(
+            label=label,
+            file=str(path),
+            target=entry.target,
+            task=entry.task,
+            total_rows=len(target),
+        )
 
     def _expectations(self, datasets: list[SuiteDataset]) -> list[Expectation]:
         by_label = {d.ref.label: d for d in datasets}
@@ -363,20 +394,27 @@ class _Checker:
             loc: tuple[str | int, ...] = ("expectations", i)
             good = True
             if e.dataset not in by_label:
-                self.add((*loc, "dataset"), unknown_name("dataset of this suite", e.dataset,
-                                                          by_label))
+                self.add(
+                    (*loc, "dataset"), unknown_name("dataset of this suite", e.dataset, by_label)
+                )
                 good = False
             if e.contender not in self.m.contenders:
-                self.add((*loc, "contender"), unknown_name("contender of this suite",
-                                                            e.contender, self.m.contenders))
+                self.add(
+                    (*loc, "contender"),
+                    unknown_name("contender of this suite", e.contender, self.m.contenders),
+                )
                 good = False
             if e.runner is not None and e.runner not in self.m.runners:
-                self.add((*loc, "runner"), unknown_name("runner of this suite", e.runner,
-                                                         self.m.runners))
+                self.add(
+                    (*loc, "runner"), unknown_name("runner of this suite", e.runner, self.m.runners)
+                )
                 good = False
             if good and e.n is not None and e.n not in by_label[e.dataset].sizes:
-                self.add((*loc, "n"), f"n={e.n} is not one of the sizes of '{e.dataset}': "
-                         f"{list(by_label[e.dataset].sizes)}")
+                self.add(
+                    (*loc, "n"),
+                    f"n={e.n} is not one of the sizes of '{e.dataset}': "
+                    f"{list(by_label[e.dataset].sizes)}",
+                )
                 good = False
             if good:
                 out.append(Expectation(e.dataset, e.contender, e.n, e.runner, *e.test_score))

@@ -96,9 +96,7 @@ def load_yaml(path: Path) -> LocatedYaml:
     return LocatedYaml(path, data, lines)
 
 
-def pydantic_problems(
-    src: LocatedYaml, exc: Any, key_choices: Iterable[str] = ()
-) -> list[Problem]:
+def pydantic_problems(src: LocatedYaml, exc: Any, key_choices: Iterable[str] = ()) -> list[Problem]:
     """Turn a pydantic ValidationError into located problems (rule + bad value)."""
     out = []
     key_choices = sorted(set(key_choices))

@@ -32,16 +32,31 @@ REGISTRY: dict[str, ContenderInfo] = {
     info.name: info
     for info in [
         ContenderInfo(
-            "xgboost", "tree", ("tabular",), ("cpu", "cuda"), "treeline.contenders.xgboost",
-            "xgboost", "XGBoost, hist trees, native categoricals",
+            "xgboost",
+            "tree",
+            ("tabular",),
+            ("cpu", "cuda"),
+            "treeline.contenders.xgboost",
+            "xgboost",
+            "XGBoost, hist trees, native categoricals",
         ),
         ContenderInfo(
-            "catboost", "tree", ("tabular",), ("cpu", "cuda"), "treeline.contenders.catboost",
-            "catboost", "CatBoost, ordered target statistics for categoricals",
+            "catboost",
+            "tree",
+            ("tabular",),
+            ("cpu", "cuda"),
+            "treeline.contenders.catboost",
+            "catboost",
+            "CatBoost, ordered target statistics for categoricals",
         ),
         ContenderInfo(
-            "lightgbm", "tree", ("tabular",), ("cpu",), "treeline.contenders.lightgbm",
-            "lightgbm", "LightGBM, leaf-wise trees, native categoricals",
+            "lightgbm",
+            "tree",
+            ("tabular",),
+            ("cpu",),
+            "treeline.contenders.lightgbm",
+            "lightgbm",
+            "LightGBM, leaf-wise trees, native categoricals",
             device_note="the PyPI build of LightGBM has no CUDA support",
         ),
     ]

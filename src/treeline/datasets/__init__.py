@@ -14,8 +14,8 @@ from treeline.datasets._base import (
     Prepared,
     Schema,
     Split,
-    Task,
     TableDataset,
+    Task,
 )
 from treeline.datasets._sources import DataUnavailable
 

@@ -178,8 +178,10 @@ def type_columns(
     X = frame.drop(columns=[target])
     numeric, cats = [], []
     for col in X.columns:
-        is_cat = col in categorical if categorical is not None else not (
-            pd.api.types.is_numeric_dtype(X[col]) or pd.api.types.is_bool_dtype(X[col])
+        is_cat = (
+            col in categorical
+            if categorical is not None
+            else not (pd.api.types.is_numeric_dtype(X[col]) or pd.api.types.is_bool_dtype(X[col]))
         )
         if is_cat:
             values = X[col].astype("string")
@@ -232,7 +234,9 @@ class TableDataset(Dataset):
         meta_file = path / "meta.json"
         if meta_file.exists():
             meta = json.loads(meta_file.read_text())
-            return Prepared(path, meta["source"], meta["rows_labelled"], meta["rows_test"], True, meta)
+            return Prepared(
+                path, meta["source"], meta["rows_labelled"], meta["rows_test"], True, meta
+            )
         cache = cache_dir()
         src, raw = first_available(self.sources(), cache)
         started = time.perf_counter()

@@ -178,7 +178,7 @@ class AptDownload(_Verified):
 
     @property
     def hint(self) -> str:
-        return f"needs apt-get and dpkg-deb with Debian's package lists (apt-get update)"
+        return "needs apt-get and dpkg-deb with Debian's package lists (apt-get update)"
 
     def fetch(self, cache: Path) -> Path:
         found = self.locate(cache)
@@ -191,12 +191,18 @@ class AptDownload(_Verified):
             try:
                 subprocess.run(
                     ["apt-get", "download", self.apt_package],
-                    cwd=work, check=True, capture_output=True, text=True, timeout=300,
+                    cwd=work,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
                 )
                 debs = list(Path(work).glob("*.deb"))
                 subprocess.run(
                     ["dpkg-deb", "-x", str(debs[0]), str(Path(work) / "x")],
-                    check=True, capture_output=True, timeout=300,
+                    check=True,
+                    capture_output=True,
+                    timeout=300,
                 )
             except (subprocess.SubprocessError, OSError, IndexError) as exc:
                 detail = getattr(exc, "stderr", "") or exc

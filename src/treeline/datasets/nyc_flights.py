@@ -2,8 +2,9 @@
 
 Only what is known when the flight is scheduled enters: the schedule, carrier, route, the plane
 (joined from `planes`) and the weather at the origin in the scheduled hour (joined from
-`weather`). Flight numbers and tail numbers are identifiers, not features. `dep_time`, `dep_delay`, `arr_time` and `air_time` would leak the answer and are
-dropped; so are cancelled or diverted flights, which have no arrival delay.
+`weather`). Flight and tail numbers are identifiers, not features. `dep_time`, `dep_delay`,
+`arr_time` and `air_time` would leak the answer and are dropped; so are cancelled or diverted
+flights, which have no arrival delay.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from treeline.datasets._sources import PackageFile, Source
 if TYPE_CHECKING:
     import pandas as pd
 
-WEATHER = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure",
-           "visib"]
+WEATHER = [
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+]
 PLANE = ["year", "type", "manufacturer", "engines", "seats", "engine"]
 
 
@@ -38,8 +48,19 @@ class NycFlights(TableDataset):
 
         flights = pd.read_csv(
             path / "flights.csv.zip",
-            usecols=["month", "day", "sched_dep_time", "sched_arr_time", "arr_delay", "carrier",
-                     "tailnum", "origin", "dest", "distance", "time_hour"],
+            usecols=[
+                "month",
+                "day",
+                "sched_dep_time",
+                "sched_arr_time",
+                "arr_delay",
+                "carrier",
+                "tailnum",
+                "origin",
+                "dest",
+                "distance",
+                "time_hour",
+            ],
         )
         weather = pd.read_csv(path / "weather.csv", usecols=["origin", "time_hour", *WEATHER])
         weather = weather.drop_duplicates(["origin", "time_hour"])
@@ -48,7 +69,7 @@ class NycFlights(TableDataset):
         df = flights.merge(weather, on=["origin", "time_hour"], how="left")
         df = df.merge(planes, on="tailnum", how="left")
         stamp = pd.to_datetime(df["time_hour"], utc=True).dt.tz_convert("America/New_York")
-        df["weekday"] = stamp.dt.weekday
+        df["weekday"] = stamp.dt.day_of_week
         df["dep_hour"] = df["sched_dep_time"] // 100
         df["dep_minute_of_day"] = df["dep_hour"] * 60 + df["sched_dep_time"] % 100
         df["arr_minute_of_day"] = (df["sched_arr_time"] // 100) * 60 + df["sched_arr_time"] % 100

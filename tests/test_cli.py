@@ -1,0 +1,75 @@
+"""The command line: listings, validation of the shipped files, data preparation, lazy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from treeline.cli import main
+from treeline.runner_profile import available_runners, load_runner
+from treeline.suite import load_suite, suite_files
+
+HEAVY = ("torch", "xgboost", "catboost", "lightgbm", "mlflow", "optuna", "sklearn")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["ls", "datasets"], ["ls", "contenders"], ["ls", "suites"], ["ls", "runners"]],
+)
+def test_listing_commands_import_no_heavy_library(argv: list[str]) -> None:
+    code = (
+        "import sys\nfrom treeline.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_ls_datasets_shows_every_dataset(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ls", "datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("adult", "nyc-flights", "diamonds", "shuttle", "synthetic", "digits"):
+        assert name in out
+
+
+@pytest.mark.parametrize("name", sorted(suite_files()))
+def test_every_shipped_suite_validates(name: str) -> None:
+    suite = load_suite(name)
+    assert suite.name == name and suite.datasets and suite.contenders
+
+
+@pytest.mark.parametrize("name", sorted(available_runners()))
+def test_every_shipped_runner_profile_validates(name: str) -> None:
+    profile = load_runner(available_runners()[name])
+    assert profile.price_per_hour > 0 and profile.price_source
+
+
+def test_gpu_profiles_are_unavailable_with_a_reason_on_a_cpu_machine() -> None:
+    profile = load_runner(available_runners()["t4"])
+    reason = profile.unavailable_reason()
+    if reason is not None:  # on a GPU machine without a T4 it names the GPU it found
+        assert "t4" in reason and ("T4" in reason)
+
+
+def test_validate_shipped_suites_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", *sorted(suite_files())]) == 0
+    assert capsys.readouterr().out.count("ok ") == len(suite_files())
+
+
+def test_data_prepare_then_served_from_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "prepare", "adult"]) == 0
+    assert main(["data", "prepare", "adult"]) == 0
+    out = capsys.readouterr().out
+    assert "from cache" in out.splitlines()[-1]
+    assert main(["data", "list"]) == 0
+    assert "adult" in capsys.readouterr().out
+
+
+def test_unknown_dataset_to_prepare_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "prepare", "adultt"]) == 2
+    assert "did you mean 'adult'" in capsys.readouterr().err

@@ -1,0 +1,276 @@
+"""Malformed suites: each fails with file, line, field, the rule and the bad value, exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from treeline.cli import main
+from treeline.errors import ConfigError
+from treeline.suite import load_suite
+
+GOOD = """\
+name: bad
+description: a suite
+budget: 10
+seeds: [0]
+n: [1000]
+datasets: [adult]
+contenders: [xgboost]
+runners: [cpu]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "bad") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def swap(old: str, new: str) -> str:
+    assert old in GOOD
+    return GOOD.replace(old, new)
+
+
+# (id, suite text, line, field, message fragment)
+CASES = [
+    (
+        "unknown-key",
+        GOOD + "budgte: 5\n",
+        9,
+        "budgte",
+        "unknown key 'budgte' (did you mean 'budget'?)",
+    ),
+    (
+        "wrong-type",
+        swap("budget: 10", "budget: ten"),
+        3,
+        "budget",
+        "Input should be a valid number, got 'ten'",
+    ),
+    (
+        "negative-budget",
+        swap("budget: 10", "budget: -5"),
+        3,
+        "budget",
+        "Input should be greater than 0, got -5",
+    ),
+    ("zero-budget", swap("budget: 10", "budget: 0"), 3, "budget", "greater than 0, got 0"),
+    ("empty-datasets", swap("datasets: [adult]", "datasets: []"), 6, "datasets", "at least 1 item"),
+    (
+        "empty-contenders",
+        swap("contenders: [xgboost]", "contenders: []"),
+        7,
+        "contenders",
+        "at least 1 item",
+    ),
+    (
+        "duplicate-contender",
+        swap("contenders: [xgboost]", "contenders: [xgboost, xgboost]"),
+        7,
+        "contenders[1]",
+        "duplicate entry 'xgboost'",
+    ),
+    (
+        "misspelt-dataset",
+        swap("datasets: [adult]", "datasets: [adlt]"),
+        6,
+        "datasets[0]",
+        "unknown dataset 'adlt' (did you mean 'adult'?)",
+    ),
+    (
+        "misspelt-contender",
+        swap("contenders: [xgboost]", "contenders: [xgbost]"),
+        7,
+        "contenders[0]",
+        "unknown contender 'xgbost' (did you mean 'xgboost'?)",
+    ),
+    (
+        "misspelt-runner",
+        swap("runners: [cpu]", "runners: [cpuu]"),
+        8,
+        "runners[0]",
+        "unknown runner 'cpuu' (did you mean 'cpu'?)",
+    ),
+    (
+        "size-too-large",
+        swap("n: [1000]", "n: [1000, 100000]"),
+        5,
+        "n[1]",
+        "n=100000 is larger than the 26,049 labelled rows of 'adult'",
+    ),
+    (
+        "modality",
+        swap("datasets: [adult]", "datasets: [digits]").replace("n: [1000]", "n: [500]"),
+        7,
+        "contenders[0]",
+        "contender 'xgboost' cannot handle the image dataset 'digits'",
+    ),
+    (
+        "missing-file",
+        swap(
+            "datasets: [adult]", "datasets:\n  - file: nowhere.csv\n    target: y\n    task: binary"
+        ),
+        7,
+        "datasets[0].file",
+        "file not found",
+    ),
+    (
+        "missing-target",
+        swap(
+            "datasets: [adult]", "datasets:\n  - file: data.csv\n    target: labl\n    task: binary"
+        ),
+        8,
+        "datasets[0].target",
+        "unknown column in data.csv 'labl' (did you mean 'label'?)",
+    ),
+    ("yaml-syntax", swap("seeds: [0]", "seeds: [0"), 5, "", "YAML syntax error"),
+    (
+        "duplicate-yaml-key",
+        GOOD + "budget: 20\n",
+        9,
+        "budget",
+        "duplicate key 'budget' (first at line 3)",
+    ),
+    ("seeds-not-a-list", swap("seeds: [0]", "seeds: 0"), 4, "seeds", "valid list, got 0"),
+    (
+        "duplicate-dataset",
+        swap("datasets: [adult]", "datasets: [adult, adult]"),
+        6,
+        "datasets[1]",
+        "duplicate dataset 'adult'",
+    ),
+    (
+        "missing-field",
+        swap("description: a suite\n", ""),
+        1,
+        "description",
+        "required field is missing",
+    ),
+    (
+        "dataset-entry-unknown-key",
+        swap("datasets: [adult]", "datasets:\n  - name: adult\n    size: [100]"),
+        8,
+        "datasets[0].size",
+        "unknown key 'size'",
+    ),
+    (
+        "synthetic-option",
+        swap(
+            "datasets: [adult]", "datasets:\n  - name: synthetic\n    options:\n      informatve: 3"
+        ),
+        9,
+        "datasets[0].options.informatve",
+        "unknown key 'informatve' (did you mean 'informative'?)",
+    ),
+    (
+        "binary-with-3-classes",
+        swap(
+            "datasets: [adult]",
+            "datasets:\n  - file: data.csv\n    target: three\n    task: binary",
+        ),
+        9,
+        "datasets[0].task",
+        "binary needs exactly 2 distinct target values, column 'three' has 3",
+    ),
+    (
+        "expectation-contender",
+        GOOD + "expectations:\n  - dataset: adult\n    contender: catboost\n"
+        "    test_score: [0.8, 0.9]\n",
+        11,
+        "expectations[0].contender",
+        "unknown contender of this suite 'catboost'",
+    ),
+    (
+        "expectation-range",
+        GOOD + "expectations:\n  - dataset: adult\n    contender: xgboost\n"
+        "    test_score: [0.9, 0.8]\n",
+        10,
+        "expectations[0]",
+        "low <= high, got [0.9, 0.8]",
+    ),
+    (
+        "name-mismatch",
+        swap("name: bad", "name: other"),
+        1,
+        "name",
+        "must match the file name 'bad', got 'other'",
+    ),
+    (
+        "string-size",
+        swap("n: [1000]", "n: ['1000']"),
+        5,
+        "n[0]",
+        "Input should be a valid integer, got '1000'",
+    ),
+]
+
+
+@pytest.fixture
+def data_csv(tmp_path: Path) -> Path:
+    rows = ["a,b,label,three"] + [
+        f"{i},{i % 7},{'yes' if i % 3 else 'no'},{i % 3}" for i in range(200)
+    ]
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_malformed_suite_is_rejected_with_location(
+    tmp_path: Path,
+    data_csv: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    line: int,
+    field: str,
+    fragment: str,
+) -> None:
+    path = write(tmp_path, text)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    prefix = f"{path}:{line}: {field}: " if field else f"{path}:{line}: "
+    lines = [ln for ln in err.splitlines() if prefix in ln and fragment in ln]
+    assert lines, f"expected {prefix!r} … {fragment!r} in:\n{err}"
+    assert "Traceback" not in err
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = swap("contenders: [xgboost]", "contenders: [xgbost]").replace(
+        "runners: [cpu]", "runners: [gpuu]"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_suite(write(tmp_path, text))
+    fields = {p.field for p in info.value.problems}
+    assert fields == {"contenders[0]", "runners[0]"}
+
+
+def test_cli_exits_2_without_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, swap("budget: 10", "budget: -1"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "treeline", "validate", str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert f"{path}:3: budget:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_suite_name_suggests(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "quickstrat"]) == 2
+    assert "unknown suite 'quickstrat' (did you mean 'quickstart'?)" in capsys.readouterr().err
+
+
+def test_user_file_suite_resolves_relative_to_the_suite(tmp_path: Path, data_csv: Path) -> None:
+    text = swap(
+        "datasets: [adult]",
+        "datasets:\n  - file: data.csv\n    target: label\n    task: binary\n    n: [100]",
+    )
+    suite = load_suite(write(tmp_path, text))
+    (ds,) = suite.datasets
+    assert ds.ref.file == str(data_csv) and ds.ref.label == "data" and ds.sizes == (100,)
