@@ -189,6 +189,44 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from treeline.run import SuiteRun, exit_code, run_with_progress
+    from treeline.suite import load_suite
+
+    suite = load_suite(args.suite)
+    run = SuiteRun(
+        suite,
+        runners=args.runner,
+        budget_scale=args.budget_scale,
+        tracking_uri=args.tracking_uri,
+        only=args.only,
+        rerun_failed=args.rerun_failed,
+    )
+    return exit_code(run_with_progress(run))
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from treeline.tracking import tracking_uri
+
+    uri = tracking_uri(args.tracking_uri)
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
+    _console().print(f"MLflow UI on http://{args.host}:{args.port} for {uri}", soft_wrap=True)
+    return subprocess.call(cmd)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="treeline",
@@ -205,6 +243,45 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="validate suite files (names or paths)")
     p.add_argument("suites", nargs="+", metavar="SUITE")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run a suite: every cell tuned under the same budget")
+    p.add_argument("suite", metavar="SUITE", help="a suite name from suites/ or a YAML path")
+    p.add_argument(
+        "--runner",
+        action="append",
+        metavar="R",
+        help="runner profile(s) to use instead of the suite's (repeatable)",
+    )
+    p.add_argument(
+        "--budget-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="multiply every cell's budget by F",
+    )
+    p.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite:///results/mlflow.db)",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="GLOB",
+        help="run only cells whose id matches (repeatable), e.g. 'adult/*'",
+    )
+    p.add_argument(
+        "--rerun-failed",
+        action="store_true",
+        help="run again cells recorded as failed, timeout or oom",
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ui", help="start the MLflow UI on the results store")
+    p.add_argument("--tracking-uri", metavar="URI")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("data", help="list or prepare datasets in the cache")
     dsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")

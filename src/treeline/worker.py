@@ -1,0 +1,116 @@
+"""The worker: one cell in its own process (`python -m treeline.worker SPEC FD`).
+
+It reports progress to the parent as JSON lines on file descriptor FD: `loaded` when the data
+is ready and the budget clock starts, `tuned` when tuning has stopped, then `result` or `error`.
+Thread counts come from the environment the parent set before this interpreter started, so
+every library (OpenMP, BLAS, torch, the boosting libraries) sees them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+
+def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
+    import contextlib
+
+    from treeline.cell import Cell
+    from treeline.contenders import get_info, load
+    from treeline.measure import BudgetClock, NvmlSampler, peak_rss_mb
+    from treeline.metrics import score, trivial_score
+    from treeline.tuning import tune
+
+    cell = Cell.from_json(spec["cell"])
+    device, threads = spec["device"], spec["threads"]
+    t0 = time.perf_counter()
+    data = cell.dataset.build().bundle(cell.n, cell.seed)
+    data_seconds = time.perf_counter() - t0
+    contender = load(cell.contender)
+    sync = None
+    if device == "cuda" and get_info(cell.contender).family == "deep":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+        sync = torch.cuda.synchronize
+    send("loaded", data_seconds=data_seconds)
+
+    sampler = NvmlSampler() if device == "cuda" else contextlib.nullcontext()
+    clock = BudgetClock(cell.budget, sync)
+    with sampler:
+        result = tune(contender, data, device=device, threads=threads, seed=cell.seed, clock=clock)
+        fit_seconds = clock.elapsed()
+    send("tuned", fit_seconds=fit_seconds)
+
+    t1 = time.perf_counter()
+    pred = contender.predict(result.best_model, data.test.X, data)
+    predict_seconds = time.perf_counter() - t1
+    test = score(data.task, data.test.y, pred)
+    baseline = trivial_score(data.task, data.train.y, data.test.y, data.schema.n_classes)
+
+    peak_vram = 0.0
+    if device == "cuda":
+        if sync is not None:
+            import torch
+
+            peak_vram = torch.cuda.max_memory_allocated() / 2**20
+        elif isinstance(sampler, NvmlSampler) and sampler.peak_mb is not None:
+            peak_vram = sampler.peak_mb
+    return {
+        "metric": test.metric,
+        "metrics": {
+            "test_score": test.score,
+            f"test_{test.metric}": test.value,
+            "val_score": result.best_val.score,
+            "baseline_test_score": baseline.score,
+            "fit_seconds": fit_seconds,
+            "overrun_seconds": max(0.0, fit_seconds - cell.budget),
+            "time_to_best_seconds": result.time_to_best,
+            "data_seconds": data_seconds,
+            "predict_seconds": predict_seconds,
+            "predict_rows_per_second": len(data.test) / max(predict_seconds, 1e-9),
+            "peak_rss_mb": peak_rss_mb(),
+            "peak_vram_mb": peak_vram,
+            "n_trials": result.n_trials,
+            "n_trials_pruned": result.n_pruned,
+            "n_trials_failed": result.n_failed,
+            "n_trials_oom": result.n_oom,
+            "n_train": len(data.train),
+            "n_val": len(data.val),
+            "n_test": len(data.test),
+        },
+        "params": result.best_params,
+        "best_trial": result.best_trial,
+        "anytime": [p.__dict__ for p in result.anytime],
+        "trial_errors": result.trial_errors[-20:],
+    }
+
+
+def main(argv: list[str]) -> int:
+    spec_path, fd = argv[0], int(argv[1])
+    channel = os.fdopen(fd, "w", buffering=1)
+
+    def send(event: str, **payload: Any) -> None:
+        channel.write(json.dumps({"event": event, **payload}, default=float) + "\n")
+        channel.flush()
+
+    try:
+        with open(spec_path) as f:
+            spec = json.load(f)
+        send("started", pid=os.getpid())
+        send("result", result=run(spec, send))
+        return 0
+    except BaseException as exc:  # everything, so the parent always learns why
+        traceback.print_exc()
+        from treeline.tuning import failure_reason
+
+        send("error", reason=failure_reason(exc), error=f"{type(exc).__name__}: {exc}"[:2000])
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
