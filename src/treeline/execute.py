@@ -9,6 +9,7 @@ kernel killed it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -175,11 +176,19 @@ def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell) -> CellResult:
     return CellResult("failed", error=f"worker exited with code {code} and no result")
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it when the parent dies (Linux), so a killed
+    `treeline run` leaves no orphan worker competing for the cores."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _kill(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 

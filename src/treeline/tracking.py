@@ -105,7 +105,7 @@ class Tracker:
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in result.metrics.items() if v is not None]
         for point in result.anytime:
-            step = int(round(point["elapsed"] * 1000))
+            step = round(point["elapsed"] * 1000)
             metrics.append(Metric("anytime_val_score", point["val_score"], now, step))
             metrics.append(Metric("anytime_test_score", point["test_score"], now, step))
         all_params = {**params, **{f"hp.{k}": v for k, v in result.params.items()}}
