@@ -86,7 +86,16 @@ def execute(cell: Cell, profile: RunnerProfile, log_path: Path) -> CellResult:
     if reason:
         return CellResult("skipped", error=reason)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    spec = {"cell": cell.to_json(), "device": profile.device, "threads": profile.resolved_threads()}
+    from treeline.contenders import get_info
+
+    info = get_info(cell.contender)
+    spec = {
+        "cell": cell.to_json(),
+        "device": profile.device,
+        "threads": profile.resolved_threads(),
+        "contender_module": info.module,
+        "family": info.family,
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
         spec_path = f.name

@@ -87,7 +87,8 @@ def tune(
     anytime: list[AnytimePoint] = []
     errors: list[str] = []
 
-    while not clock.expired():
+    # Trial 0 always runs (it stops at its first deadline check), so every cell has a model.
+    while counts["n_trials"] == 0 or not clock.expired():
         trial = study.ask()
         counts["n_trials"] += 1
 

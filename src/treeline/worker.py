@@ -20,7 +20,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     import contextlib
 
     from treeline.cell import Cell
-    from treeline.contenders import get_info, load
+    from treeline.contenders import import_contender
     from treeline.measure import BudgetClock, NvmlSampler, peak_rss_mb
     from treeline.metrics import score, trivial_score
     from treeline.tuning import tune
@@ -30,9 +30,13 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
     data = cell.dataset.build().bundle(cell.n, cell.seed)
     data_seconds = time.perf_counter() - t0
-    contender = load(cell.contender)
+    # The parent resolved the registry entry; the worker imports exactly that module.
+    contender = import_contender(spec["contender_module"])
+    import optuna  # noqa: F401  (imports are not the contender's training time)
+
+    contender.import_libraries()
     sync = None
-    if device == "cuda" and get_info(cell.contender).family == "deep":
+    if device == "cuda" and spec["family"] == "deep":
         import torch
 
         torch.cuda.reset_peak_memory_stats()

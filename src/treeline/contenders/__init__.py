@@ -74,6 +74,11 @@ def get_info(name: str) -> ContenderInfo:
 
 
 def load(name: str) -> Contender:
-    """Import and instantiate a contender (imports its library)."""
-    info = get_info(name)
-    return importlib.import_module(info.module).CONTENDER
+    """Import a registered contender (imports its library)."""
+    return import_contender(get_info(name).module)
+
+
+def import_contender(path: str) -> Contender:
+    """`package.module` (its CONTENDER) or `package.module:ATTRIBUTE`."""
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr or "CONTENDER")

@@ -41,6 +41,13 @@ class Contender(ABC):
     """A model family: a default configuration, a search space, fit and predict."""
 
     name: str
+    libraries: tuple[str, ...] = ()  # imported before the budget clock starts
+
+    def import_libraries(self) -> None:
+        import importlib
+
+        for lib in self.libraries:
+            importlib.import_module(lib)
 
     @property
     def info(self) -> ContenderInfo:

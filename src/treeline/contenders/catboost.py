@@ -44,6 +44,7 @@ def _catboost_frame(X: pd.DataFrame, categorical: tuple[str, ...]) -> pd.DataFra
 
 class CatBoost(Contender):
     name = "catboost"
+    libraries = ("catboost",)
 
     def prepare(self, data: DataBundle, ctx: FitContext) -> Any:
         from catboost import Pool

@@ -47,6 +47,7 @@ def _objective(data: DataBundle) -> dict[str, Any]:
 
 class LightGBM(Contender):
     name = "lightgbm"
+    libraries = ("lightgbm",)
 
     def prepare(self, data: DataBundle, ctx: FitContext) -> Any:
         import lightgbm as lgb
@@ -54,7 +55,9 @@ class LightGBM(Contender):
         # feature_pre_filter off: the tuned min_child_samples must not depend on trial 0's.
         params = {"feature_pre_filter": False, "verbosity": -1, "num_threads": ctx.threads}
         train = lgb.Dataset(data.train.X, data.train.y, params=params, free_raw_data=False)
-        val = lgb.Dataset(data.val.X, data.val.y, reference=train, free_raw_data=False)
+        val = lgb.Dataset(
+            data.val.X, data.val.y, reference=train, params=params, free_raw_data=False
+        )
         return train, val
 
     def default_params(self, data: DataBundle) -> dict[str, Any]:

@@ -47,6 +47,7 @@ def _objective(data: DataBundle) -> dict[str, Any]:
 
 class XGBoost(Contender):
     name = "xgboost"
+    libraries = ("xgboost",)
 
     def prepare(self, data: DataBundle, ctx: FitContext) -> Any:
         import xgboost as xgb
@@ -110,7 +111,7 @@ class XGBoost(Contender):
             num_boost_round=MAX_ROUNDS,
             evals=[(dval, "val")],
             verbose_eval=False,
-            callbacks=[xgb.callback.EarlyStopping(PATIENCE, save_best=True), Deadline()],
+            callbacks=[xgb.callback.EarlyStopping(rounds=PATIENCE, save_best=True), Deadline()],
         )
 
     def predict(self, model: Any, X: pd.DataFrame, data: DataBundle) -> np.ndarray:

@@ -1,0 +1,67 @@
+"""Contenders that misbehave on purpose, for the fault tests. Imported inside real workers
+(the tests put this folder on PYTHONPATH and register these in the contender registry)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from treeline.contenders.xgboost import XGBoost
+
+
+class Hang(XGBoost):
+    """Ignores the clock: the parent must kill it."""
+
+    name = "hang"
+
+    def fit(self, data: Any, prepared: Any, params: dict[str, Any], ctx: Any) -> Any:
+        time.sleep(3600)
+
+
+class Crash(XGBoost):
+    """The worker process dies mid-trial."""
+
+    name = "crash"
+
+    def fit(self, data: Any, prepared: Any, params: dict[str, Any], ctx: Any) -> Any:
+        os._exit(3)
+
+
+class Killed(XGBoost):
+    """SIGKILL from outside, as the kernel's OOM killer does."""
+
+    name = "killed"
+
+    def fit(self, data: Any, prepared: Any, params: dict[str, Any], ctx: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class AlwaysRaises(XGBoost):
+    """Every trial fails: the cell has no model."""
+
+    name = "always-raises"
+
+    def fit(self, data: Any, prepared: Any, params: dict[str, Any], ctx: Any) -> Any:
+        raise ValueError("bad configuration")
+
+
+class Flaky(XGBoost):
+    """Fits 2 and 3 fail, fit 4 runs out of (injected) GPU memory; the others work."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def fit(self, data: Any, prepared: Any, params: dict[str, Any], ctx: Any) -> Any:
+        self.calls += 1
+        if self.calls in (2, 3):
+            raise ValueError(f"injected failure in fit {self.calls}")
+        if self.calls == 4:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+        return super().fit(data, prepared, params, ctx)
+
+
+HANG, CRASH, KILLED, ALWAYS_RAISES, FLAKY = Hang(), Crash(), Killed(), AlwaysRaises(), Flaky()

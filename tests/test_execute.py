@@ -1,0 +1,108 @@
+"""Cells in real worker processes: ok, timeout (killed), crash, OOM kill, no trial, skipped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from treeline.cell import Cell
+from treeline.contenders import REGISTRY, ContenderInfo
+from treeline.datasets import DatasetRef
+from treeline.execute import execute, grace_seconds
+from treeline.runner_profile import get_runner
+
+HERE = Path(__file__).parent
+DESIGN_METRICS = {
+    "test_score",
+    "val_score",
+    "test_accuracy",
+    "fit_seconds",
+    "overrun_seconds",
+    "time_to_best_seconds",
+    "predict_seconds",
+    "predict_rows_per_second",
+    "peak_rss_mb",
+    "peak_vram_mb",
+    "cost_usd",
+    "n_trials",
+    "n_trials_pruned",
+    "n_trials_failed",
+}
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register the misbehaving contenders; workers find their module on PYTHONPATH."""
+    for attr, name in [
+        ("HANG", "hang"),
+        ("CRASH", "crash"),
+        ("KILLED", "killed"),
+        ("ALWAYS_RAISES", "always-raises"),
+    ]:
+        monkeypatch.setitem(
+            REGISTRY,
+            name,
+            ContenderInfo(
+                name, "tree", ("tabular",), ("cpu",), f"fault_contenders:{attr}", "test", "fault"
+            ),
+        )
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    monkeypatch.setenv("PYTHONPATH", path)
+
+
+def cell(contender: str, budget: float = 1.0, runner: str = "cpu", n: int = 300) -> Cell:
+    return Cell(
+        "t",
+        DatasetRef(label="adult", name="adult"),
+        "tabular",
+        "binary",
+        n,
+        contender,
+        runner,
+        0,
+        budget,
+    )
+
+
+def test_ok_cell_reports_every_design_metric(tmp_path: Path) -> None:
+    r = execute(cell("xgboost"), get_runner("cpu"), tmp_path / "c.log")
+    assert r.status == "ok", r.error
+    assert set(r.metrics) >= DESIGN_METRICS
+    assert r.metrics["test_score"] > r.metrics["baseline_test_score"]
+    assert r.metrics["peak_rss_mb"] > 50 and r.metrics["peak_vram_mb"] == 0
+    assert r.metrics["overrun_seconds"] < 0.05 * 1.0 + 1
+    assert r.anytime and r.params and r.metric == "accuracy"
+
+
+def test_a_worker_that_ignores_its_deadline_is_killed(tmp_path: Path, faults: None) -> None:
+    r = execute(cell("hang", budget=1.0), get_runner("cpu"), tmp_path / "c.log")
+    assert r.status == "timeout"
+    assert "past its budget of 1 s plus 5 s grace" in r.error
+    assert 1.0 + grace_seconds(1.0) <= r.metrics["fit_seconds"] < 1.0 + grace_seconds(1.0) + 2
+
+
+def test_a_crashed_worker_is_a_failed_cell(tmp_path: Path, faults: None) -> None:
+    r = execute(cell("crash"), get_runner("cpu"), tmp_path / "c.log")
+    assert r.status == "failed" and "exited with code 3" in r.error
+
+
+def test_a_sigkilled_worker_is_recorded_as_oom(tmp_path: Path, faults: None) -> None:
+    r = execute(cell("killed"), get_runner("cpu"), tmp_path / "c.log")
+    assert r.status == "oom" and "SIGKILL" in r.error
+
+
+def test_no_successful_trial_fails_the_cell_with_the_reason(tmp_path: Path, faults: None) -> None:
+    r = execute(cell("always-raises"), get_runner("cpu"), tmp_path / "c.log")
+    assert r.status == "failed" and "bad configuration" in r.error
+
+
+def test_absent_device_and_unsupported_device_are_skipped(tmp_path: Path) -> None:
+    t4 = get_runner("t4")
+    if t4.unavailable_reason() is None:
+        pytest.skip("this machine has a T4")
+    r = execute(cell("xgboost", runner="t4"), t4, tmp_path / "c.log")
+    assert r.status == "skipped" and "needs a CUDA GPU" in r.error
+    r = execute(cell("lightgbm", runner="t4"), t4, tmp_path / "c.log")
+    assert r.status == "skipped" and "does not run on cuda" in r.error
