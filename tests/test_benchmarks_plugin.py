@@ -1,0 +1,68 @@
+"""`pytest benchmarks/ --suite NAME` driven for real (pytester), including the smoke suite."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        str(BENCHMARKS / "test_cells.py"), "-p", "no:cacheprovider", "-ra", *args, timeout=900
+    )
+
+
+def test_smoke_suite_passes_through_pytest(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "--suite", "smoke")
+    result.assert_outcomes(passed=6)
+    out = result.stdout.str()
+    assert "test_cell[adult/n=1000/xgboost/cpu/s0]" in out or "adult/n=1000/xgboost" in out
+    assert "summary (test score" in out  # the terminal summary table
+
+
+def test_skips_show_their_reason_and_expectations_are_checked(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    suite = tmp_path / "mixed.yaml"
+    suite.write_text(
+        textwrap.dedent("""\
+        name: mixed
+        description: one real cell, one absent GPU, one impossible expectation
+        budget: 1
+        seeds: [0]
+        datasets:
+          - name: adult
+            n: [300]
+        contenders: [xgboost, lightgbm]
+        runners: [cpu, t4]
+        expectations:
+          - dataset: adult
+            contender: lightgbm
+            runner: cpu
+            test_score: [0.99, 1.0]
+    """)
+    )
+    result = _run(pytester, "--suite", str(suite))
+    out = result.stdout.str()
+    result.assert_outcomes(passed=1, failed=1, skipped=2)
+    assert "needs a CUDA GPU" in out or "this machine has" in out
+    assert "outside the expected [0.99, 1]" in out
+
+
+def test_without_a_suite_the_cell_test_is_skipped_with_a_reason(
+    pytester: pytest.Pytester,
+) -> None:
+    result = _run(pytester)
+    result.assert_outcomes(skipped=1)
+    assert "pass --suite NAME" in result.stdout.str()
+
+
+def test_a_bad_suite_exits_2(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "--suite", "quickstrat")
+    assert result.ret == 2
+    assert "did you mean 'quickstart'" in result.stdout.str() + result.stderr.str()

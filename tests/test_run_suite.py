@@ -1,0 +1,218 @@
+"""A suite run end to end: MLflow contents, resume, SIGKILL mid-suite, the HTTP tracking path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from treeline.cli import main
+from treeline.run import SuiteRun, exit_code
+from treeline.suite import load_suite
+
+TINY = """\
+name: tiny
+description: four quick cells
+budget: 1
+seeds: [0]
+datasets:
+  - name: adult
+    n: {sizes}
+contenders: [xgboost, lightgbm]
+runners: [cpu]
+"""
+
+
+def tiny_suite(tmp_path: Path, sizes: str = "[200, 400]") -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(textwrap.dedent(TINY.format(sizes=sizes)))
+    return path
+
+
+def runs(uri: str, experiment: str = "tiny") -> list:
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id]) if exp else []
+
+
+def test_run_records_every_cell_once_with_the_design_names(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/m.db"
+    run = SuiteRun(load_suite(tiny_suite(tmp_path)), tracking_uri=uri)
+    outcomes = run.run()
+    assert [o.status for o in outcomes] == ["ok"] * 4 and exit_code(outcomes) == 0
+    recorded = runs(uri)
+    assert sorted(r.info.run_name for r in recorded) == sorted(c.id for c in run.cells)
+    r = next(r for r in recorded if r.info.run_name == "adult/n=200/xgboost/cpu/s0")
+    for metric in (
+        "test_score",
+        "val_score",
+        "test_accuracy",
+        "fit_seconds",
+        "overrun_seconds",
+        "time_to_best_seconds",
+        "predict_seconds",
+        "predict_rows_per_second",
+        "peak_rss_mb",
+        "peak_vram_mb",
+        "cost_usd",
+        "n_trials",
+        "n_trials_pruned",
+        "n_trials_failed",
+    ):
+        assert metric in r.data.metrics, metric
+    for param in ("n", "seed", "budget_seconds", "threads", "price_per_hour", "hp.max_depth"):
+        assert param in r.data.params, param
+    assert r.data.params["n"] == "200" and r.data.params["price_per_hour"] == "0.1008"
+    for tag in (
+        "cell_id",
+        "resume_key",
+        "suite",
+        "dataset",
+        "modality",
+        "task",
+        "contender",
+        "family",
+        "runner",
+        "device",
+        "status",
+        "error",
+        "git_commit",
+        "cpu",
+        "gpu",
+        "price_source",
+        "version.xgboost",
+        "version.python",
+        "suite_hash",
+    ):
+        assert f"treeline.{tag}" in r.data.tags, tag
+    assert r.data.tags["treeline.family"] == "tree" and r.data.tags["treeline.status"] == "ok"
+    curve = MlflowClient(uri).get_metric_history(r.info.run_id, "anytime_test_score")
+    assert curve and curve[0].step >= 0
+    artifacts = {a.path for a in MlflowClient(uri).list_artifacts(r.info.run_id)}
+    assert {"cell.json"} <= artifacts and any(p.endswith(".log") for p in artifacts)
+
+    again = SuiteRun(load_suite(tiny_suite(tmp_path)), tracking_uri=uri).run()
+    assert all(o.from_earlier_run for o in again)
+    assert len(runs(uri)) == 4
+
+
+def test_budget_scale_only_and_runner_override(tmp_path: Path) -> None:
+    suite = load_suite(tiny_suite(tmp_path))
+    run = SuiteRun(suite, runners=["cpu-1thread", "t4"], budget_scale=2.0, only=["*/xgboost/*"])
+    assert {c.runner for c in run.cells} == {"cpu-1thread", "t4"}
+    assert {c.contender for c in run.cells} == {"xgboost"}
+    assert {c.budget for c in run.cells} == {2.0}
+
+
+def test_unknown_runner_on_the_command_line_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(tiny_suite(tmp_path)), "--runner", "h10"]) == 2
+    assert "unknown runner 'h10'" in capsys.readouterr().err
+
+
+def _treeline(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "treeline", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_sigkill_mid_suite_three_times_then_resume_records_each_cell_once(
+    tmp_path: Path,
+) -> None:
+    suite = tiny_suite(tmp_path, "[200, 300, 400]")  # 6 cells
+    uri = f"sqlite:///{tmp_path}/m.db"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "TREELINE_RESULTS": str(tmp_path / "res")}
+    logs = tmp_path / "res" / "logs" / "tiny"
+    # Kill while the 2nd new cell runs, 1.5 s into the 3rd (it may be recording), and right
+    # as the 1st starts; finished cells are skipped on resume, so each run starts new logs.
+    for kill_at, delay in ((2, 0.3), (3, 1.5), (1, 0.0)):
+        proc = _treeline(["run", str(suite)], env)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list(logs.glob("*.log"))) < kill_at:
+            assert proc.poll() is None, "the suite ended before it could be killed"
+            time.sleep(0.05)
+        time.sleep(delay)
+        assert proc.poll() is None, "the suite ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for log in logs.glob("*.log"):
+            log.unlink()
+        assert len(runs(uri)) < 6
+    done = _treeline(["run", str(suite)], env)
+    assert done.wait(timeout=300) == 0, done.stderr.read().decode()
+    live = runs(uri)
+    counts = Counter(r.info.run_name for r in live)
+    assert len(counts) == 6 and set(counts.values()) == {1}, counts
+    assert all(r.data.tags.get("treeline.complete") == "1" for r in live)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_http_tracking_server(tmp_path: Path) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path}/server.db",
+            "--default-artifact-root",
+            str(tmp_path / "art"),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start in 90 s")
+        code = main(
+            [
+                "run",
+                str(tiny_suite(tmp_path, "[200]")),
+                "--tracking-uri",
+                uri,
+                "--only",
+                "*/xgboost/*",
+            ]
+        )
+        assert code == 0
+        (r,) = runs(uri)
+        assert r.info.run_name == "adult/n=200/xgboost/cpu/s0"
+        assert r.data.tags["treeline.status"] == "ok"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
