@@ -65,8 +65,9 @@ def tune(
     seed: int,
     clock: BudgetClock,
     score_test: bool = True,
+    max_trials: int | None = None,
 ) -> TuneResult:
-    """Run trials until `clock` expires; return the best model and the study's record."""
+    """Run trials until `clock` expires (or `max_trials` ran); return the best model."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -88,7 +89,9 @@ def tune(
     errors: list[str] = []
 
     # Trial 0 always runs (it stops at its first deadline check), so every cell has a model.
-    while counts["n_trials"] == 0 or not clock.expired():
+    while counts["n_trials"] == 0 or not (
+        clock.expired() or (max_trials is not None and counts["n_trials"] >= max_trials)
+    ):
         trial = study.ask()
         counts["n_trials"] += 1
 
