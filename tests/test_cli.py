@@ -73,3 +73,44 @@ def test_data_prepare_then_served_from_cache(capsys: pytest.CaptureFixture[str])
 def test_unknown_dataset_to_prepare_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "prepare", "adultt"]) == 2
     assert "did you mean 'adult'" in capsys.readouterr().err
+
+
+def test_ui_serves_the_mlflow_ui(tmp_path) -> None:
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "treeline",
+            "ui",
+            "--port",
+            str(port),
+            "--tracking-uri",
+            f"sqlite:///{tmp_path}/ui.db",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the MLflow UI did not answer in 90 s")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

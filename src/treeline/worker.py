@@ -35,6 +35,8 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     import optuna  # noqa: F401  (imports are not the contender's training time)
 
     contender.import_libraries()
+    if "torch" in sys.modules:  # OMP_NUM_THREADS covers OpenMP; torch has its own pools too
+        sys.modules["torch"].set_num_threads(threads)
     sync = None
     if device == "cuda" and spec["family"] == "deep":
         import torch
@@ -56,14 +58,15 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     test = score(data.task, data.test.y, pred)
     baseline = trivial_score(data.task, data.train.y, data.test.y, data.schema.n_classes)
 
-    peak_vram = 0.0
+    peak_vram = 0.0  # a CPU runner hides the GPU: nothing was allocated there
     if device == "cuda":
         if sync is not None:
             import torch
 
             peak_vram = torch.cuda.max_memory_allocated() / 2**20
-        elif isinstance(sampler, NvmlSampler) and sampler.peak_mb is not None:
-            peak_vram = sampler.peak_mb
+        else:  # NaN, not 0, when NVML could not be read: unknown is not zero
+            peak_mb = sampler.peak_mb if isinstance(sampler, NvmlSampler) else None
+            peak_vram = float("nan") if peak_mb is None else peak_mb
     return {
         "metric": test.metric,
         "metrics": {
