@@ -92,7 +92,9 @@ def treeline_loop(data) -> tuple[int, float]:
     return r.n_trials, clock.elapsed()
 
 
-def test_tuning_overhead_vs_bare_optuna_xgboost(benchmark, data) -> None:
+def test_tuning_overhead_vs_bare_optuna_xgboost(benchmark, data, pytestconfig) -> None:
+    if pytestconfig.getoption("--suite"):
+        pytest.skip("a harness benchmark, not a suite cell: run it without --suite")
     bare, wall, charged = [], [], []
 
     def one_round() -> None:

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from design_names import METRICS, PARAMS, TAGS
 from mlflow import MlflowClient
 
 from treeline.cli import main
@@ -52,39 +53,13 @@ def test_run_records_every_cell_once_with_the_design_names(tmp_path: Path) -> No
     recorded = runs(uri)
     assert sorted(r.info.run_name for r in recorded) == sorted(c.id for c in run.cells)
     r = next(r for r in recorded if r.info.run_name == "adult/n=200/xgboost/cpu/s0")
-    for metric in (
-        "test_score",
-        "val_score",
-        "test_accuracy",
-        "fit_seconds",
-        "overrun_seconds",
-        "time_to_best_seconds",
-        "predict_seconds",
-        "predict_rows_per_second",
-        "peak_rss_mb",
-        "peak_vram_mb",
-        "cost_usd",
-        "n_trials",
-        "n_trials_pruned",
-        "n_trials_failed",
-    ):
+    for metric in (*METRICS, "test_accuracy"):
         assert metric in r.data.metrics, metric
-    for param in ("n", "seed", "budget_seconds", "threads", "price_per_hour", "hp.max_depth"):
+    for param in (*PARAMS, "hp.max_depth"):
         assert param in r.data.params, param
     assert r.data.params["n"] == "200" and r.data.params["price_per_hour"] == "0.1008"
     for tag in (
-        "cell_id",
-        "resume_key",
-        "suite",
-        "dataset",
-        "modality",
-        "task",
-        "contender",
-        "family",
-        "runner",
-        "device",
-        "status",
-        "error",
+        *TAGS,
         "git_commit",
         "cpu",
         "gpu",
