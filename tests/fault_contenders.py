@@ -65,3 +65,36 @@ class Flaky(XGBoost):
 
 
 HANG, CRASH, KILLED, ALWAYS_RAISES, FLAKY = Hang(), Crash(), Killed(), AlwaysRaises(), Flaky()
+
+
+class DeepOOM:
+    """An MLP whose 2nd and 3rd networks run out of GPU memory in their first forward pass."""
+
+    def __new__(cls):
+        from treeline.contenders.mlp import MLP
+
+        class _DeepOOM(MLP):
+            name = "deep-oom"
+            builds = 0
+
+            # Short trials: the test is about the OOM path, not about training.
+            def default_params(self, data, device="cpu"):
+                return {**super().default_params(data, device), "max_epochs": 2}
+
+            def suggest(self, trial, data, device="cpu"):
+                return {**super().suggest(trial, data, device), "max_epochs": 2}
+
+            def build(self, params, pre, d_out, train):
+                import torch
+
+                type(self).builds += 1
+                net = super().build(params, pre, d_out, train)
+                if type(self).builds in (2, 3):
+
+                    def boom(*args, **kwargs):
+                        raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+
+                    net.forward = boom
+                return net
+
+        return _DeepOOM()

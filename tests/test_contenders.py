@@ -20,6 +20,10 @@ SLOW = {
     "xgboost": {"learning_rate": 1e-3, "max_depth": 10},
     "lightgbm": {"learning_rate": 1e-3, "num_leaves": 700, "min_child_samples": 2},
     "catboost": {"learning_rate": 1e-3, "depth": 10},
+    "mlp": {"n_blocks": 8, "d_block": 512, "lr": 1e-5},
+    "resnet": {"n_blocks": 8, "d_block": 512, "lr": 1e-5},
+    "ft-transformer": {"n_blocks": 4, "d_block": 256, "lr": 1e-5},
+    "tabm": {"n_blocks": 4, "d_block": 1024, "k": 32, "lr": 1e-5},
 }
 
 
@@ -30,6 +34,12 @@ def _bundle(task: str) -> DataBundle:
         return get_dataset("diamonds").bundle(600, 0)
     opts = SyntheticOptions(task="multiclass", classes=4, categorical=2, informative=4)
     return Synthetic(opts, "multi").bundle(600, 0)
+
+
+def _defaults(c, data: DataBundle) -> dict:
+    """The default configuration, cut to 2 epochs for networks (fixed work, not time)."""
+    extra = {"max_epochs": 2} if c.info.family == "deep" else {}
+    return {**c.default_params(data), **extra}
 
 
 def _ctx(budget: float = 60.0) -> FitContext:
@@ -47,7 +57,7 @@ def data(request: pytest.FixtureRequest) -> DataBundle:
 def test_predictions_have_the_right_shape(name: str, data: DataBundle) -> None:
     c = load(name)
     ctx = _ctx()
-    model = c.fit(data, c.prepare(data, ctx), c.default_params(data), ctx)
+    model = c.fit(data, c.prepare(data, ctx), _defaults(c, data), ctx)
     pred = c.predict(model, data.test.X, data)
     if data.task == "regression":
         assert pred.shape == (len(data.test),)
@@ -63,7 +73,7 @@ def test_same_seed_same_predictions(name: str, data: DataBundle) -> None:
     preds = []
     for _ in range(2):
         ctx = _ctx()
-        model = c.fit(data, c.prepare(data, ctx), c.default_params(data), ctx)
+        model = c.fit(data, c.prepare(data, ctx), _defaults(c, data), ctx)
         preds.append(c.predict(model, data.test.X, data))
     np.testing.assert_array_equal(preds[0], preds[1])
 
@@ -91,6 +101,6 @@ def test_search_space_samples_are_valid_configurations(name: str) -> None:
     for _ in range(6):
         trial = study.ask()
         params = c.suggest(trial, data)
-        model = c.fit(data, prepared, params, _ctx(budget=1.0))
+        model = c.fit(data, prepared, params, _ctx(budget=0.5))
         assert np.isfinite(c.predict(model, data.val.X, data)).all(), params
         study.tell(trial, 0.0)

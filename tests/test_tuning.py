@@ -68,3 +68,14 @@ def test_failure_reason_recognises_out_of_memory() -> None:
     assert failure_reason(RuntimeError("CUDA out of memory. Tried to allocate")) == "oom"
     assert failure_reason(MemoryError()) == "error"
     assert failure_reason(ValueError("x")) == "error"
+
+
+def test_deep_out_of_memory_fails_the_trial_not_the_study(adult) -> None:
+    import torch  # noqa: F401  (as the worker does: imports are not charged to the budget)
+
+    r = tune(
+        fault_contenders.DeepOOM(), adult, device="cpu", threads=1, seed=0, clock=BudgetClock(4.0)
+    )
+    assert r.n_oom == 2 and r.n_failed == 2
+    assert all("OutOfMemoryError" in e for e in r.trial_errors)
+    assert r.n_trials >= 4 and r.best_model is not None  # the study went on after the OOMs

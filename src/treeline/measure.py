@@ -26,16 +26,17 @@ class BudgetClock:
         self._start = time.perf_counter()
         self._paused_total = 0.0
 
-    def elapsed(self) -> float:
-        if self._sync is not None:
+    def elapsed(self, sync: bool = True) -> float:
+        if sync and self._sync is not None:
             self._sync()
         return time.perf_counter() - self._start - self._paused_total
 
     def remaining(self) -> float:
         return self.budget - self.elapsed()
 
-    def expired(self) -> bool:
-        return self.elapsed() >= self.budget
+    def expired(self, sync: bool = True) -> bool:
+        """`sync=False` for per-step checks: a GPU sync every step would cost throughput."""
+        return self.elapsed(sync) >= self.budget
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:

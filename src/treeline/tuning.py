@@ -103,12 +103,16 @@ def tune(
         ctx = FitContext(device=device, threads=threads, seed=seed, clock=clock, report=report)
         try:
             params = (
-                contender.default_params(data)
+                contender.default_params(data, device)
                 if trial.number == 0
-                else contender.suggest(trial, data)
+                else contender.suggest(trial, data, device)
             )
             model = contender.fit(data, prepared, params, ctx)
-            val = score(data.task, data.val.y, contender.predict(model, data.val.X, data))
+            # A contender that already scored validation (deep: its best epoch) hands it over.
+            val_pred = getattr(model, "val_pred", None)
+            if val_pred is None:
+                val_pred = contender.predict(model, data.val.X, data)
+            val = score(data.task, data.val.y, val_pred)
         except optuna.TrialPruned:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             counts["n_pruned"] += 1

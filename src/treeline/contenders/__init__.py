@@ -59,6 +59,43 @@ REGISTRY: dict[str, ContenderInfo] = {
             "LightGBM, leaf-wise trees, native categoricals",
             device_note="the PyPI build of LightGBM has no CUDA support",
         ),
+        ContenderInfo(
+            "mlp",
+            "deep",
+            ("tabular",),
+            ("cpu", "cuda"),
+            "treeline.contenders.mlp",
+            "rtdl-revisiting-models",
+            "MLP, one-hot categoricals (Gorishniy et al. 2021)",
+        ),
+        ContenderInfo(
+            "resnet",
+            "deep",
+            ("tabular",),
+            ("cpu", "cuda"),
+            "treeline.contenders.resnet",
+            "rtdl-revisiting-models",
+            "ResNet for tables (Gorishniy et al. 2021)",
+        ),
+        ContenderInfo(
+            "ft-transformer",
+            "deep",
+            ("tabular",),
+            ("cpu", "cuda"),
+            "treeline.contenders.ft_transformer",
+            "rtdl-revisiting-models",
+            "FT-Transformer, feature tokens + attention (Gorishniy et al. 2021)",
+        ),
+        ContenderInfo(
+            "tabm",
+            "deep",
+            ("tabular",),
+            ("cpu", "cuda"),
+            "treeline.contenders.tabm",
+            "tabm, rtdl-num-embeddings",
+            "TabM, parameter-efficient MLP ensemble "
+            "(Gorishniy et al. 2024), optional piecewise-linear embeddings",
+        ),
     ]
 }
 

@@ -58,12 +58,12 @@ class Contender(ABC):
         return None
 
     @abstractmethod
-    def default_params(self, data: DataBundle) -> dict[str, Any]:
-        """Trial 0: the configuration a practitioner gets without tuning."""
+    def default_params(self, data: DataBundle, device: str = "cpu") -> dict[str, Any]:
+        """Trial 0: the configuration a practitioner gets without tuning (on `device`)."""
 
     @abstractmethod
-    def suggest(self, trial: optuna.Trial, data: DataBundle) -> dict[str, Any]:
-        """A configuration sampled from the contender's search space."""
+    def suggest(self, trial: optuna.Trial, data: DataBundle, device: str = "cpu") -> dict[str, Any]:
+        """A configuration sampled from the contender's search space (for `device`)."""
 
     @abstractmethod
     def fit(self, data: DataBundle, prepared: Any, params: dict[str, Any], ctx: FitContext) -> Any:

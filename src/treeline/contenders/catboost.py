@@ -55,10 +55,10 @@ class CatBoost(Contender):
             for s in (data.train, data.val)
         )
 
-    def default_params(self, data: DataBundle) -> dict[str, Any]:
+    def default_params(self, data: DataBundle, device: str = "cpu") -> dict[str, Any]:
         return {}
 
-    def suggest(self, trial: optuna.Trial, data: DataBundle) -> dict[str, Any]:
+    def suggest(self, trial: optuna.Trial, data: DataBundle, device: str = "cpu") -> dict[str, Any]:
         return {
             "depth": trial.suggest_int("depth", 3, 10),
             "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 10.0, log=True),

@@ -60,7 +60,7 @@ class LightGBM(Contender):
         )
         return train, val
 
-    def default_params(self, data: DataBundle) -> dict[str, Any]:
+    def default_params(self, data: DataBundle, device: str = "cpu") -> dict[str, Any]:
         return {
             "num_leaves": 31,
             "min_child_samples": 20,
@@ -71,7 +71,7 @@ class LightGBM(Contender):
             "lambda_l2": 0.0,
         }
 
-    def suggest(self, trial: optuna.Trial, data: DataBundle) -> dict[str, Any]:
+    def suggest(self, trial: optuna.Trial, data: DataBundle, device: str = "cpu") -> dict[str, Any]:
         return {
             "num_leaves": trial.suggest_int("num_leaves", 4, 768),
             "min_child_samples": trial.suggest_int("min_child_samples", 2, 100),

@@ -58,7 +58,7 @@ class XGBoost(Contender):
             xgb.DMatrix(data.val.X, data.val.y, **kw),
         )
 
-    def default_params(self, data: DataBundle) -> dict[str, Any]:
+    def default_params(self, data: DataBundle, device: str = "cpu") -> dict[str, Any]:
         return {
             "max_depth": 6,
             "learning_rate": 0.3,
@@ -71,7 +71,7 @@ class XGBoost(Contender):
             "alpha": 0.0,
         }
 
-    def suggest(self, trial: optuna.Trial, data: DataBundle) -> dict[str, Any]:
+    def suggest(self, trial: optuna.Trial, data: DataBundle, device: str = "cpu") -> dict[str, Any]:
         return {
             "max_depth": trial.suggest_int("max_depth", 3, 10),
             "min_child_weight": trial.suggest_float("min_child_weight", 1e-8, 1e5, log=True),
