@@ -90,5 +90,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     Console(file=buf, width=terminalreporter._tw.fullwidth, force_terminal=False).print(
         summary_table(outcomes)
     )
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        from treeline.cli import decision_table
+        from treeline.tracking import read_results
+
+        frame = read_results(run.suite.name, run.tracking_uri)
+        if not frame.empty and {"tree", "deep"} <= set(frame["family"]):
+            Console(file=buf, width=terminalreporter._tw.fullwidth, force_terminal=False).print(
+                decision_table(frame)
+            )
     terminalreporter.section("treeline")
     terminalreporter.write(buf.getvalue())

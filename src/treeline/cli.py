@@ -202,7 +202,52 @@ def cmd_run(args: argparse.Namespace) -> int:
         only=args.only,
         rerun_failed=args.rerun_failed,
     )
-    return exit_code(run_with_progress(run))
+    outcomes = run_with_progress(run)
+    from treeline.tracking import read_results
+
+    frame = read_results(suite.name, args.tracking_uri)
+    if not frame.empty and (frame["family"] == "deep").any() and (frame["family"] == "tree").any():
+        _console().print(decision_table(frame))
+    return exit_code(outcomes)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from treeline.locate import results_dir
+    from treeline.report import write_report
+    from treeline.suite import load_suite
+    from treeline.tracking import Tracker, read_results
+
+    suite = load_suite(args.suite)
+    frame = read_results(suite.name, args.tracking_uri)
+    if frame.empty:
+        raise TreelineError(
+            f"no recorded cells for suite '{suite.name}': run `treeline run {args.suite}` first"
+        )
+    out = Path(args.out) if args.out else results_dir() / "reports" / suite.name
+    path = write_report(suite.name, suite.description, frame, out)
+    Tracker(suite.name, args.tracking_uri).log_report(out, suite.digest)
+    console = _console()
+    console.print(decision_table(frame))
+    console.print(
+        f"report: {path} and {out / 'index.html'} (also in MLflow, run 'report')", soft_wrap=True
+    )
+    return 0
+
+
+def decision_table(frame):
+    """The report's decision table as a rich table (for `run` and `report`)."""
+    from treeline.boundary import compare
+    from treeline.report import decision_rows
+
+    table = _table(
+        "decision table (from the recorded cells)",
+        ["dataset", "runner", "winner by n", "n*", "best tree USD/cell", "best deep USD/cell"],
+    )
+    for row in decision_rows(frame, compare(frame)):
+        table.add_row(*row)
+    return table
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -276,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run again cells recorded as failed, timeout or oom",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="write the boundary report of a suite's recorded cells")
+    p.add_argument("suite", metavar="SUITE")
+    p.add_argument("--out", metavar="DIR", help="default: results/reports/<suite>/")
+    p.add_argument("--tracking-uri", metavar="URI")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("ui", help="start the MLflow UI on the results store")
     p.add_argument("--tracking-uri", metavar="URI")

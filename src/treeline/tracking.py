@@ -8,6 +8,7 @@ holds two runs for one cell.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from treeline.locate import results_dir
 
 if TYPE_CHECKING:
+    import pandas as pd
     from mlflow.entities import Run
 
     from treeline.cell import Cell
@@ -122,6 +124,21 @@ class Tracker:
         )
         return run_id
 
+    def log_report(self, folder: Path, suite_hash: str) -> str:
+        """The report's files as artifacts of one suite-level run (replacing the last one)."""
+        for old in self.client.search_runs(
+            [self.experiment_id], filter_string="tags.`treeline.kind` = 'report'"
+        ):
+            self.client.delete_run(old.info.run_id)
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name="report",
+            tags={"treeline.kind": "report", "treeline.suite_hash": suite_hash},
+        )
+        self.client.log_artifacts(run.info.run_id, str(folder), artifact_path="report")
+        self.client.set_terminated(run.info.run_id, "FINISHED")
+        return run.info.run_id
+
     def _artifacts(self, run_id: str, result: CellResult) -> None:
         if result.log_path is not None and result.log_path.exists():
             self.client.log_artifact(run_id, str(result.log_path))
@@ -135,3 +152,48 @@ class Tracker:
             path = Path(tmp) / "cell.json"
             path.write_text(json.dumps(detail, indent=2, default=str))
             self.client.log_artifact(run_id, str(path))
+
+
+def read_results(experiment: str, uri: str | None = None) -> pd.DataFrame:
+    """Every complete cell run of a suite as one row (the boundary analysis's input)."""
+    import pandas as pd
+
+    tracker = Tracker(experiment, uri)
+    rows = []
+    for run in tracker.runs():
+        tags, metrics, params = run.data.tags, run.data.metrics, run.data.params
+        if tags.get(COMPLETE_TAG) != "1":
+            continue
+        anytime: list[tuple[float, float]] = []
+        if tags.get("treeline.status") == "ok":
+            history = tracker.client.get_metric_history(run.info.run_id, "anytime_test_score")
+            anytime = sorted((m.step / 1000.0, m.value) for m in history)
+        fit = metrics.get("fit_seconds", math.nan)
+        rows.append(
+            {
+                "cell_id": tags.get("treeline.cell_id", run.info.run_name),
+                "dataset": tags.get("treeline.dataset"),
+                "runner": tags.get("treeline.runner"),
+                "device": tags.get("treeline.device"),
+                "modality": tags.get("treeline.modality"),
+                "contender": tags.get("treeline.contender"),
+                "family": tags.get("treeline.family"),
+                "task": tags.get("treeline.task"),
+                "metric": tags.get("treeline.metric", ""),
+                "status": tags.get("treeline.status"),
+                "error": tags.get("treeline.error", ""),
+                "n": int(params.get("n", 0)),
+                "seed": int(params.get("seed", 0)),
+                "budget": float(params.get("budget_seconds", math.nan)),
+                "price_per_hour": float(params.get("price_per_hour", math.nan)),
+                "test_score": metrics.get("test_score", math.nan),
+                "fit_seconds": fit,
+                "cost_usd": metrics.get("cost_usd", math.nan),
+                "peak_rss_mb": metrics.get("peak_rss_mb", math.nan),
+                "peak_vram_mb": metrics.get("peak_vram_mb", math.nan),
+                "n_trials": metrics.get("n_trials", math.nan),
+                "trials_per_second": metrics.get("n_trials", math.nan) / fit if fit else math.nan,
+                "anytime": anytime,
+            }
+        )
+    return pd.DataFrame(rows)

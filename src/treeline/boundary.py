@@ -1,0 +1,265 @@
+"""The boundary: from recorded cells to where deep learning starts to win, with intervals.
+
+Reads results only (no re-running). Per (dataset, runner): the best tree and the best deep
+contender at each n (best = highest mean test score over seeds among finished cells), their
+per-seed scores, the gap deep − tree with a paired bootstrap interval over seeds, and the
+crossover size n*. The same comparison along the budget axis (anytime curves at fractions of
+the budget), the cost axis (score against dollars, the Pareto front) and the hardware axis
+(one contender on several runners).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BOOTSTRAP = 2000
+CONFIDENCE = 0.95
+BUDGET_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """deep − tree at one n, paired over the seeds both families finished."""
+
+    n: int
+    tree: str | None
+    deep: str | None
+    tree_scores: dict[int, float]
+    deep_scores: dict[int, float]
+    mean: float  # NaN when a family has no finished cell at this n
+    low: float  # NaN with fewer than two paired seeds: one seed gives no interval
+    high: float
+
+    @property
+    def n_seeds(self) -> int:
+        return len(set(self.tree_scores) & set(self.deep_scores))
+
+    @property
+    def deep_ahead(self) -> bool:
+        """Deep's interval lies above zero (with one seed: its point estimate, flagged)."""
+        if math.isnan(self.mean):
+            return False
+        return self.low > 0 if self.n_seeds >= 2 else self.mean > 0
+
+    @property
+    def tree_ahead(self) -> bool:
+        if math.isnan(self.mean):
+            return False
+        return self.high < 0 if self.n_seeds >= 2 else self.mean < 0
+
+
+@dataclass(frozen=True)
+class Crossover:
+    verdict: str  # "crossover" | "trees ahead" | "deep ahead" | "no significant difference"
+    n_star: float | None  # interpolated in log n, for a crossover
+    text: str
+    indicative: bool  # fewer than two seeds somewhere: point estimates, no intervals
+
+
+@dataclass
+class Comparison:
+    dataset: str
+    runner: str
+    gaps: list[Gap]
+    crossover: Crossover
+    missing: list[str] = field(default_factory=list)  # cells not ok, shown not hidden
+
+
+def paired_bootstrap(
+    tree: dict[int, float], deep: dict[int, float], seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of deep − tree over shared seeds and its percentile bootstrap interval."""
+    seeds = sorted(set(tree) & set(deep))
+    if not seeds:
+        return math.nan, math.nan, math.nan
+    diff = np.array([deep[s] - tree[s] for s in seeds])
+    if len(diff) < 2:
+        return float(diff.mean()), math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (BOOTSTRAP, len(diff)))].mean(axis=1)
+    alpha = (1 - CONFIDENCE) / 2
+    return (
+        float(diff.mean()),
+        float(np.quantile(means, alpha)),
+        float(np.quantile(means, 1 - alpha)),
+    )
+
+
+def family_best(frame: pd.DataFrame, family: str) -> tuple[str | None, dict[int, float]]:
+    """The family's contender with the best mean test score, and its per-seed scores."""
+    ok = frame[(frame["family"] == family) & (frame["status"] == "ok")]
+    if ok.empty:
+        return None, {}
+    means = ok.groupby("contender")["test_score"].mean()
+    best = str(means.idxmax())
+    rows = ok[ok["contender"] == best]
+    return best, dict(zip(rows["seed"].astype(int), rows["test_score"].astype(float), strict=True))
+
+
+def gaps_along_n(frame: pd.DataFrame, score_column: str = "test_score") -> list[Gap]:
+    """One Gap per tested n of one (dataset, runner)."""
+    out = []
+    for n, at_n in sorted(frame.groupby("n"), key=lambda kv: kv[0]):
+        at_n = at_n.assign(test_score=at_n[score_column])
+        tree, t_scores = family_best(at_n, "tree")
+        deep, d_scores = family_best(at_n, "deep")
+        mean, low, high = paired_bootstrap(t_scores, d_scores)
+        out.append(Gap(int(n), tree, deep, t_scores, d_scores, mean, low, high))
+    return out
+
+
+def crossover(gaps: list[Gap]) -> Crossover:
+    """The smallest tested n from which deep is ahead at every larger tested n.
+
+    n* is interpolated in log n between the last size where deep is not ahead and the first
+    from which it is; the other verdicts: trees ahead (or not behind) everywhere, deep ahead
+    everywhere, or no significant difference anywhere.
+    """
+    gaps = [g for g in gaps if not math.isnan(g.mean)]
+    indicative = any(g.n_seeds < 2 for g in gaps)
+    if not gaps:
+        return Crossover("no data", None, "no size where both families finished", indicative)
+    ahead = [g.deep_ahead for g in gaps]
+    first = len(gaps)
+    while first > 0 and ahead[first - 1]:
+        first -= 1
+    if first == 0:
+        return Crossover("deep ahead", None, "deep ahead across the tested range", indicative)
+    if first < len(gaps):
+        lo, hi = gaps[first - 1], gaps[first]
+        if lo.mean < 0 < hi.mean:
+            t = -lo.mean / (hi.mean - lo.mean)
+            n_star = math.exp(math.log(lo.n) + t * (math.log(hi.n) - math.log(lo.n)))
+        else:
+            n_star = float(lo.n)
+        return Crossover(
+            "crossover",
+            n_star,
+            f"deep ahead from n ≈ {n_star:,.0f} (between {lo.n:,} and {hi.n:,})",
+            indicative,
+        )
+    if any(ahead):
+        sizes = ", ".join(f"{g.n:,}" for g in gaps if g.deep_ahead)
+        return Crossover(
+            "no crossover",
+            None,
+            f"deep ahead only at n = {sizes}, not at the "
+            "largest size: no crossover in the tested range",
+            indicative,
+        )
+    if all(g.tree_ahead for g in gaps):
+        return Crossover("trees ahead", None, "trees ahead across the tested range", indicative)
+    if any(g.tree_ahead for g in gaps):
+        sizes = ", ".join(f"{g.n:,}" for g in gaps if g.tree_ahead)
+        return Crossover(
+            "trees ahead",
+            None,
+            f"trees ahead at n = {sizes}, no significant "
+            "difference elsewhere: no crossover in the tested range",
+            indicative,
+        )
+    return Crossover(
+        "no significant difference",
+        None,
+        "no significant difference at any tested size",
+        indicative,
+    )
+
+
+def compare(frame: pd.DataFrame, score_column: str = "test_score") -> list[Comparison]:
+    """Every (dataset, runner) of a results table."""
+    out = []
+    for (dataset, runner), part in frame.groupby(["dataset", "runner"], sort=True):
+        gaps = gaps_along_n(part, score_column)
+        missing = [f"{r.cell_id}: {r.status}" for r in part.itertuples() if r.status != "ok"]
+        out.append(Comparison(str(dataset), str(runner), gaps, crossover(gaps), missing))
+    return out
+
+
+def score_at_fraction(anytime: list[tuple[float, float]], budget: float, fraction: float) -> float:
+    """The test score of the best model found within `fraction` of the budget (NaN if none)."""
+    limit = fraction * budget
+    score = math.nan
+    for elapsed, test_score in sorted(anytime):
+        if elapsed <= limit:
+            score = test_score
+    return score
+
+
+def along_budget(
+    frame: pd.DataFrame, fractions: tuple[float, ...] = BUDGET_FRACTIONS
+) -> dict[float, list[Comparison]]:
+    """The comparison re-read off the anytime curves at fractions of the budget."""
+    out = {}
+    for f in fractions:
+        scored = frame.assign(
+            at_fraction=[
+                score_at_fraction(a, b, f) if s == "ok" else math.nan
+                for a, b, s in zip(frame["anytime"], frame["budget"], frame["status"], strict=True)
+            ]
+        )
+        scored.loc[scored["at_fraction"].isna(), "status"] = "not yet"
+        out[f] = compare(scored, "at_fraction")
+    return out
+
+
+def pareto_front(points: list[tuple[float, float, Any]]) -> list[tuple[float, float, Any]]:
+    """(cost, score, label) points not beaten on both cheaper-or-equal and better-or-equal."""
+    front, best = [], -math.inf
+    for cost, score, label in sorted(points, key=lambda p: (p[0], -p[1])):
+        if score > best:
+            front.append((cost, score, label))
+            best = score
+    return front
+
+
+def cheapest_within(
+    points: list[tuple[float, float, Any]], tolerance: float
+) -> tuple[float, float, Any] | None:
+    """The cheapest point whose score is within `tolerance` of the best score."""
+    if not points:
+        return None
+    top = max(p[1] for p in points)
+    return min((p for p in points if p[1] >= top - tolerance), key=lambda p: p[0])
+
+
+def one_point(task: str, best_score: float) -> float:
+    """'One point': 0.01 of accuracy, or 1 % of the best RMSE for regression."""
+    return 0.01 if task != "regression" else 0.01 * abs(best_score)
+
+
+def hardware(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """For contenders run on several runners: trials/s speed-up, score and cost ratios,
+    relative to the cheapest runner (per dataset and n, seed means)."""
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    keys = ["dataset", "n", "contender"]
+    for key, part in ok.groupby(keys):
+        per_runner = part.groupby("runner").agg(
+            trials_per_s=("trials_per_second", "mean"),
+            score=("test_score", "mean"),
+            cost=("cost_usd", "mean"),
+            price=("price_per_hour", "first"),
+        )
+        if len(per_runner) < 2:
+            continue
+        base = per_runner.sort_values("price").iloc[0]
+        for runner, r in per_runner.iterrows():
+            rows.append(
+                {
+                    **dict(zip(keys, key, strict=True)),
+                    "runner": runner,
+                    "baseline_runner": base.name,
+                    "speedup": r.trials_per_s / base.trials_per_s,
+                    "score_delta": r.score - base.score,
+                    "cost_ratio": r.cost / base.cost if base.cost else math.nan,
+                }
+            )
+    return rows
