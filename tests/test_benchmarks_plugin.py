@@ -33,16 +33,16 @@ def test_skips_show_their_reason_and_expectations_are_checked(
         textwrap.dedent("""\
         name: mixed
         description: one real cell, one absent GPU, one impossible expectation
-        budget: 1
+        budget: 3
         seeds: [0]
         datasets:
           - name: adult
-            n: [300]
-        contenders: [xgboost, lightgbm]
+            n: [2000]
+        contenders: [xgboost, mlp]
         runners: [cpu, t4]
         expectations:
           - dataset: adult
-            contender: lightgbm
+            contender: mlp
             runner: cpu
             test_score: [0.99, 1.0]
     """)
@@ -52,6 +52,7 @@ def test_skips_show_their_reason_and_expectations_are_checked(
     result.assert_outcomes(passed=1, failed=1, skipped=2)
     assert "needs a CUDA GPU" in out or "this machine has" in out
     assert "outside the expected [0.99, 1]" in out
+    assert "decision table" in out  # trees and networks both ran: the boundary is printed
 
 
 def test_without_a_suite_the_cell_test_is_skipped_with_a_reason(

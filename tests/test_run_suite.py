@@ -191,3 +191,35 @@ def test_http_tracking_server(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_report_from_a_real_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = tmp_path / "mixed.yaml"
+    suite.write_text(
+        TINY.format(sizes="[200, 400]")
+        .replace("tiny", "mixed")
+        .replace("[xgboost, lightgbm]", "[xgboost, mlp]")
+    )
+    uri = f"sqlite:///{tmp_path}/m.db"
+    assert main(["run", str(suite), "--tracking-uri", uri]) == 0
+    assert "decision table" in capsys.readouterr().out
+    out = tmp_path / "report"
+    assert main(["report", str(suite), "--tracking-uri", uri, "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "## Decision table" in md and "| adult | cpu |" in md
+    assert len(list(out.glob("*.png"))) == 4
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("mixed")
+    (report,) = client.search_runs(
+        [exp.experiment_id], filter_string="tags.`treeline.kind` = 'report'"
+    )
+    names = {a.path for a in client.list_artifacts(report.info.run_id, "report")}
+    assert "report/index.html" in names and "report/report.md" in names
+    assert len(runs(uri, "mixed")) == 5  # four cells and the report
+
+
+def test_report_without_results_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["report", str(tiny_suite(tmp_path)), "--tracking-uri", f"sqlite:///{tmp_path}/empty.db"]
+    )
+    assert code == 2 and "no recorded cells" in capsys.readouterr().err

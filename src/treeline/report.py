@@ -349,22 +349,26 @@ def _plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path
     n = int(cells["n"].max()) if len(cells) else 0
     for contender, part in cells[cells["n"] == n].groupby("contender"):
         family = part["family"].iloc[0]
-        curve = sorted(p for curve in part["anytime"] for p in curve)
-        if not curve:
+        points = sorted(p for seed_curve in part["anytime"] for p in seed_curve)
+        if not points:
             continue
         best, xs, ys = -math.inf, [], []
-        for t, s in curve:
-            best = max(best, s)
+        for t, score in points:
+            best = max(best, score)
             xs.append(t)
             ys.append(best)
+        # The best model so far stands until the budget ends; markers show improvements.
+        budget = float(part["budget"].max())
+        colour = FAMILY_COLOURS.get(family)
         ax.step(
-            xs,
-            ys,
+            [*xs, max(budget, xs[-1])],
+            [*ys, ys[-1]],
             where="post",
-            color=FAMILY_COLOURS.get(family),
+            color=colour,
             ls="-" if family == "tree" else "--",
             label=contender,
         )
+        ax.plot(xs, ys, "o", color=colour, ms=4)
     ax.set_xlabel("seconds of budget spent")
     ax.set_ylabel("test score of the best model so far")
     ax.set_title(f"{c.dataset} on {c.runner}, n={n:,}: score vs budget (anytime)")
