@@ -161,3 +161,33 @@ def test_report_writes_markdown_html_and_plots(tmp_path) -> None:
     ]
     page = (tmp_path / "index.html").read_text()
     assert page.count("data:image/png;base64,") == 4 and "<table>" in page
+
+
+def test_hardware_axis_speedup_and_cost_ratio() -> None:
+    from treeline.boundary import hardware
+
+    rows = []
+    for runner, price, trials, score, cost in (
+        ("cpu", 0.1, 2.0, 0.85, 0.001),
+        ("t4", 0.526, 8.0, 0.86, 0.004),
+    ):
+        for seed in range(2):
+            rows.append(
+                {
+                    "dataset": "d",
+                    "n": 1000,
+                    "contender": "xgboost",
+                    "runner": runner,
+                    "status": "ok",
+                    "price_per_hour": price,
+                    "trials_per_second": trials,
+                    "test_score": score,
+                    "cost_usd": cost,
+                    "seed": seed,
+                }
+            )
+    rows.append({**rows[0], "contender": "lightgbm"})  # one runner only: no comparison
+    (cpu, t4) = sorted(hardware(pd.DataFrame(rows)), key=lambda r: r["runner"])
+    assert cpu["speedup"] == 1.0 and cpu["baseline_runner"] == "cpu"
+    assert t4["speedup"] == 4.0 and t4["cost_ratio"] == 4.0
+    assert t4["score_delta"] == pytest.approx(0.01)
