@@ -84,21 +84,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     from rich.console import Console
 
-    from treeline.run import summary_table
+    from treeline.run import recorded_decision_table, summary_table
 
-    buf = io.StringIO()
-    Console(file=buf, width=terminalreporter._tw.fullwidth, force_terminal=False).print(
-        summary_table(outcomes)
-    )
+    tables = [summary_table(outcomes)]
     run = config.stash.get(RUN_KEY, None)
     if run is not None:
-        from treeline.cli import decision_table
-        from treeline.tracking import read_results
-
-        frame = read_results(run.suite.name, run.tracking_uri)
-        if not frame.empty and {"tree", "deep"} <= set(frame["family"]):
-            Console(file=buf, width=terminalreporter._tw.fullwidth, force_terminal=False).print(
-                decision_table(frame)
-            )
+        decision = recorded_decision_table(run.suite.name, run.tracking_uri)
+        tables += [decision] if decision is not None else []
+    buf = io.StringIO()
+    console = Console(file=buf, width=terminalreporter._tw.fullwidth, force_terminal=False)
+    for table in tables:
+        console.print(table)
     terminalreporter.section("treeline")
     terminalreporter.write(buf.getvalue())

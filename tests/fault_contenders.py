@@ -8,6 +8,7 @@ import signal
 import time
 from typing import Any
 
+from treeline.contenders.mlp import MLP
 from treeline.contenders.xgboost import XGBoost
 
 
@@ -67,34 +68,30 @@ class Flaky(XGBoost):
 HANG, CRASH, KILLED, ALWAYS_RAISES, FLAKY = Hang(), Crash(), Killed(), AlwaysRaises(), Flaky()
 
 
-class DeepOOM:
+class DeepOOM(MLP):
     """An MLP whose 2nd and 3rd networks run out of GPU memory in their first forward pass."""
 
-    def __new__(cls):
-        from treeline.contenders.mlp import MLP
+    name = "deep-oom"
 
-        class _DeepOOM(MLP):
-            name = "deep-oom"
-            builds = 0
+    def __init__(self) -> None:
+        self.builds = 0
 
-            # Short trials: the test is about the OOM path, not about training.
-            def default_params(self, data, device="cpu"):
-                return {**super().default_params(data, device), "max_epochs": 2}
+    # Short trials: the test is about the OOM path, not about training.
+    def default_params(self, data: Any, device: str = "cpu") -> dict[str, Any]:
+        return {**super().default_params(data, device), "max_epochs": 2}
 
-            def suggest(self, trial, data, device="cpu"):
-                return {**super().suggest(trial, data, device), "max_epochs": 2}
+    def suggest(self, trial: Any, data: Any, device: str = "cpu") -> dict[str, Any]:
+        return {**super().suggest(trial, data, device), "max_epochs": 2}
 
-            def build(self, params, pre, d_out, train):
-                import torch
+    def build(self, params: dict[str, Any], pre: Any, d_out: int, train: Any) -> Any:
+        import torch
 
-                type(self).builds += 1
-                net = super().build(params, pre, d_out, train)
-                if type(self).builds in (2, 3):
+        self.builds += 1
+        net = super().build(params, pre, d_out, train)
+        if self.builds in (2, 3):
 
-                    def boom(*args, **kwargs):
-                        raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+            def out_of_memory(*args: Any, **kwargs: Any) -> Any:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
 
-                    net.forward = boom
-                return net
-
-        return _DeepOOM()
+            net.forward = out_of_memory
+        return net

@@ -190,7 +190,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from treeline.run import SuiteRun, exit_code, run_with_progress
+    from treeline.run import SuiteRun, exit_code, recorded_decision_table, run_with_progress
     from treeline.suite import load_suite
 
     suite = load_suite(args.suite)
@@ -203,11 +203,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         rerun_failed=args.rerun_failed,
     )
     outcomes = run_with_progress(run)
-    from treeline.tracking import read_results
-
-    frame = read_results(suite.name, args.tracking_uri)
-    if not frame.empty and (frame["family"] == "deep").any() and (frame["family"] == "tree").any():
-        _console().print(decision_table(frame))
+    table = recorded_decision_table(suite.name, args.tracking_uri)
+    if table is not None:
+        _console().print(table)
     return exit_code(outcomes)
 
 
@@ -216,6 +214,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from treeline.locate import results_dir
     from treeline.report import write_report
+    from treeline.run import decision_table
     from treeline.suite import load_suite
     from treeline.tracking import Tracker, read_results
 
@@ -234,20 +233,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"report: {path} and {out / 'index.html'} (also in MLflow, run 'report')", soft_wrap=True
     )
     return 0
-
-
-def decision_table(frame):
-    """The report's decision table as a rich table (for `run` and `report`)."""
-    from treeline.boundary import compare
-    from treeline.report import decision_rows
-
-    table = _table(
-        "decision table (from the recorded cells)",
-        ["dataset", "runner", "winner by n", "n*", "best tree USD/cell", "best deep USD/cell"],
-    )
-    for row in decision_rows(frame, compare(frame)):
-        table.add_row(*row)
-    return table
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ from treeline.runner_profile import RunnerProfile, get_runner
 from treeline.suite import Suite
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from treeline.tracking import Tracker
 
 
@@ -271,3 +273,38 @@ def summary_table(outcomes: list[Outcome]):
                 row.append(", ".join(sorted({x.status for x in runs})) or "-")
         table.add_row(*row)
     return table
+
+
+def decision_table(frame: pd.DataFrame):
+    """The report's decision table as a rich table (`treeline run`, `report`, pytest)."""
+    from rich.table import Table
+
+    from treeline.boundary import compare
+    from treeline.report import decision_rows
+
+    table = Table(
+        title="decision table (from the recorded cells)", title_justify="left", header_style="bold"
+    )
+    for col in (
+        "dataset",
+        "runner",
+        "winner by n",
+        "n*",
+        "best tree USD/cell",
+        "best deep USD/cell",
+    ):
+        table.add_column(col, overflow="fold")
+    for row in decision_rows(frame, compare(frame)):
+        table.add_row(*row)
+    return table
+
+
+def recorded_decision_table(suite: str, tracking_uri: str | None):
+    """The decision table of a suite's recorded cells, or None unless both trees and networks
+    have cells (without both there is no boundary to draw)."""
+    from treeline.tracking import read_results
+
+    frame = read_results(suite, tracking_uri)
+    if frame.empty or not {"tree", "deep"} <= set(frame["family"]):
+        return None
+    return decision_table(frame)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from treeline.contenders._base import Contender, FitContext
+from treeline.metrics import score
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,17 +90,13 @@ class Preprocessor:
         num = X[list(self.schema.numeric)].to_numpy(dtype=np.float64)
         if self.quantile is not None:
             num = self.quantile.transform(self._impute(num))
-        codes = (
-            np.stack(
-                [
-                    np.where(X[c].cat.codes.to_numpy() < 0, card - 1, X[c].cat.codes.to_numpy())
-                    for c, card in zip(self.schema.categorical, self.cardinalities, strict=True)
-                ],
-                axis=1,
-            )
-            if self.schema.categorical
-            else np.zeros((len(X), 0), dtype=np.int64)
-        )
+        # Integer codes per categorical column; missing (-1) takes the last code.
+        codes = np.zeros((len(X), len(self.cardinalities)), dtype=np.int64)
+        for j, (col, card) in enumerate(
+            zip(self.schema.categorical, self.cardinalities, strict=True)
+        ):
+            c = X[col].cat.codes.to_numpy()
+            codes[:, j] = np.where(c < 0, card - 1, c)
         x_cat = None
         if self.onehot and codes.shape[1]:
             blocks = [
@@ -108,7 +105,7 @@ class Preprocessor:
             ]
             num = np.concatenate([num, *blocks], axis=1)
         elif codes.shape[1]:
-            x_cat = torch.as_tensor(codes.astype(np.int64), device=device)
+            x_cat = torch.as_tensor(codes, device=device)
         x_num = torch.as_tensor(num.astype(np.float32), device=device)
         y_t = None
         if y is not None:
@@ -122,7 +119,9 @@ class Preprocessor:
 
 
 @dataclass
-class Prepared:
+class DeepInputs:
+    """Per-cell inputs shared by every trial: the fitted preprocessor and device tensors."""
+
     pre: Preprocessor
     train: Tensors
     val: Tensors
@@ -160,12 +159,14 @@ class DeepContender(Contender):
         raise NotImplementedError
 
     def forward(self, module: Any, x_num: torch.Tensor, x_cat: torch.Tensor | None):
-        return module(x_num) if x_cat is None else module(x_num, x_cat)
+        if self.onehot:  # categoricals are already columns of x_num
+            return module(x_num)
+        return module(x_num if x_num.shape[1] else None, x_cat)
 
-    def prepare(self, data: DataBundle, ctx: FitContext) -> Prepared:
+    def prepare(self, data: DataBundle, ctx: FitContext) -> DeepInputs:
         pre = Preprocessor(data, self.onehot, ctx.seed)
         device = "cuda" if ctx.device == "cuda" else "cpu"
-        return Prepared(
+        return DeepInputs(
             pre,
             pre.tensors(data.train.X, data.train.y, device),
             pre.tensors(data.val.X, data.val.y, device),
@@ -179,7 +180,7 @@ class DeepContender(Contender):
 
         import torch
 
-        p: Prepared = prepared
+        p: DeepInputs = prepared
         _seed_everything(ctx.seed)
         d_out = 1 if data.task == "regression" else data.schema.n_classes
         module = self.build(params, p.pre, d_out, p.train).to(p.device)
@@ -216,8 +217,6 @@ class DeepContender(Contender):
                 break  # a cut-off epoch is not evaluated: the best complete epoch stands
             epochs += 1
             val_pred = self._predict_tensors(module, p.val, p.pre, data)
-            from treeline.metrics import score
-
             s = score(data.task, data.val.y, val_pred).score
             if s > best_score:
                 best_score, best_val_pred, bad_epochs = s, val_pred, 0

@@ -69,8 +69,5 @@ class FTTransformer(DeepContender):
             **arch,
         )
 
-    def forward(self, module: Any, x_num: torch.Tensor, x_cat: torch.Tensor | None):
-        return module(x_num if x_num.shape[1] else None, x_cat)
-
 
 CONTENDER = FTTransformer()

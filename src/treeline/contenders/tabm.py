@@ -101,8 +101,5 @@ class TabM(DeepContender):
             dropout=params["dropout"],
         )
 
-    def forward(self, module: Any, x_num: torch.Tensor, x_cat: torch.Tensor | None):
-        return module(x_num if x_num.shape[1] else None, x_cat)
-
 
 CONTENDER = TabM()
