@@ -149,7 +149,9 @@ class DeepModel:
 class DeepContender(Contender):
     """A torch network trained by the shared loop; subclasses build the module."""
 
-    libraries = ("torch", "sklearn")
+    # torch.optim imports torch._dynamo on first use (~2 s here): load it before the clock starts,
+    # or every deep cell pays it out of its budget.
+    libraries = ("torch", "torch._dynamo", "sklearn.preprocessing", "rtdl_revisiting_models")
     onehot = True  # categorical codes → one-hot columns (MLP, ResNet); False: embeddings
     ensemble = False  # the module returns (batch, k, d_out) predictions to average (TabM)
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 class TabM(DeepContender):
     name = "tabm"
-    libraries = ("torch", "sklearn", "tabm", "rtdl_num_embeddings")
+    libraries = ("torch", "torch._dynamo", "sklearn.preprocessing", "tabm", "rtdl_num_embeddings")
     onehot = False
     ensemble = True
 
