@@ -22,7 +22,7 @@ def test_smoke_suite_passes_through_pytest(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=6)
     out = result.stdout.str()
     assert "test_cell[adult/n=1000/xgboost/cpu/s0]" in out or "adult/n=1000/xgboost" in out
-    assert "summary (test score" in out  # the terminal summary table
+    assert "summary (mean over seeds" in out  # the terminal summary table
 
 
 def test_skips_show_their_reason_and_expectations_are_checked(

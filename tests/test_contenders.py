@@ -117,7 +117,7 @@ print(" ".join(sorted(set(sys.modules) - before)))
 
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_first_prepare_and_fit_import_nothing_on_the_clock(name: str) -> None:
-    """Imports inside prepare()/fit() would be charged to the cell's budget; `libraries` must load them."""
+    """Imports in prepare()/fit() are charged to the budget; `libraries` must load them first."""
     out = subprocess.run(
         [sys.executable, "-c", _FIRST_FIT, name], capture_output=True, text=True, check=True
     ).stdout.split()

@@ -233,45 +233,53 @@ def _cell_line(o: Outcome) -> str:
 
 
 def summary_table(outcomes: list[Outcome]):
-    """Per dataset, n and runner: each contender's test score, fit time and cost (seed means)."""
+    """Per dataset, n and runner, one row per contender: test score, fit time, trials and cost
+    (seed means); the group's best score in bold. Long rather than one column per contender, so
+    it stays readable at 80 columns and in a log file."""
     from statistics import mean
 
+    from rich import box
     from rich.table import Table
 
-    contenders = list(dict.fromkeys(o.cell.contender for o in outcomes))
     table = Table(
-        title="summary (test score / fit s / USD, mean over seeds)",
+        title="summary (mean over seeds; score: higher is better, −RMSE for regression)",
         title_justify="left",
         header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
-    for col in ("dataset", "n", "runner", *contenders):
+    for col in ("dataset", "n", "runner"):
         table.add_column(col)
+    table.add_column("contender", min_width=len("ft-transformer"))
+    for col in ("score", "fit s", "trials", "USD"):
+        table.add_column(col, justify="right")
     groups: dict[tuple[str, int, str], dict[str, list[Outcome]]] = {}
     for o in outcomes:
         key = (o.cell.dataset.label, o.cell.n, o.cell.runner)
         groups.setdefault(key, {}).setdefault(o.cell.contender, []).append(o)
     for (label, n, runner), by_contender in groups.items():
-        row = [label, f"{n:,}", runner]
-        best = max(
-            (
-                mean(x.metrics["test_score"] for x in v)
-                for v in by_contender.values()
-                if all(x.status == "ok" for x in v)
-            ),
-            default=None,
-        )
-        for c in contenders:
-            runs = by_contender.get(c, [])
-            if runs and all(x.status == "ok" for x in runs):
-                s = mean(x.metrics["test_score"] for x in runs)
-                cell = (
-                    f"{s:.4g} / {mean(x.metrics['fit_seconds'] for x in runs):.1f} / "
-                    f"{mean(x.metrics.get('cost_usd', 0) for x in runs):.4f}"
-                )
-                row.append(f"[bold]{cell}[/]" if s == best else cell)
+        scores = {
+            c: mean(x.metrics["test_score"] for x in runs)
+            for c, runs in by_contender.items()
+            if all(x.status == "ok" for x in runs)
+        }
+        best = max(scores.values(), default=None)
+        for i, (c, runs) in enumerate(by_contender.items()):
+            head = [label, f"{n:,}", runner] if i == 0 else ["", "", ""]
+            if c in scores:
+                m = [x.metrics for x in runs]
+                cells = [
+                    f"{scores[c]:.4g}",
+                    f"{mean(x['fit_seconds'] for x in m):.1f}",
+                    f"{mean(x['n_trials'] for x in m):.0f}",
+                    f"{mean(x.get('cost_usd', 0) for x in m):.5f}",
+                ]
+                name = f"[bold]{c}[/]" if scores[c] == best else c
+                if scores[c] == best:
+                    cells[0] = f"[bold]{cells[0]}[/]"
             else:
-                row.append(", ".join(sorted({x.status for x in runs})) or "-")
-        table.add_row(*row)
+                name, cells = c, [", ".join(sorted({x.status for x in runs})), "", "", ""]
+            table.add_row(*head, name, *cells, end_section=i == len(by_contender) - 1)
     return table
 
 
