@@ -45,9 +45,11 @@ def _fmt(x: float, digits: int = 4) -> str:
 def _gap_text(g: Gap) -> str:
     if math.isnan(g.mean):
         return "–"
+    # Accuracy gaps to 4 decimals (0.01 = one point); RMSE gaps in the target's units.
+    spec = "+.4f" if abs(g.mean) < 1 else "+.4g"
     if math.isnan(g.low):
-        return f"{g.mean:+.4f} (1 seed)"
-    return f"{g.mean:+.4f} [{g.low:+.4f}, {g.high:+.4f}]"
+        return f"{g.mean:{spec}} (1 seed)"
+    return f"{g.mean:{spec}} [{g.low:{spec}}, {g.high:{spec}}]"
 
 
 def _winner(g: Gap) -> str:
@@ -278,8 +280,9 @@ def _cost_blocks(frame: pd.DataFrame, c: Comparison) -> list[Block]:
         + ". "
     )
     if cheap:
+        point = "one point" if task != "regression" else "one point (1 % of the RMSE)"
         text += (
-            f"Cheapest within one point of the best score ({_fmt(top)}): {cheap[2][0]} at "
+            f"Cheapest within {point} of the best score ({_fmt(top)}): {cheap[2][0]} at "
             f"n={cheap[2][1]:,}, {_fmt(cheap[1])} for ${cheap[0]:.5f} per cell."
         )
     return [Block("p", text)]
@@ -302,6 +305,27 @@ def _save(fig: Any, out: Path, name: str) -> Path:
     return path
 
 
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+_SHADES = {"tree": "Greens", "deep": "Purples"}
+
+
+def _styles(cells: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """One colour (a shade of its family's) and one marker per contender, stable across plots."""
+    import matplotlib
+
+    styles: dict[str, dict[str, Any]] = {}
+    for family, part in cells.groupby("family"):
+        names = sorted(part["contender"].unique())
+        cmap = matplotlib.colormaps[_SHADES.get(str(family), "Greys")]
+        for i, name in enumerate(names):
+            styles[name] = {
+                "color": cmap(0.55 + 0.4 * i / max(1, len(names) - 1)),
+                "marker": _MARKERS[i % len(_MARKERS)],
+                "ls": "-" if family == "tree" else "--",
+            }
+    return styles
+
+
 def _slug(c: Comparison) -> str:
     return f"{c.dataset}-{c.runner}".replace("/", "_")
 
@@ -310,22 +334,15 @@ def _plot_score_vs_n(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
     plt = _figure()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     cells = _cells(frame, c)
+    styles = _styles(cells)
     for contender, part in cells.groupby("contender"):
         family = part["family"].iloc[0]
+        style = styles[str(contender)]
         stats = part.groupby("n")["test_score"].agg(["mean", "min", "max"]).sort_index()
         ax.plot(
-            stats.index,
-            stats["mean"],
-            marker="o",
-            lw=1,
-            alpha=0.6,
-            color=FAMILY_COLOURS.get(family),
-            label=f"{contender} ({family})",
-            ls="-" if family == "tree" else "--",
+            stats.index, stats["mean"], lw=1, alpha=0.8, label=f"{contender} ({family})", **style
         )
-        ax.fill_between(
-            stats.index, stats["min"], stats["max"], alpha=0.08, color=FAMILY_COLOURS.get(family)
-        )
+        ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.08, color=style["color"])
     for family in ("tree", "deep"):
         xs = [g.n for g in c.gaps if getattr(g, f"{family}_scores")]
         ys = [
@@ -347,8 +364,9 @@ def _plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path
     fig, ax = plt.subplots(figsize=(7, 4.2))
     cells = _cells(frame, c)
     n = int(cells["n"].max()) if len(cells) else 0
+    styles = _styles(cells)
     for contender, part in cells[cells["n"] == n].groupby("contender"):
-        family = part["family"].iloc[0]
+        style = styles[str(contender)]
         points = sorted(p for seed_curve in part["anytime"] for p in seed_curve)
         if not points:
             continue
@@ -359,16 +377,16 @@ def _plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path
             ys.append(best)
         # The best model so far stands until the budget ends; markers show improvements.
         budget = float(part["budget"].max())
-        colour = FAMILY_COLOURS.get(family)
         ax.step(
             [*xs, max(budget, xs[-1])],
             [*ys, ys[-1]],
             where="post",
-            color=colour,
-            ls="-" if family == "tree" else "--",
-            label=contender,
+            color=style["color"],
+            ls=style["ls"],
         )
-        ax.plot(xs, ys, "o", color=colour, ms=4)
+        ax.plot(
+            xs, ys, ls="none", ms=5, label=contender, color=style["color"], marker=style["marker"]
+        )
     ax.set_xlabel("seconds of budget spent")
     ax.set_ylabel("test score of the best model so far")
     ax.set_title(f"{c.dataset} on {c.runner}, n={n:,}: score vs budget (anytime)")
