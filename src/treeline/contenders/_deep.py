@@ -166,6 +166,7 @@ class DeepContender(Contender):
         return module(x_num if x_num.shape[1] else None, x_cat)
 
     def prepare(self, data: DataBundle, ctx: FitContext) -> DeepInputs:
+        _use_threads(ctx.threads)
         pre = Preprocessor(data, self.onehot, ctx.seed)
         device = "cuda" if ctx.device == "cuda" else "cpu"
         return DeepInputs(
@@ -183,6 +184,7 @@ class DeepContender(Contender):
         import torch
 
         p: DeepInputs = prepared
+        _use_threads(ctx.threads)
         _seed_everything(ctx.seed)
         d_out = 1 if data.task == "regression" else data.schema.n_classes
         module = self.build(params, p.pre, d_out, p.train).to(p.device)
@@ -289,6 +291,15 @@ def _autocast(device: str):
     if device == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def _use_threads(threads: int) -> None:
+    """Honour the runner's thread count, as the tree libraries do per call: torch's intra-op pool
+    defaults to every core, and on a busy machine its spinning workers stretch one step 5-10x."""
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def _seed_everything(seed: int) -> None:
