@@ -80,6 +80,21 @@ def test_run_records_every_cell_once_with_the_design_names(tmp_path: Path) -> No
     assert len(runs(uri)) == 4
 
 
+def test_a_sqlite_store_keeps_its_artifacts_beside_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not in ./mlruns of whatever directory the user ran from (MLflow's default)."""
+    from treeline.tracking import Tracker
+
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    tracker = Tracker("tiny", f"sqlite:///{tmp_path}/store/m.db")
+    location = tracker.client.get_experiment(tracker.experiment_id).artifact_location
+    assert location == (tmp_path / "store" / "mlruns").as_uri()
+    assert not (elsewhere / "mlruns").exists()
+
+
 def test_budget_scale_only_and_runner_override(tmp_path: Path) -> None:
     suite = load_suite(tiny_suite(tmp_path))
     run = SuiteRun(suite, runners=["cpu-1thread", "t4"], budget_scale=2.0, only=["*/xgboost/*"])

@@ -52,9 +52,12 @@ class Tracker:
         self.client = MlflowClient(self.uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
+            # MLflow would put a SQLite store's artifacts in ./mlruns of whatever the working
+            # directory is; keep them beside the database (results/mlruns for the default).
             location = None
-            if self.uri == default_tracking_uri():
-                location = (results_dir() / "mlruns").resolve().as_uri()
+            if self.uri.startswith("sqlite:///"):
+                db = Path(self.uri.removeprefix("sqlite:///"))
+                location = (db.parent / "mlruns").resolve().as_uri()
             exp_id = self.client.create_experiment(experiment, artifact_location=location)
         else:
             if exp.lifecycle_stage == "deleted":
