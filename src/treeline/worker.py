@@ -34,9 +34,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     contender = import_contender(spec["contender_module"])
     import optuna  # noqa: F401  (imports are not the contender's training time)
 
-    contender.import_libraries()
-    if "torch" in sys.modules:  # OMP_NUM_THREADS covers OpenMP; torch has its own pools too
-        sys.modules["torch"].set_num_threads(threads)
+    contender.import_libraries()  # threads: OMP_NUM_THREADS here, each library per call
     sync = None
     if device == "cuda" and spec["family"] == "deep":
         import torch
