@@ -1,8 +1,9 @@
 """`pytest benchmarks/ --suite NAME`: one test per cell, id = cell id, timed by pytest-benchmark.
 
 A cell passes when it ended `ok` within budget + grace, beat the trivial baseline (majority
-class / mean) and, where the suite declares one, landed in its expected score range. Results go
-to MLflow too (replacing an earlier run of the same cell).
+class / mean) and, where the suite declares one, landed in its expected score range. The options
+are `treeline run`'s (config/options.py), and so is resuming: a cell already recorded with the
+same resume key is checked as recorded, not run again; `--rerun-all` measures every cell anew.
 """
 
 from __future__ import annotations
@@ -12,47 +13,30 @@ import io
 import pytest
 
 RUN_KEY = pytest.StashKey["object"]()
-OUTCOMES_KEY = pytest.StashKey[list]()
+RESULTS_KEY = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("treeline", "Treeline suites")
     group.addoption("--suite", metavar="NAME", help="suite name (suites/) or YAML path")
-    group.addoption(
-        "--runner",
-        action="append",
-        metavar="R",
-        help="runner profile(s) instead of the suite's (repeatable)",
-    )
-    group.addoption(
-        "--budget-scale",
-        type=float,
-        default=1.0,
-        metavar="F",
-        help="multiply every cell's budget by F",
-    )
-    group.addoption("--tracking-uri", metavar="URI", help="MLflow tracking URI")
-    group.addoption("--only", action="append", metavar="GLOB", help="cell id glob(s)")
+    from treeline.config.options import add_run_options
+
+    add_run_options(group.addoption)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[OUTCOMES_KEY] = []
+    config.stash[RESULTS_KEY] = []
     name = config.getoption("--suite", default=None)
     if not name:
         return
+    from treeline.config.options import RunOptions
     from treeline.errors import TreelineError
+    from treeline.execute.plan import load_suite
     from treeline.run import SuiteRun
-    from treeline.suite import load_suite
 
     try:
         suite = load_suite(name)
-        config.stash[RUN_KEY] = SuiteRun(
-            suite,
-            runners=config.getoption("--runner"),
-            budget_scale=config.getoption("--budget-scale"),
-            tracking_uri=config.getoption("--tracking-uri"),
-            only=config.getoption("--only"),
-        )
+        config.stash[RUN_KEY] = SuiteRun(suite, RunOptions.read(config.getoption))
     except TreelineError as exc:
         pytest.exit(f"error {exc}", returncode=2)
 
@@ -74,19 +58,25 @@ def suite_run(pytestconfig: pytest.Config):
 
 
 @pytest.fixture(scope="session")
-def outcomes(pytestconfig: pytest.Config) -> list:
-    return pytestconfig.stash[OUTCOMES_KEY]
+def recorded(suite_run) -> dict:
+    """Cells recorded earlier with the same resume key (empty with --rerun-all)."""
+    return suite_run.done()
+
+
+@pytest.fixture(scope="session")
+def results(pytestconfig: pytest.Config) -> list:
+    return pytestconfig.stash[RESULTS_KEY]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    outcomes = config.stash.get(OUTCOMES_KEY, [])
-    if not outcomes:
+    results = config.stash.get(RESULTS_KEY, [])
+    if not results:
         return
     from rich.console import Console
 
-    from treeline.run import recorded_decision_table, summary_table
+    from treeline.console import recorded_decision_table, summary_table
 
-    tables = [summary_table(outcomes)]
+    tables = [summary_table(results)]
     run = config.stash.get(RUN_KEY, None)
     if run is not None:
         decision = recorded_decision_table(run.suite.name, run.tracking_uri)

@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import pytest
 
-from treeline.execute import grace_seconds
+from treeline.execute.budget import grace_seconds
 
 
-def test_cell(cell, suite_run, outcomes, benchmark) -> None:
-    outcome = benchmark.pedantic(suite_run.run_cell, args=(cell,), rounds=1, iterations=1)
-    outcomes.append(outcome)
-    m = outcome.metrics
+def test_cell(cell, suite_run, recorded, results, benchmark) -> None:
+    if cell.resume_key in recorded:  # checked as recorded, like `treeline run` resumes
+        result = recorded[cell.resume_key]
+    else:
+        result = benchmark.pedantic(suite_run.run_cell, args=(cell,), rounds=1, iterations=1)
+    results.append(result)
+    m = result.measurements
     benchmark.extra_info.update(
-        {"cell_id": cell.id, "status": outcome.status, "error": outcome.error[-500:], **m}
+        {
+            "cell_id": cell.id,
+            "status": result.status,
+            "recorded_earlier": result.from_earlier_run,
+            "error": result.error[-500:],
+            **result.metrics,
+        }
     )
-    if outcome.status == "skipped":
-        pytest.skip(outcome.error)
-    assert outcome.status == "ok", f"{cell.id} ended '{outcome.status}': {outcome.error}"
+    if result.status == "skipped":
+        pytest.skip(result.error)
+    assert result.status == "ok", f"{cell.id} ended '{result.status}': {result.error}"
     limit = cell.budget + grace_seconds(cell.budget)
-    assert m["fit_seconds"] <= limit, f"fit took {m['fit_seconds']:.2f} s > {limit:g} s"
-    assert m["test_score"] > m["baseline_test_score"], (
-        f"test score {m['test_score']:.4g} does not beat the trivial baseline "
-        f"{m['baseline_test_score']:.4g}"
+    assert m.fit_seconds <= limit, f"fit took {m.fit_seconds:.2f} s > {limit:g} s"
+    assert m.test_score > m.baseline_test_score, (
+        f"test score {m.test_score:.4g} does not beat the trivial baseline "
+        f"{m.baseline_test_score:.4g}"
     )
     for exp in suite_run.suite.expectations:
-        if exp.applies(cell.dataset.label, cell.contender, cell.n, cell.runner):
-            assert exp.low <= m["test_score"] <= exp.high, (
-                f"test score {m['test_score']:.4g} outside the expected [{exp.low:g}, {exp.high:g}]"
+        if exp.applies(cell.dataset.label, cell.contender.label, cell.n, cell.runner):
+            assert exp.low <= m.test_score <= exp.high, (
+                f"test score {m.test_score:.4g} outside the expected [{exp.low:g}, {exp.high:g}]"
             )

@@ -24,7 +24,7 @@ ROUNDS = 3
 def data():
     import torch
 
-    from treeline.datasets import get_dataset
+    from treeline.data import get_dataset
 
     torch.set_num_threads(1)
     return get_dataset("adult").bundle(10_000, 0)
@@ -32,8 +32,8 @@ def data():
 
 def _setup(name: str, data):
     from treeline.contenders import load
-    from treeline.contenders._base import FitContext
-    from treeline.measure import BudgetClock
+    from treeline.contenders.base import FitContext
+    from treeline.execute.budget import BudgetClock
 
     c = load(name)
     ctx = FitContext("cpu", 1, 0, BudgetClock(math.inf), lambda s, v: None)
@@ -48,7 +48,7 @@ def treeline(c, ctx, prepared, params, data) -> float:
 def bare(c, prepared, params, data, dataloader: bool) -> float:
     import torch
 
-    from treeline.contenders._deep import _loss, batch_size_for
+    from treeline.contenders.deep.loop import _loss, batch_size_for
 
     torch.manual_seed(0)
     d_out = 1 if data.task == "regression" else data.schema.n_classes

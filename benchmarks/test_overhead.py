@@ -21,7 +21,7 @@ ROUNDS = 5
 
 @pytest.fixture(scope="module")
 def data():
-    from treeline.datasets import get_dataset
+    from treeline.data import get_dataset
 
     return get_dataset("adult").bundle(5000, 0)
 
@@ -31,7 +31,7 @@ def bare_loop(data) -> int:
     import optuna
     import xgboost as xgb
 
-    from treeline.contenders.xgboost import XGBoost
+    from treeline.contenders.trees.xgboost import XGBoost
 
     space = XGBoost()  # the same search space, nothing else of the harness
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -84,8 +84,8 @@ def bare_loop(data) -> int:
 
 def treeline_loop(data) -> tuple[int, float]:
     from treeline.contenders import load
-    from treeline.measure import BudgetClock
-    from treeline.tuning import tune
+    from treeline.execute.budget import BudgetClock
+    from treeline.execute.tuning import tune
 
     clock = BudgetClock(float("inf"))
     r = tune(load("xgboost"), data, device="cpu", threads=1, seed=0, clock=clock, max_trials=TRIALS)

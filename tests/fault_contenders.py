@@ -1,5 +1,5 @@
 """Contenders that misbehave on purpose, for the fault tests. Imported inside real workers
-(the tests put this folder on PYTHONPATH and register these in the contender registry)."""
+(the tests put this folder on PYTHONPATH and add these to the contender catalogue)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import signal
 import time
 from typing import Any
 
-from treeline.contenders.mlp import MLP
-from treeline.contenders.xgboost import XGBoost
+from treeline.contenders.deep.tabular.mlp import MLP
+from treeline.contenders.trees.xgboost import XGBoost
 
 
 class Hang(XGBoost):
@@ -53,7 +53,8 @@ class Flaky(XGBoost):
 
     name = "flaky"
 
-    def __init__(self) -> None:
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
         self.calls = 0
 
     def fit(self, data: Any, prepared: Any, params: dict[str, Any], ctx: Any) -> Any:
@@ -65,15 +66,13 @@ class Flaky(XGBoost):
         return super().fit(data, prepared, params, ctx)
 
 
-HANG, CRASH, KILLED, ALWAYS_RAISES, FLAKY = Hang(), Crash(), Killed(), AlwaysRaises(), Flaky()
-
-
 class DeepOOM(MLP):
     """An MLP whose 2nd and 3rd networks run out of GPU memory in their first forward pass."""
 
     name = "deep-oom"
 
-    def __init__(self) -> None:
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
         self.builds = 0
 
     # Short trials: the test is about the OOM path, not about training.

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from treeline.boundary import (
+from treeline.analysis.boundary import (
     along_budget,
     cheapest_within,
     compare,
@@ -140,7 +140,7 @@ def test_gaps_along_n_is_sorted_by_n() -> None:
 
 
 def test_report_writes_markdown_html_and_plots(tmp_path) -> None:
-    from treeline.report import write_report
+    from treeline.analysis.report import write_report
 
     frame = results(lambda x: 0.80 + 0.01 * x, lambda x: 0.70 + 0.035 * x)
     frame["modality"] = "tabular"
@@ -164,7 +164,7 @@ def test_report_writes_markdown_html_and_plots(tmp_path) -> None:
 
 
 def test_hardware_axis_speedup_and_cost_ratio() -> None:
-    from treeline.boundary import hardware
+    from treeline.analysis.boundary import hardware
 
     rows = []
     for runner, price, trials, score, cost in (

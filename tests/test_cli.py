@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from treeline.cli import main
-from treeline.runner_profile import available_runners, load_runner
-from treeline.suite import load_suite, suite_files
+from treeline.config.runner_profile import available_runners, load_runner
+from treeline.config.suite import suite_files
+from treeline.execute.plan import load_suite
 
 HEAVY = ("torch", "xgboost", "catboost", "lightgbm", "mlflow", "optuna", "sklearn")
 

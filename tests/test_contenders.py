@@ -10,13 +10,13 @@ import numpy as np
 import optuna
 import pytest
 
-from treeline.contenders import REGISTRY, load
-from treeline.contenders._base import FitContext
-from treeline.datasets import DataBundle, get_dataset
-from treeline.datasets.synthetic import Synthetic, SyntheticOptions
-from treeline.measure import BudgetClock
+from treeline.contenders import contender_names, load
+from treeline.contenders.base import FitContext
+from treeline.data import DataBundle, get_dataset
+from treeline.data.tabular.synthetic import Synthetic, SyntheticOptions
+from treeline.execute.budget import BudgetClock
 
-CONTENDERS = sorted(REGISTRY)
+CONTENDERS = sorted(contender_names())
 # Settings that would train for a long time if the contender ignored its clock.
 SLOW = {
     "xgboost": {"learning_rate": 1e-3, "max_depth": 10},
@@ -39,9 +39,9 @@ def _bundle(task: str) -> DataBundle:
     return Synthetic(opts, "multi").bundle(600, 0)
 
 
-def _defaults(c, data: DataBundle) -> dict:
+def _defaults(c, data) -> dict:
     """The default configuration, cut to 2 epochs for networks (fixed work, not time)."""
-    extra = {"max_epochs": 2} if c.info.family == "deep" else {}
+    extra = {"max_epochs": 2} if c.family == "deep" else {}
     return {**c.default_params(data), **extra}
 
 
@@ -58,32 +58,32 @@ def data(request: pytest.FixtureRequest) -> DataBundle:
 
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_predictions_have_the_right_shape(name: str, data: DataBundle) -> None:
-    c = load(name)
+    c, fd = load(name), data.fitdata()
     ctx = _ctx()
-    model = c.fit(data, c.prepare(data, ctx), _defaults(c, data), ctx)
-    pred = c.predict(model, data.test.X, data)
+    model = c.fit(fd, c.prepare(fd, ctx), _defaults(c, fd), ctx)
+    pred = c.predict(model, data.test.X, fd)
     if data.task == "regression":
         assert pred.shape == (len(data.test),)
     else:
-        assert pred.shape == (len(data.test), data.schema.n_classes)
+        assert pred.shape == (len(data.test), data.n_classes)
         np.testing.assert_allclose(pred.sum(axis=1), 1.0, atol=1e-5)
     assert np.isfinite(pred).all()
 
 
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_same_seed_same_predictions(name: str, data: DataBundle) -> None:
-    c = load(name)
+    c, fd = load(name), data.fitdata()
     preds = []
     for _ in range(2):
         ctx = _ctx()
-        model = c.fit(data, c.prepare(data, ctx), _defaults(c, data), ctx)
-        preds.append(c.predict(model, data.test.X, data))
+        model = c.fit(fd, c.prepare(fd, ctx), _defaults(c, fd), ctx)
+        preds.append(c.predict(model, data.test.X, fd))
     np.testing.assert_array_equal(preds[0], preds[1])
 
 
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_stops_before_its_deadline(name: str) -> None:
-    data = _bundle("binary")
+    data = _bundle("binary").fitdata()
     c = load(name)
     c.import_libraries()  # as the worker does before its clock starts
     ctx = _ctx(budget=0.5)
@@ -99,18 +99,19 @@ def test_stops_before_its_deadline(name: str) -> None:
 _FIRST_FIT = """
 import sys
 from treeline.contenders import load
-from treeline.contenders._base import FitContext
-from treeline.datasets import get_dataset
-from treeline.measure import BudgetClock
+from treeline.contenders.base import FitContext
+from treeline.data import get_dataset
+from treeline.execute.budget import BudgetClock
 
-data = get_dataset("adult").bundle(600, 0)
+bundle = get_dataset("adult").bundle(600, 0)
+data = bundle.fitdata()
 c = load(sys.argv[1])
 c.import_libraries()
 ctx = FitContext(device="cpu", threads=1, seed=0, clock=BudgetClock(60), report=lambda s, v: None)
 before = set(sys.modules)
 prepared = c.prepare(data, ctx)
-params = {**c.default_params(data), **({"max_epochs": 1} if c.info.family == "deep" else {})}
-c.predict(c.fit(data, prepared, params, ctx), data.test.X, data)
+params = {**c.default_params(data), **({"max_epochs": 1} if c.family == "deep" else {})}
+c.predict(c.fit(data, prepared, params, ctx), bundle.test.X, data)
 print(" ".join(sorted(set(sys.modules) - before)))
 """
 
@@ -126,7 +127,7 @@ def test_first_prepare_and_fit_import_nothing_on_the_clock(name: str) -> None:
 
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_search_space_samples_are_valid_configurations(name: str) -> None:
-    data = _bundle("binary")
+    data = _bundle("binary").fitdata()
     c = load(name)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     prepared = c.prepare(data, _ctx())

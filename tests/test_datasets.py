@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from treeline.datasets import DatasetRef, builtin_names, get_dataset
-from treeline.datasets._sources import (
+from treeline.data import DatasetRef, builtin_names, get_dataset
+from treeline.data.sources import (
     DataUnavailable,
     PackageFile,
     Url,
     first_available,
 )
-from treeline.datasets._split import stratified_order, train_val_positions
-from treeline.datasets.synthetic import Synthetic, SyntheticOptions
-from treeline.datasets.user_file import UserFile
+from treeline.data.split import stratified_order, train_val_positions
+from treeline.data.tabular.synthetic import Synthetic, SyntheticOptions
+from treeline.data.tabular.user_file import UserFile
 
 TABLES = [n for n in builtin_names() if n != "synthetic"]
 
@@ -39,42 +39,42 @@ def test_declared_rows_match_prepared_data(name: str) -> None:
     p = d.prepare()
     assert p.rows_labelled == d.rows
     assert p.rows_labelled + p.rows_test == d.total_rows
-    X_test, y_test = d.test()
+    X_test, y_test = _xy(d.test())
     assert len(X_test) == p.rows_test == len(y_test)
 
 
 @pytest.mark.parametrize("name", ["adult", "nyc-flights", "diamonds"])
 def test_columns_are_typed_once(name: str) -> None:
     d = get_dataset(name)
-    schema = d.schema()
-    X, _ = d.labelled(500, 0)
-    assert list(X.columns) == list(schema.features)
-    for col in schema.numeric:
+    table = d.labelled(500, 0).X
+    X = table.frame
+    assert list(X.columns) == list(table.features)
+    for col in table.numeric:
         assert X[col].dtype == np.float32, col
-    for col in schema.categorical:
+    for col in table.categorical:
         assert isinstance(X[col].dtype, pd.CategoricalDtype), col
     assert "Unnamed: 0" not in X.columns
 
 
 def test_nyc_flights_has_no_leaking_columns_and_late_is_positive() -> None:
     d = get_dataset("nyc-flights")
-    cols = set(d.schema().features)
+    cols = set(d.test().X.features)
     assert not cols & {"dep_time", "dep_delay", "arr_time", "air_time", "arr_delay"}
     assert {"temp", "carrier", "dest", "plane_year"} <= cols
-    assert d.schema().classes == ("on-time", "late")
-    _, y = d.test()
+    assert d.classes() == ("on-time", "late")
+    _, y = _xy(d.test())
     assert 0.1 < y.mean() < 0.35  # about a fifth of flights arrive > 15 min late
 
 
 def test_subsamples_are_nested_stratified_and_seeded() -> None:
     d = get_dataset("adult")
-    small, y_small = d.labelled(1000, 0)
-    big, y_big = d.labelled(10_000, 0)
+    small, y_small = _xy(d.labelled(1000, 0))
+    big, y_big = _xy(d.labelled(10_000, 0))
     pd.testing.assert_frame_equal(small, big.iloc[:1000].reset_index(drop=True))
     np.testing.assert_array_equal(y_small, y_big[:1000])
-    _, y_pool = d._load("pool")
+    _, y_pool = _xy(d._load("pool"))
     assert abs(y_small.mean() - y_pool.mean()) < 0.002  # within one row per class
-    other, _ = d.labelled(1000, 1)
+    other, _ = _xy(d.labelled(1000, 1))
     assert not small.equals(other)
 
 
@@ -83,7 +83,7 @@ def test_bundle_splits_80_20_and_keeps_the_test_set_fixed() -> None:
     a, b = d.bundle(1000, 0), d.bundle(5000, 3)
     assert (len(a.train), len(a.val)) == (800, 200)
     assert (len(b.train), len(b.val)) == (4000, 1000)
-    pd.testing.assert_frame_equal(a.test.X, b.test.X)
+    pd.testing.assert_frame_equal(a.test.X.frame, b.test.X.frame)
     assert abs(a.val.y.mean() - a.train.y.mean()) < 0.02
 
 
@@ -108,21 +108,21 @@ def test_synthetic_is_deterministic_nested_and_configurable() -> None:
         rotate=True,
     )
     d = Synthetic(opts, "s")
-    X1, y1 = d.labelled(100_000, 0)
-    X2, y2 = Synthetic(opts, "s").labelled(70_000, 0)
+    X1, y1 = _xy(d.labelled(100_000, 0))
+    X2, y2 = _xy(Synthetic(opts, "s").labelled(70_000, 0))
     pd.testing.assert_frame_equal(X1.iloc[:70_000], X2)
     np.testing.assert_array_equal(y1[:70_000], y2)
     assert X1.shape == (100_000, 9) and set(np.unique(y1)) == set(range(5))
     assert isinstance(X1["c0"].dtype, pd.CategoricalDtype)
-    X_test, _ = d.test()
+    X_test, _ = _xy(d.test())
     assert not X_test.iloc[:100].equals(X1.iloc[:100])  # test rows are their own stream
     reg = Synthetic(SyntheticOptions(task="regression"))
-    assert reg.labelled(1000, 0)[1].dtype == np.float64
+    assert reg.labelled(1000, 0).y.dtype == np.float64
 
 
 def test_uninformative_features_carry_no_signal() -> None:
     d = Synthetic(SyntheticOptions(informative=2, uninformative=2, noise=0.0))
-    X, y = d.labelled(50_000, 0)
+    X, y = _xy(d.labelled(50_000, 0))
     corr = [abs(np.corrcoef(X[c], y)[0, 1]) for c in X.columns]
     assert max(corr[2:]) < 0.02 < max(corr[:2])
 
@@ -169,11 +169,15 @@ def test_user_file_is_prepared_and_keyed_by_content(tmp_path: Path) -> None:
     d = ref.build()
     assert isinstance(d, UserFile)
     b = d.bundle(200, 0)
-    assert b.schema.categorical == ("colour",) and b.schema.classes == ("no", "yes")
+    assert b.train.X.categorical == ("colour",) and b.classes == ("no", "yes")
     assert len(b.test) == 60 and len(b.train) == 160
     first = d.fingerprint()
     frame.iloc[:250].to_csv(path, index=False)
     assert ref.build().fingerprint() != first
+
+
+def _xy(split):
+    return getattr(split.X, "frame", split.X), split.y
 
 
 def test_prepare_is_served_from_cache_the_second_time() -> None:

@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from design_names import METRICS
 
-from treeline.cell import Cell
-from treeline.contenders import REGISTRY, ContenderInfo
-from treeline.datasets import DatasetRef
-from treeline.execute import execute, grace_seconds
-from treeline.runner_profile import get_runner
+import fault_contenders
+
+from treeline.config.runner_profile import get_runner
+from treeline.contenders import catalogue, contender_class
+from treeline.data import DatasetRef
+from treeline.execute.budget import grace_seconds
+from treeline.execute.supervise import execute
+from treeline.execute.cell import Cell, ContenderSpec
 
 HERE = Path(__file__).parent
 
@@ -20,34 +23,35 @@ HERE = Path(__file__).parent
 @pytest.fixture
 def faults(monkeypatch: pytest.MonkeyPatch) -> None:
     """Register the misbehaving contenders; workers find their module on PYTHONPATH."""
-    for attr, name in [
-        ("HANG", "hang"),
-        ("CRASH", "crash"),
-        ("KILLED", "killed"),
-        ("ALWAYS_RAISES", "always-raises"),
-    ]:
-        monkeypatch.setitem(
-            REGISTRY,
-            name,
-            ContenderInfo(
-                name, "tree", ("tabular",), ("cpu",), f"fault_contenders:{attr}", "test", "fault"
-            ),
-        )
+    for cls in (
+        fault_contenders.Hang,
+        fault_contenders.Crash,
+        fault_contenders.Killed,
+        fault_contenders.AlwaysRaises,
+    ):
+        monkeypatch.setitem(catalogue(), cls.name, cls)
     path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     monkeypatch.setenv("PYTHONPATH", path)
 
 
 def cell(contender: str, budget: float = 1.0, runner: str = "cpu", n: int = 300) -> Cell:
+    p = get_runner(runner)
     return Cell(
-        "t",
-        DatasetRef(label="adult", name="adult"),
-        "tabular",
-        "binary",
-        n,
-        contender,
-        runner,
-        0,
-        budget,
+        suite="t",
+        dataset=DatasetRef(label="adult", name="adult"),
+        modality="tabular",
+        task="binary",
+        n=n,
+        contender=ContenderSpec(contender),
+        family=contender_class(contender).family,
+        runner=runner,
+        device=p.device,
+        threads=p.resolved_threads(),
+        gpu=p.gpu,
+        price_per_hour=p.price_per_hour,
+        price_source="test",
+        seed=0,
+        budget=budget,
     )
 
 
@@ -57,6 +61,7 @@ def test_ok_cell_reports_every_design_metric(tmp_path: Path) -> None:
     assert {*METRICS, "test_accuracy"} <= set(r.metrics)
     assert r.metrics["test_score"] > r.metrics["baseline_test_score"]
     assert r.metrics["peak_rss_mb"] > 50 and r.metrics["peak_vram_mb"] == 0
+    assert r.metrics["cost_usd"] > 0 and r.metrics["overhead_seconds"] > 0
     assert r.metrics["overrun_seconds"] < 0.05 * 1.0 + 1
     assert r.anytime and r.params and r.metric == "accuracy"
 

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from treeline.measure import NvmlSampler, cost_usd, cpu_model, peak_rss_mb, versions
-from treeline.runner_profile import visible_gpus
+from treeline.execute.measure import NvmlSampler, cost_usd, cpu_model, peak_rss_mb, versions
+from treeline.config.runner_profile import visible_gpus
 
 
 def test_cost_is_wall_clock_times_price() -> None:

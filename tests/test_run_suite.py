@@ -17,8 +17,9 @@ from design_names import METRICS, PARAMS, TAGS
 from mlflow import MlflowClient
 
 from treeline.cli import main
+from treeline.config.options import RunOptions
 from treeline.run import SuiteRun, exit_code
-from treeline.suite import load_suite
+from treeline.execute.plan import load_suite
 
 TINY = """\
 name: tiny
@@ -47,7 +48,7 @@ def runs(uri: str, experiment: str = "tiny") -> list:
 
 def test_run_records_every_cell_once_with_the_design_names(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/m.db"
-    run = SuiteRun(load_suite(tiny_suite(tmp_path)), tracking_uri=uri)
+    run = SuiteRun(load_suite(tiny_suite(tmp_path)), RunOptions(tracking_uri=uri))
     outcomes = run.run()
     assert [o.status for o in outcomes] == ["ok"] * 4 and exit_code(outcomes) == 0
     recorded = runs(uri)
@@ -75,7 +76,7 @@ def test_run_records_every_cell_once_with_the_design_names(tmp_path: Path) -> No
     artifacts = {a.path for a in MlflowClient(uri).list_artifacts(r.info.run_id)}
     assert {"cell.json"} <= artifacts and any(p.endswith(".log") for p in artifacts)
 
-    again = SuiteRun(load_suite(tiny_suite(tmp_path)), tracking_uri=uri).run()
+    again = SuiteRun(load_suite(tiny_suite(tmp_path)), RunOptions(tracking_uri=uri)).run()
     assert all(o.from_earlier_run for o in again)
     assert len(runs(uri)) == 4
 
@@ -84,7 +85,7 @@ def test_a_sqlite_store_keeps_its_artifacts_beside_the_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not in ./mlruns of whatever directory the user ran from (MLflow's default)."""
-    from treeline.tracking import Tracker
+    from treeline.record.store import Tracker
 
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
@@ -97,9 +98,10 @@ def test_a_sqlite_store_keeps_its_artifacts_beside_the_database(
 
 def test_budget_scale_only_and_runner_override(tmp_path: Path) -> None:
     suite = load_suite(tiny_suite(tmp_path))
-    run = SuiteRun(suite, runners=["cpu-1thread", "t4"], budget_scale=2.0, only=["*/xgboost/*"])
+    options = RunOptions(runners=["cpu-1thread", "t4"], budget_scale=2.0, only=["*/xgboost/*"])
+    run = SuiteRun(suite, options)
     assert {c.runner for c in run.cells} == {"cpu-1thread", "t4"}
-    assert {c.contender for c in run.cells} == {"xgboost"}
+    assert {c.contender.label for c in run.cells} == {"xgboost"}
     assert {c.budget for c in run.cells} == {2.0}
 
 

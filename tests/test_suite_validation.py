@@ -11,7 +11,7 @@ import pytest
 
 from treeline.cli import main
 from treeline.errors import ConfigError
-from treeline.suite import load_suite
+from treeline.execute.plan import load_suite
 
 GOOD = """\
 name: bad

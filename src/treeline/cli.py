@@ -36,9 +36,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     what = args.what
     console = _console()
     if what == "datasets":
-        from treeline.datasets import builtin_names, get_dataset
-        from treeline.datasets._base import TableDataset
-        from treeline.datasets.synthetic import MAX_ROWS, TEST_ROWS
+        from treeline.data import builtin_names, dataset_class, get_dataset
 
         table = _table(
             "datasets",
@@ -46,43 +44,52 @@ def cmd_ls(args: argparse.Namespace) -> int:
         )
         for name in builtin_names():
             d = get_dataset(name)
-            if isinstance(d, TableDataset):
-                rows = f"{d.rows:,} + {d.test_rows(d.total_rows):,}"
-            else:
-                rows = f"≤{MAX_ROWS:,} + {TEST_ROWS:,}"
             ok, where = d.availability()
-            task = "any (option)" if name == "synthetic" else d.task
+            task = "any (option)" if dataset_class(name).Options is not None else d.task
             table.add_row(
                 name,
                 d.modality,
                 task,
-                rows,
+                d.rows_text(),
                 d.description,
                 f"[green]yes[/] ({where})" if ok else f"[yellow]no[/]: {where}",
             )
         console.print(table)
     elif what == "contenders":
-        from treeline.contenders import REGISTRY
+        from treeline.contenders import catalogue
 
         table = _table(
-            "contenders", ["name", "family", "modalities", "devices", "library", "description"]
+            "contenders",
+            ["name", "family", "modalities", "devices", "library", "options", "description"],
         )
-        for info in REGISTRY.values():
-            devices = ", ".join(info.devices) + (
-                f" ({info.device_note})" if info.device_note else ""
-            )
+        for cls in catalogue().values():
+            devices = ", ".join(cls.devices) + (f" ({cls.device_note})" if cls.device_note else "")
             table.add_row(
-                info.name,
-                info.family,
-                ", ".join(info.modalities),
+                cls.name,
+                cls.family,
+                ", ".join(cls.modalities),
                 devices,
-                info.library,
-                info.description,
+                cls.library,
+                ", ".join(cls.Options.model_fields) or "–",
+                cls.description,
+            )
+        console.print(table)
+    elif what == "featurizers":
+        from treeline.featurize import catalogue as featurizers
+
+        table = _table("featurizers", ["name", "takes", "cached", "library", "description"])
+        for f in featurizers().values():
+            table.add_row(
+                f.name,
+                ", ".join(f.modalities),
+                "no (fitted per cell)" if f.fitted else "yes (once per dataset)",
+                f.library,
+                f.description,
             )
         console.print(table)
     elif what == "suites":
-        from treeline.suite import suite_files
-        from treeline.yaml_source import load_yaml
+        from treeline.config.suite import suite_files
+        from treeline.config.yaml_source import load_yaml
 
         table = _table("suites", ["name", "description", "file"])
         for name, path in suite_files().items():
@@ -94,7 +101,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             table.add_row(name, desc, str(path))
         console.print(table)
     else:  # runners
-        from treeline.runner_profile import available_runners, load_runner
+        from treeline.config.runner_profile import available_runners, load_runner
 
         table = _table(
             "runners", ["name", "device", "threads", "USD/hour", "price source", "available here"]
@@ -120,7 +127,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from treeline.errors import ConfigError
-    from treeline.suite import load_suite
+    from treeline.execute.plan import load_suite
 
     console, failed = _console(), 0
     for ref in args.suites:
@@ -147,11 +154,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from treeline.datasets import builtin_names, get_dataset
+    from treeline.data import CachedDataset, builtin_names, get_dataset
 
     console = _console()
     if args.action == "list":
-        from treeline.datasets._base import TableDataset
         from treeline.locate import cache_dir
 
         table = _table(
@@ -159,7 +165,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         )
         for name in builtin_names():
             d = get_dataset(name)
-            if not isinstance(d, TableDataset):
+            if not isinstance(d, CachedDataset):
                 table.add_row(name, "generated on demand", "generated (seeded)", "-")
                 continue
             path = d.cache_path()
@@ -167,7 +173,7 @@ def cmd_data(args: argparse.Namespace) -> int:
                 import json
 
                 meta = json.loads((path / "meta.json").read_text())
-                size = sum(f.stat().st_size for f in path.iterdir())
+                size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
                 table.add_row(name, "[green]yes[/]", meta["source"], f"{size / 2**20:.1f} MiB")
             else:
                 table.add_row(name, "no", d.availability()[1], "-")
@@ -190,36 +196,32 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from treeline.run import SuiteRun, exit_code, recorded_decision_table, run_with_progress
-    from treeline.suite import load_suite
+    from treeline.config.options import RunOptions
+    from treeline.console import recorded_decision_table, run_with_progress
+    from treeline.execute.plan import load_suite
+    from treeline.run import SuiteRun, exit_code
 
     suite = load_suite(args.suite)
-    run = SuiteRun(
-        suite,
-        runners=args.runner,
-        budget_scale=args.budget_scale,
-        tracking_uri=args.tracking_uri,
-        only=args.only,
-        rerun_failed=args.rerun_failed,
-    )
-    outcomes = run_with_progress(run)
+    run = SuiteRun(suite, RunOptions.read(lambda dest: getattr(args, dest)))
+    results = run_with_progress(run)
     table = recorded_decision_table(suite.name, args.tracking_uri)
     if table is not None:
         _console().print(table)
-    return exit_code(outcomes)
+    return exit_code(results)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from treeline.analysis.frame import results_frame
+    from treeline.analysis.report import write_report
+    from treeline.console import decision_table
+    from treeline.execute.plan import load_suite
     from treeline.locate import results_dir
-    from treeline.report import write_report
-    from treeline.run import decision_table
-    from treeline.suite import load_suite
-    from treeline.tracking import Tracker, read_results
+    from treeline.record.store import Tracker, read_results
 
     suite = load_suite(args.suite)
-    frame = read_results(suite.name, args.tracking_uri)
+    frame = results_frame(read_results(suite.name, args.tracking_uri))
     if frame.empty:
         raise TreelineError(
             f"no recorded cells for suite '{suite.name}': run `treeline run {args.suite}` first"
@@ -238,7 +240,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
 
-    from treeline.tracking import tracking_uri
+    from treeline.record.store import tracking_uri
 
     uri = tracking_uri(args.tracking_uri)
     cmd = [
@@ -258,6 +260,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from treeline.config.options import add_run_options
+
     parser = argparse.ArgumentParser(
         prog="treeline",
         description="Measure where deep learning beats gradient-boosted trees: by modality, "
@@ -266,8 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"treeline {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ls", help="list datasets, contenders, suites or runners")
-    p.add_argument("what", choices=["datasets", "contenders", "suites", "runners"])
+    p = sub.add_parser("ls", help="list datasets, featurizers, contenders, suites or runners")
+    p.add_argument("what", choices=["datasets", "featurizers", "contenders", "suites", "runners"])
     p.set_defaults(func=cmd_ls)
 
     p = sub.add_parser("validate", help="validate suite files (names or paths)")
@@ -276,35 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a suite: every cell tuned under the same budget")
     p.add_argument("suite", metavar="SUITE", help="a suite name from suites/ or a YAML path")
-    p.add_argument(
-        "--runner",
-        action="append",
-        metavar="R",
-        help="runner profile(s) to use instead of the suite's (repeatable)",
-    )
-    p.add_argument(
-        "--budget-scale",
-        type=float,
-        default=1.0,
-        metavar="F",
-        help="multiply every cell's budget by F",
-    )
-    p.add_argument(
-        "--tracking-uri",
-        metavar="URI",
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite:///results/mlflow.db)",
-    )
-    p.add_argument(
-        "--only",
-        action="append",
-        metavar="GLOB",
-        help="run only cells whose id matches (repeatable), e.g. 'adult/*'",
-    )
-    p.add_argument(
-        "--rerun-failed",
-        action="store_true",
-        help="run again cells recorded as failed, timeout or oom",
-    )
+    add_run_options(p.add_argument)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="write the boundary report of a suite's recorded cells")

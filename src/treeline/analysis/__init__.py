@@ -1,0 +1,1 @@
+"""From recorded results to the boundary: statistics, plots and the report."""

@@ -1,0 +1,505 @@
+"""`treeline report SUITE`: report.md, a self-contained index.html and PNG plots, from results.
+
+One list of blocks renders to both Markdown and HTML, so the two never disagree. It ends in the
+decision table: per dataset and runner, who wins at each size, n*, and what each family's best
+costs per cell.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from treeline.analysis.boundary import (
+    BUDGET_FRACTIONS,
+    Comparison,
+    Gap,
+    along_budget,
+    cheapest_within,
+    compare,
+    hardware,
+    one_point,
+    pareto_front,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FAMILY_COLOURS = {"tree": "#2e7d32", "deep": "#6a1b9a"}
+
+
+@dataclass
+class Block:
+    kind: str  # "h1" | "h2" | "p" | "table" | "img"
+    content: Any
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
+
+
+def _gap_text(g: Gap) -> str:
+    if math.isnan(g.mean):
+        return "–"
+    # Accuracy gaps to 4 decimals (0.01 = one point); RMSE gaps in the target's units.
+    spec = "+.4f" if abs(g.mean) < 1 else "+.4g"
+    if math.isnan(g.low):
+        return f"{g.mean:{spec}} (1 seed)"
+    return f"{g.mean:{spec}} [{g.low:{spec}}, {g.high:{spec}}]"
+
+
+def _winner(g: Gap) -> str:
+    if g.deep_ahead:
+        return f"deep ({g.deep})"
+    if g.tree_ahead:
+        return f"tree ({g.tree})"
+    return "tie" if not math.isnan(g.mean) else "–"
+
+
+def decision_rows(frame: pd.DataFrame, comparisons: list[Comparison]) -> list[list[str]]:
+    """One row per dataset × runner: winner at each size, n*, cost of each family's best."""
+    rows = []
+    for c in comparisons:
+        part = frame[
+            (frame["dataset"] == c.dataset)
+            & (frame["runner"] == c.runner)
+            & (frame["status"] == "ok")
+        ]
+        costs = []
+        for family in ("tree", "deep"):
+            best = [getattr(g, family) for g in c.gaps if getattr(g, family)]
+            if not best:
+                costs.append("–")
+                continue
+            cells = part[part["contender"].isin(best) & (part["family"] == family)]
+            costs.append(f"${cells['cost_usd'].mean():.5f}")
+        winners = "; ".join(f"{g.n:,}: {_winner(g)}" for g in c.gaps)
+        n_star = f"{c.crossover.n_star:,.0f}" if c.crossover.n_star else c.crossover.verdict
+        if c.crossover.indicative:
+            n_star += " (indicative: 1 seed)"
+        rows.append([c.dataset, c.runner, winners, n_star, *costs])
+    return rows
+
+
+def build(suite: str, description: str, frame: pd.DataFrame, out: Path) -> list[Block]:
+    """The report's blocks; writes the PNG plots into `out`."""
+    comparisons = compare(frame)
+    blocks = [Block("h1", f"Treeline report: {suite}"), Block("p", description.strip())]
+    counts = frame["status"].value_counts().to_dict()
+    blocks.append(
+        Block(
+            "p",
+            f"{len(frame)} cells: "
+            + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            + ". Scores are test scores oriented so "
+            "that higher is better (accuracy; RMSE negated). Intervals: 95 % paired bootstrap over "
+            "seeds of deep − tree, each family represented by its best contender at that size.",
+        )
+    )
+
+    blocks.append(Block("h2", "Decision table"))
+    blocks.append(
+        Block(
+            "table",
+            (
+                [
+                    "dataset",
+                    "runner",
+                    "winner by n",
+                    "n*",
+                    "best tree: USD/cell",
+                    "best deep: USD/cell",
+                ],
+                decision_rows(frame, comparisons),
+            ),
+        )
+    )
+    blocks.append(Block("h2", "The four questions"))
+    modalities = ", ".join(sorted(frame["modality"].dropna().unique())) or "–"
+    blocks.append(
+        Block(
+            "p",
+            f"**Modality** — tested: {modalities}. "
+            + " ".join(f"{c.dataset} ({c.runner}): {c.crossover.text}." for c in comparisons),
+        )
+    )
+    blocks.append(
+        Block(
+            "p",
+            "**Data size** — "
+            + " ".join(
+                f"{c.dataset} ({c.runner}): "
+                + (
+                    f"n* ≈ {c.crossover.n_star:,.0f}."
+                    if c.crossover.n_star
+                    else f"{c.crossover.text}."
+                )
+                for c in comparisons
+            ),
+        )
+    )
+    hw = hardware(frame)
+    blocks.append(
+        Block(
+            "p",
+            "**Hardware** — "
+            + (
+                "one runner tested; add a GPU runner (`--runner`) to compare."
+                if not hw
+                else f"{len(hw)} contender × runner comparisons below."
+            ),
+        )
+    )
+    by_budget = along_budget(frame)
+    budget_rows = []
+    for f in BUDGET_FRACTIONS:
+        for c in by_budget[f]:
+            budget_rows.append([f"{f:g}", c.dataset, c.runner, c.crossover.text])
+    blocks.append(
+        Block(
+            "p",
+            "**Iteration budget** — the comparison re-read off the anytime "
+            "curves at fractions of the budget:",
+        )
+    )
+    blocks.append(
+        Block("table", (["budget fraction", "dataset", "runner", "verdict"], budget_rows))
+    )
+
+    for c in comparisons:
+        blocks.append(Block("h2", f"{c.dataset} on {c.runner}"))
+        blocks.append(
+            Block(
+                "table",
+                (
+                    [
+                        "n",
+                        "best tree",
+                        "tree score",
+                        "best deep",
+                        "deep score",
+                        "deep − tree [95 % CI]",
+                        "winner",
+                    ],
+                    [
+                        [
+                            f"{g.n:,}",
+                            g.tree or "–",
+                            _fmt(_mean(g.tree_scores)),
+                            g.deep or "–",
+                            _fmt(_mean(g.deep_scores)),
+                            _gap_text(g),
+                            _winner(g),
+                        ]
+                        for g in c.gaps
+                    ],
+                ),
+            )
+        )
+        blocks.append(Block("p", f"Verdict: {c.crossover.text}."))
+        if c.missing:
+            blocks.append(
+                Block("p", "Cells without a score (shown, not hidden): " + "; ".join(c.missing))
+            )
+        blocks.append(Block("img", _plot_score_vs_n(frame, c, out)))
+        blocks.append(Block("img", _plot_score_vs_budget(frame, c, out)))
+        blocks.append(Block("img", _plot_score_vs_cost(frame, c, out)))
+        blocks.extend(_cost_blocks(frame, c))
+    blocks.append(Block("h2", "Wall-clock and memory"))
+    blocks.append(Block("img", _plot_resources(frame, out)))
+    if hw:
+        blocks.append(Block("h2", "Hardware"))
+        blocks.append(
+            Block(
+                "table",
+                (
+                    [
+                        "dataset",
+                        "n",
+                        "contender",
+                        "runner",
+                        "vs",
+                        "speed-up (trials/s)",
+                        "score Δ",
+                        "cost ratio",
+                    ],
+                    [
+                        [
+                            r["dataset"],
+                            f"{r['n']:,}",
+                            r["contender"],
+                            r["runner"],
+                            r["baseline_runner"],
+                            _fmt(r["speedup"], 3),
+                            _fmt(r["score_delta"]),
+                            _fmt(r["cost_ratio"], 3),
+                        ]
+                        for r in hw
+                    ],
+                ),
+            )
+        )
+    return blocks
+
+
+def _mean(scores: dict[int, float]) -> float:
+    return sum(scores.values()) / len(scores) if scores else math.nan
+
+
+def _cells(frame: pd.DataFrame, c: Comparison) -> pd.DataFrame:
+    return frame[
+        (frame["dataset"] == c.dataset) & (frame["runner"] == c.runner) & (frame["status"] == "ok")
+    ]
+
+
+def _cost_points(frame: pd.DataFrame, c: Comparison) -> list[tuple[float, float, Any]]:
+    means = (
+        _cells(frame, c)
+        .groupby(["contender", "n", "family"])
+        .agg(cost=("cost_usd", "mean"), score=("test_score", "mean"))
+        .reset_index()
+    )
+    return [(r.cost, r.score, (r.contender, r.n, r.family)) for r in means.itertuples()]
+
+
+def _cost_blocks(frame: pd.DataFrame, c: Comparison) -> list[Block]:
+    points = _cost_points(frame, c)
+    if not points:
+        return []
+    task = str(_cells(frame, c)["task"].iloc[0])
+    top = max(p[1] for p in points)
+    cheap = cheapest_within(points, one_point(task, top))
+    front = pareto_front(points)
+    text = (
+        "Pareto front (cheapest first): "
+        + "; ".join(f"{lab[0]} n={lab[1]:,} ({_fmt(s)}, ${cost:.5f})" for cost, s, lab in front)
+        + ". "
+    )
+    if cheap:
+        point = "one point" if task != "regression" else "one point (1 % of the RMSE)"
+        text += (
+            f"Cheapest within {point} of the best score ({_fmt(top)}): {cheap[2][0]} at "
+            f"n={cheap[2][1]:,}, {_fmt(cheap[1])} for ${cheap[0]:.5f} per cell."
+        )
+    return [Block("p", text)]
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, out: Path, name: str) -> Path:
+    path = out / name
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _figure().close(fig)
+    return path
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+_SHADES = {"tree": "Greens", "deep": "Purples"}
+
+
+def _styles(cells: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """One colour (a shade of its family's) and one marker per contender, stable across plots."""
+    import matplotlib
+
+    styles: dict[str, dict[str, Any]] = {}
+    for family, part in cells.groupby("family"):
+        names = sorted(part["contender"].unique())
+        cmap = matplotlib.colormaps[_SHADES.get(str(family), "Greys")]
+        for i, name in enumerate(names):
+            styles[name] = {
+                "color": cmap(0.55 + 0.4 * i / max(1, len(names) - 1)),
+                "marker": _MARKERS[i % len(_MARKERS)],
+                "ls": "-" if family == "tree" else "--",
+            }
+    return styles
+
+
+def _slug(c: Comparison) -> str:
+    return f"{c.dataset}-{c.runner}".replace("/", "_")
+
+
+def _plot_score_vs_n(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    cells = _cells(frame, c)
+    styles = _styles(cells)
+    for contender, part in cells.groupby("contender"):
+        family = part["family"].iloc[0]
+        style = styles[str(contender)]
+        stats = part.groupby("n")["test_score"].agg(["mean", "min", "max"]).sort_index()
+        ax.plot(
+            stats.index, stats["mean"], lw=1, alpha=0.8, label=f"{contender} ({family})", **style
+        )
+        ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.08, color=style["color"])
+    for family in ("tree", "deep"):
+        xs = [g.n for g in c.gaps if getattr(g, f"{family}_scores")]
+        ys = [
+            _mean(getattr(g, f"{family}_scores")) for g in c.gaps if getattr(g, f"{family}_scores")
+        ]
+        ax.plot(xs, ys, lw=3.5, alpha=0.9, color=FAMILY_COLOURS[family], label=f"best {family}")
+    if c.crossover.n_star:
+        ax.axvline(c.crossover.n_star, color="black", ls=":", label="n*")
+    ax.set_xscale("log")
+    ax.set_xlabel("n (labelled examples)")
+    ax.set_ylabel("test score (higher is better)")
+    ax.set_title(f"{c.dataset} on {c.runner}: score vs n (band: seed min–max)")
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, out, f"score-vs-n-{_slug(c)}.png")
+
+
+def _plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    cells = _cells(frame, c)
+    n = int(cells["n"].max()) if len(cells) else 0
+    styles = _styles(cells)
+    for contender, part in cells[cells["n"] == n].groupby("contender"):
+        style = styles[str(contender)]
+        points = sorted(p for seed_curve in part["anytime"] for p in seed_curve)
+        if not points:
+            continue
+        best, xs, ys = -math.inf, [], []
+        for t, score in points:
+            best = max(best, score)
+            xs.append(t)
+            ys.append(best)
+        # The best model so far stands until the budget ends; markers show improvements.
+        budget = float(part["budget"].max())
+        ax.step(
+            [*xs, max(budget, xs[-1])],
+            [*ys, ys[-1]],
+            where="post",
+            color=style["color"],
+            ls=style["ls"],
+        )
+        ax.plot(
+            xs, ys, ls="none", ms=5, label=contender, color=style["color"], marker=style["marker"]
+        )
+    ax.set_xlabel("seconds of budget spent")
+    ax.set_ylabel("test score of the best model so far")
+    ax.set_title(f"{c.dataset} on {c.runner}, n={n:,}: score vs budget (anytime)")
+    ax.legend(fontsize=7)
+    return _save(fig, out, f"score-vs-budget-{_slug(c)}.png")
+
+
+def _plot_score_vs_cost(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    points = _cost_points(frame, c)
+    for family in ("tree", "deep"):
+        fam = [p for p in points if p[2][2] == family]
+        ax.scatter(
+            [p[0] for p in fam],
+            [p[1] for p in fam],
+            color=FAMILY_COLOURS[family],
+            label=family,
+            alpha=0.7,
+        )
+    front = pareto_front(points)
+    ax.plot([p[0] for p in front], [p[1] for p in front], color="black", lw=1, label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel("USD per cell")
+    ax.set_ylabel("test score")
+    ax.set_title(f"{c.dataset} on {c.runner}: score vs dollars")
+    ax.legend(fontsize=7)
+    return _save(fig, out, f"score-vs-cost-{_slug(c)}.png")
+
+
+def _plot_resources(frame: pd.DataFrame, out: Path) -> Path:
+    plt = _figure()
+    ok = frame[frame["status"] == "ok"]
+    stats = (
+        ok.groupby(["contender", "family"])
+        .agg(fit=("fit_seconds", "mean"), rss=("peak_rss_mb", "max"), vram=("peak_vram_mb", "max"))
+        .reset_index()
+    )
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.8))
+    colours = [FAMILY_COLOURS.get(f) for f in stats["family"]]
+    a.bar(stats["contender"], stats["fit"], color=colours)
+    a.set_ylabel("mean fit wall-clock (s)")
+    b.bar(stats["contender"], stats["rss"], color=colours, label="peak RSS")
+    if stats["vram"].fillna(0).max() > 0:
+        b.bar(stats["contender"], stats["vram"], color="orange", alpha=0.6, label="peak VRAM")
+    b.set_ylabel("peak memory (MB)")
+    b.legend(fontsize=7)
+    for axis in (a, b):
+        axis.tick_params(axis="x", rotation=45, labelsize=8)
+    return _save(fig, out, "resources.png")
+
+
+def render_markdown(blocks: list[Block], out: Path) -> str:
+    lines: list[str] = []
+    for b in blocks:
+        if b.kind == "h1":
+            lines += [f"# {b.content}", ""]
+        elif b.kind == "h2":
+            lines += [f"## {b.content}", ""]
+        elif b.kind == "p":
+            lines += [b.content, ""]
+        elif b.kind == "table":
+            header, rows = b.content
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("|" + "---|" * len(header))
+            lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+            lines.append("")
+        elif b.kind == "img":
+            lines += [f"![{b.content.stem}]({b.content.relative_to(out)})", ""]
+    return "\n".join(lines)
+
+
+def render_html(blocks: list[Block]) -> str:
+    import re
+
+    def inline(text: str) -> str:
+        return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+
+    body: list[str] = []
+    for b in blocks:
+        if b.kind in ("h1", "h2"):
+            body.append(f"<{b.kind}>{html.escape(b.content)}</{b.kind}>")
+        elif b.kind == "p":
+            body.append(f"<p>{inline(b.content)}</p>")
+        elif b.kind == "table":
+            header, rows = b.content
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            trs = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in row) + "</tr>"
+                for row in rows
+            )
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>")
+        elif b.kind == "img":
+            data = base64.b64encode(b.content.read_bytes()).decode()
+            body.append(
+                f'<img alt="{html.escape(b.content.stem)}" src="data:image/png;base64,{data}">'
+            )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
+        "line-height:1.45}table{border-collapse:collapse;margin:1em 0;font-size:14px}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+        "th{background:#f3f3f3}img{max-width:100%;margin:1em 0}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Treeline report</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    )
+
+
+def write_report(suite_name: str, description: str, frame: pd.DataFrame, out: Path) -> Path:
+    """Write report.md, index.html and the PNGs into `out`; returns the Markdown path."""
+    out.mkdir(parents=True, exist_ok=True)
+    blocks = build(suite_name, description, frame, out)
+    (out / "report.md").write_text(render_markdown(blocks, out))
+    (out / "index.html").write_text(render_html(blocks))
+    return out / "report.md"

@@ -1,0 +1,1 @@
+"""Configuration files: suites, runner profiles, YAML with line numbers, run options."""

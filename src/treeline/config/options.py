@@ -1,0 +1,85 @@
+"""The options of a suite run, defined once for `treeline run` and `pytest benchmarks/`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    (
+        "--runner",
+        {
+            "action": "append",
+            "metavar": "R",
+            "help": "runner profile(s) to use instead of the suite's (repeatable)",
+        },
+    ),
+    (
+        "--budget-scale",
+        {
+            "type": float,
+            "default": 1.0,
+            "metavar": "F",
+            "help": "multiply every cell's budget by F",
+        },
+    ),
+    (
+        "--tracking-uri",
+        {
+            "metavar": "URI",
+            "help": "MLflow tracking URI (default: MLFLOW_TRACKING_URI or "
+            "sqlite:///results/mlflow.db)",
+        },
+    ),
+    (
+        "--only",
+        {
+            "action": "append",
+            "metavar": "GLOB",
+            "help": "run only cells whose id matches (repeatable), e.g. 'adult/*'",
+        },
+    ),
+    (
+        "--rerun-failed",
+        {
+            "action": "store_true",
+            "help": "run again cells recorded as failed, timeout or oom",
+        },
+    ),
+    (
+        "--rerun-all",
+        {
+            "action": "store_true",
+            "help": "run every cell again, replacing its recorded run (a fresh measurement)",
+        },
+    ),
+)
+
+
+def add_run_options(add: Callable[..., Any]) -> None:
+    """Register the options with `argparse`'s add_argument or pytest's addoption."""
+    for flag, kwargs in OPTIONS:
+        add(flag, **kwargs)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    runners: list[str] | None = None
+    budget_scale: float = 1.0
+    tracking_uri: str | None = None
+    only: list[str] | None = None
+    rerun_failed: bool = False
+    rerun_all: bool = False
+
+    @classmethod
+    def read(cls, get: Callable[[str], Any]) -> RunOptions:
+        """From parsed options: `get(dest)` is getattr(args, dest) or config.getoption(dest)."""
+        return cls(
+            runners=get("runner"),
+            budget_scale=get("budget_scale"),
+            tracking_uri=get("tracking_uri"),
+            only=get("only"),
+            rerun_failed=get("rerun_failed"),
+            rerun_all=get("rerun_all"),
+        )

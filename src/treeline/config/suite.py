@@ -1,0 +1,125 @@
+"""Suite files (`suites/NAME.yaml`): their schema, checked key by key with located problems.
+
+This is the file alone; `execute/plan.py` resolves its names against the catalogues (datasets,
+featurizers, contenders, runners) and reports every remaining problem at once, each with file,
+line, field, the rule and the bad value, and a suggestion for a misspelt name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from treeline.config.yaml_source import LocatedYaml, load_yaml, pydantic_problems
+from treeline.errors import ConfigError, unknown_name
+from treeline.locate import named_files
+
+Task = Literal["binary", "multiclass", "regression"]
+
+_NAME = r"^[a-z0-9][a-z0-9._-]*$"
+MIN_N = 10  # below this an 80/20 split leaves almost nothing to validate on
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class DatasetEntry(_Strict):
+    """A built-in dataset (`name`) or a user's table (`file`, `target`, `task`)."""
+
+    name: str | None = None
+    label: str | None = Field(None, pattern=_NAME)
+    file: str | None = None
+    target: str | None = None
+    task: Task | None = None
+    n: list[PositiveInt] | None = Field(None, min_length=1)
+    options: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DatasetEntry:
+        if (self.name is None) == (self.file is None):
+            raise ValueError("give exactly one of 'name' (a built-in dataset) or 'file'")
+        if self.file is not None and (self.target is None or self.task is None):
+            raise ValueError("a 'file' dataset needs 'target' (the column) and 'task'")
+        if self.name is not None and (self.target is not None or self.task is not None):
+            raise ValueError("'target' and 'task' belong to 'file' datasets only")
+        return self
+
+
+class ExpectationEntry(_Strict):
+    """A score range a cell must land in (drift checks)."""
+
+    dataset: str
+    contender: str
+    n: PositiveInt | None = None
+    runner: str | None = None
+    test_score: list[float] = Field(min_length=2, max_length=2)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExpectationEntry:
+        lo, hi = self.test_score
+        if lo > hi:
+            raise ValueError(f"test_score must be [low, high] with low <= high, got [{lo}, {hi}]")
+        return self
+
+
+class ContenderEntry(BaseModel):
+    """`name` is a contender, or `contender+featurizer`; every other key is one of the
+    contender's typed options (checked against its catalogue entry in the plan)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    name: str
+    label: str | None = Field(None, pattern=_NAME)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class SuiteFile(_Strict):
+    name: str = Field(pattern=_NAME)
+    description: str = Field(min_length=1)
+    budget: float = Field(gt=0, description="seconds of tuning + training per cell")
+    seeds: list[int] = Field(min_length=1)
+    n: list[PositiveInt] | None = Field(None, min_length=1)
+    datasets: list[str | DatasetEntry] = Field(min_length=1)
+    contenders: list[str | ContenderEntry] = Field(min_length=1)
+    runners: list[str] = Field(default_factory=lambda: ["cpu"], min_length=1)
+    expectations: list[ExpectationEntry] = Field(default_factory=list)
+
+
+KEYS = (
+    set(SuiteFile.model_fields)
+    | set(DatasetEntry.model_fields)
+    | set(ExpectationEntry.model_fields)
+)
+
+
+def suite_files() -> dict[str, Path]:
+    return named_files("suites")
+
+
+def resolve_suite_path(ref: str) -> Path:
+    """A path to a YAML file, or the name of a suite in `suites/`."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in ref:
+        return path
+    files = suite_files()
+    if ref not in files:
+        raise ConfigError.single(ref, None, "", unknown_name("suite", ref, files))
+    return files[ref]
+
+
+def parse_suite(ref: str | Path) -> tuple[LocatedYaml, SuiteFile]:
+    """Read a suite file and check its schema; raises ConfigError listing every problem."""
+    path = resolve_suite_path(str(ref))
+    src = load_yaml(path)
+    if not isinstance(src.data, dict):
+        raise ConfigError([src.problem((), "a suite must be a mapping of keys to values")])
+    try:
+        return src, SuiteFile.model_validate(src.data)
+    except ValidationError as exc:
+        raise ConfigError(pydantic_problems(src, exc, KEYS)) from None

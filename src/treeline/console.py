@@ -1,0 +1,175 @@
+"""What `treeline run`, `treeline report` and the pytest plugin print: progress, a line per
+cell, the summary table and the decision table."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from treeline.execute.cell import Cell
+from treeline.execute.result import CellResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from treeline.run import SuiteRun
+
+
+def run_with_progress(run: SuiteRun) -> list[CellResult]:
+    """`treeline run`: a progress bar, a line per cell, and the summary table at the end."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(highlight=False)
+    cells = run.cells
+    console.print(
+        f"[bold]{run.suite.name}[/]: {len(cells)} cells, "
+        f"{cells[0].budget:g} s budget each, tracking {run.tracker.uri}",
+        soft_wrap=True,
+    )
+    overhead: list[float] = []
+    remaining = {c.id: c.budget for c in cells}
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA {task.fields[eta]}"),
+        console=console,
+        transient=True,
+    )
+
+    def eta() -> str:
+        per_cell = sum(overhead) / len(overhead) if overhead else 3.0
+        secs = sum(remaining.values()) + per_cell * len(remaining)
+        return time.strftime("%H:%M:%S", time.gmtime(secs))
+
+    with progress:
+        task = progress.add_task("starting", total=len(cells), eta=eta())
+
+        def on_event(kind: str, cell: Cell, result: CellResult | None) -> None:
+            if kind == "start":
+                progress.update(task, description=cell.id, eta=eta())
+                return
+            assert result is not None
+            remaining.pop(cell.id, None)
+            if not result.from_earlier_run and result.status == "ok":
+                overhead.append(max(0.0, result.measurements.wall_seconds - cell.budget))
+            progress.console.print(_cell_line(result), soft_wrap=True)
+            progress.update(task, advance=1, eta=eta())
+
+        results = run.run(on_event)
+    console.print(summary_table(results))
+    return results
+
+
+_STYLE = {"ok": "green", "skipped": "yellow", "failed": "red", "timeout": "red", "oom": "red"}
+
+
+def _cell_line(o: CellResult) -> str:
+    style = _STYLE.get(o.status, "white")
+    head = f"[{style}]{o.status:>7}[/] {o.cell.id}"
+    if o.from_earlier_run:
+        return f"{head} [dim](recorded earlier)[/]"
+    if o.status == "ok":
+        m = o.measurements
+        return (
+            f"{head}  test_{o.metric}={m.test_metric:.4g}  fit {m.fit_seconds:.1f} s  "
+            f"{int(m.n_trials)} trials  ${m.cost_usd:.5f}"
+        )
+    from rich.markup import escape
+
+    return f"{head}  {escape(o.error.splitlines()[-1] if o.error else '')}"
+
+
+def summary_table(results: list[CellResult]):
+    """Per dataset, n and runner, one row per contender: test score, fit time, trials and cost
+    (seed means); the group's best score in bold. Long rather than one column per contender, so
+    it stays readable at 80 columns and in a log file."""
+    from statistics import mean
+
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title="summary (mean over seeds; score: higher is better, −RMSE for regression)",
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for col in ("dataset", "n", "runner"):
+        table.add_column(col)
+    table.add_column("contender", min_width=len("ft-transformer"))
+    for col in ("score", "fit s", "trials", "USD"):
+        table.add_column(col, justify="right")
+    groups: dict[tuple[str, int, str], dict[str, list[CellResult]]] = {}
+    for o in results:
+        key = (o.cell.dataset.label, o.cell.n, o.cell.runner)
+        groups.setdefault(key, {}).setdefault(o.cell.contender.label, []).append(o)
+    for (label, n, runner), by_contender in groups.items():
+        scores = {
+            c: mean(x.measurements.test_score for x in runs)
+            for c, runs in by_contender.items()
+            if all(x.status == "ok" for x in runs)
+        }
+        best = max(scores.values(), default=None)
+        for i, (c, runs) in enumerate(by_contender.items()):
+            head = [label, f"{n:,}", runner] if i == 0 else ["", "", ""]
+            if c in scores:
+                m = [x.measurements for x in runs]
+                cells = [
+                    f"{scores[c]:.4g}",
+                    f"{mean(x.fit_seconds for x in m):.1f}",
+                    f"{mean(x.n_trials for x in m):.0f}",
+                    f"{mean(x.cost_usd for x in m):.5f}",
+                ]
+                name = f"[bold]{c}[/]" if scores[c] == best else c
+                if scores[c] == best:
+                    cells[0] = f"[bold]{cells[0]}[/]"
+            else:
+                name, cells = c, [", ".join(sorted({x.status for x in runs})), "", "", ""]
+            table.add_row(*head, name, *cells, end_section=i == len(by_contender) - 1)
+    return table
+
+
+def decision_table(frame: pd.DataFrame):
+    """The report's decision table as a rich table (`treeline run`, `report`, pytest)."""
+    from rich.table import Table
+
+    from treeline.analysis.boundary import compare
+    from treeline.analysis.report import decision_rows
+
+    table = Table(
+        title="decision table (from the recorded cells)", title_justify="left", header_style="bold"
+    )
+    for col in (
+        "dataset",
+        "runner",
+        "winner by n",
+        "n*",
+        "best tree USD/cell",
+        "best deep USD/cell",
+    ):
+        table.add_column(col, overflow="fold")
+    for row in decision_rows(frame, compare(frame)):
+        table.add_row(*row)
+    return table
+
+
+def recorded_decision_table(suite: str, tracking_uri: str | None):
+    """The decision table of a suite's recorded cells, or None unless both trees and networks
+    have cells (without both there is no boundary to draw)."""
+    from treeline.analysis.frame import results_frame
+    from treeline.record.store import read_results
+
+    frame = results_frame(read_results(suite, tracking_uri))
+    if frame.empty or not {"tree", "deep"} <= set(frame["family"]):
+        return None
+    return decision_table(frame)

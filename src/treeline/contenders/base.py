@@ -1,0 +1,117 @@
+"""The contract every contender implements; the harness (execute/tuning.py) drives it.
+
+A contender's class carries its metadata (family, accepted modalities, devices, library,
+description, typed options) and its module imports the heavy library only inside methods, so the
+catalogue is read without loading XGBoost or torch.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import optuna
+
+    from treeline.data import FitData, Inputs
+
+Family = Literal["tree", "deep"]
+
+# Boosting: the ceiling on rounds and the early-stopping patience on validation, shared by the
+# tree contenders (Gorishniy et al. 2021 use 2000 / 50 for XGBoost and CatBoost).
+MAX_ROUNDS = 2000
+PATIENCE = 50
+REPORT_EVERY = 10  # rounds between intermediate validation scores sent to the pruner
+
+
+class NoOptions(BaseModel):
+    """Options a suite may set on a contender: none, unless the contender declares its own."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+@dataclass
+class FitContext:
+    """What a contender may know about where and how long it runs. It reads the clock through
+    `expired()` only: the harness owns the budget (execute/budget.py)."""
+
+    device: str  # "cpu" | "cuda"
+    threads: int
+    seed: int
+    clock: Any  # execute.budget.BudgetClock
+    # Intermediate validation score (higher is better) at a step; may raise optuna.TrialPruned.
+    report: Callable[[int, float], None]
+
+    def expired(self, sync: bool = True) -> bool:
+        """`sync=False` for per-step checks on GPU: a sync every step would cost throughput."""
+        return self.clock.expired(sync)
+
+
+class Contender(ABC):
+    """A model family: a default configuration, a search space, fit and predict."""
+
+    name: ClassVar[str]
+    family: ClassVar[Family]
+    modalities: ClassVar[tuple[str, ...]] = ("tabular",)  # inputs it takes without a featurizer
+    devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    device_note: ClassVar[str] = ""  # why a device is missing, shown with a skip
+    library: ClassVar[str]
+    description: ClassVar[str]
+    libraries: ClassVar[tuple[str, ...]] = ()  # imported before the budget clock starts
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: BaseModel | dict[str, Any] | None = None):
+        if not isinstance(options, BaseModel):
+            options = self.Options(**(options or {}))
+        self.options = options
+
+    @classmethod
+    def path(cls) -> str:
+        """`module:Class`, what a worker process imports."""
+        return f"{cls.__module__}:{cls.__qualname__}"
+
+    def import_libraries(self) -> None:
+        import importlib
+
+        for lib in self.libraries:
+            importlib.import_module(lib)
+
+    def prepare(self, data: FitData, ctx: FitContext) -> Any:
+        """Per-cell inputs built once and reused by every trial (e.g. DMatrix, Pool)."""
+        return None
+
+    @abstractmethod
+    def default_params(self, data: FitData, device: str = "cpu") -> dict[str, Any]:
+        """Trial 0: the configuration a practitioner gets without tuning (on `device`)."""
+
+    @abstractmethod
+    def suggest(self, trial: optuna.Trial, data: FitData, device: str = "cpu") -> dict[str, Any]:
+        """A configuration sampled from the contender's search space (for `device`)."""
+
+    @abstractmethod
+    def fit(self, data: FitData, prepared: Any, params: dict[str, Any], ctx: FitContext) -> Any:
+        """Train on data.train with early stopping on data.val; return once `ctx.expired()`."""
+
+    @abstractmethod
+    def predict(self, model: Any, X: Inputs, data: FitData) -> np.ndarray:
+        """Class probabilities (n, k) for classification, values (n,) for regression."""
+
+
+def as_proba(p: np.ndarray, n_classes: int) -> np.ndarray:
+    """Binary libraries return P(class 1); the harness wants (n, 2)."""
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim == 1 and n_classes == 2:
+        return np.column_stack([1.0 - p, p])
+    return p.reshape(len(p), -1)
+
+
+def log_uniform_or_zero(trial: optuna.Trial, name: str, low: float, high: float) -> float:
+    """The papers' `{0, LogUniform[low, high]}`: a switch, then the value."""
+    if trial.suggest_categorical(f"{name}_zero", [True, False]):
+        return 0.0
+    return trial.suggest_float(name, low, high, log=True)

@@ -1,0 +1,1 @@
+"""Deep contenders: the shared training loop, and one subpackage of networks per modality."""

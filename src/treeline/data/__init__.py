@@ -1,0 +1,98 @@
+"""The dataset catalogue: every module under `treeline.data.<modality>/` that sets `DATASET`,
+by name; and the reference a cell carries to rebuild its dataset in a worker process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from treeline.data.dataset import (
+    TASKS,
+    CachedDataset,
+    DataBundle,
+    Dataset,
+    FitData,
+    Modality,
+    Prepared,
+    Split,
+    TableDataset,
+    Task,
+)
+from treeline.data.inputs import MODALITIES, Inputs
+from treeline.data.sources import DataUnavailable
+
+__all__ = [
+    "MODALITIES",
+    "TASKS",
+    "CachedDataset",
+    "DataBundle",
+    "DataUnavailable",
+    "Dataset",
+    "DatasetRef",
+    "FitData",
+    "Inputs",
+    "Modality",
+    "Prepared",
+    "Split",
+    "TableDataset",
+    "Task",
+    "builtin_names",
+    "dataset_class",
+    "get_dataset",
+]
+
+
+@cache
+def _catalogue() -> dict[str, type[Dataset]]:
+    from treeline.catalogue import discover
+
+    return discover("treeline.data", MODALITIES, "DATASET")
+
+
+def builtin_names() -> list[str]:
+    return list(_catalogue())
+
+
+def dataset_class(name: str) -> type[Dataset]:
+    from treeline.errors import TreelineError, unknown_name
+
+    found = _catalogue()
+    if name not in found:
+        raise TreelineError(unknown_name("dataset", name, found))
+    return found[name]
+
+
+def get_dataset(name: str) -> Dataset:
+    """A built-in dataset by name (one with options gets its defaults)."""
+    return dataset_class(name)()
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """Everything needed to rebuild a suite's dataset in a worker process (JSON-able)."""
+
+    label: str  # the name in cell ids
+    name: str | None = None  # a built-in dataset
+    options: dict[str, Any] = field(default_factory=dict)  # validated by the dataset's Options
+    file: str | None = None  # a user file, absolute path
+    target: str | None = None
+    task: Task | None = None
+    total_rows: int | None = None
+
+    def build(self) -> Dataset:
+        if self.file is not None:
+            from treeline.data.tabular.user_file import UserFile
+
+            assert self.target and self.task and self.total_rows is not None
+            return UserFile(Path(self.file), self.target, self.task, self.label, self.total_rows)
+        assert self.name is not None
+        cls = dataset_class(self.name)
+        if cls.Options is not None:
+            return cls(cls.Options(**self.options), self.label)  # type: ignore[call-arg]
+        return cls()
+
+    def identity(self) -> dict[str, Any]:
+        """What defines the data, for the resume key."""
+        return {k: v for k, v in self.__dict__.items() if v not in (None, {})}

@@ -1,0 +1,1 @@
+"""image datasets: one module each."""

@@ -1,0 +1,1 @@
+"""tabular datasets: one module each."""

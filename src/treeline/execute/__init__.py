@@ -1,0 +1,1 @@
+"""Running cells: the plan, the worker process, tuning under the budget, measurements."""

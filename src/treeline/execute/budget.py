@@ -1,0 +1,69 @@
+"""Where the budget is enforced: the clock a cell's tuning runs on, and the limits past which
+the parent kills a worker. Contenders only read the clock (`FitContext.expired`).
+
+Budget = wall-clock of tuning + training in the worker (plus featurizing, charged up front);
+data loading and test scoring are timed apart and not charged. On GPU the clock synchronizes
+before reading, so queued kernels are charged to the budget they belong to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+
+LOAD_TIMEOUT = 1800.0  # data loading is not budgeted, but a hung load must still end
+
+
+class BudgetClock:
+    """Wall-clock of tuning + training. Work inside `paused()` (test scoring) is not charged;
+    `spent` is work done before the clock started that still counts (featurizing)."""
+
+    def __init__(self, budget: float, sync: Callable[[], None] | None = None, spent: float = 0.0):
+        self.budget = budget
+        self._sync = sync
+        self._start = time.perf_counter() - spent
+        self._paused_total = 0.0
+
+    def elapsed(self, sync: bool = True) -> float:
+        if sync and self._sync is not None:
+            self._sync()
+        return time.perf_counter() - self._start - self._paused_total
+
+    def remaining(self) -> float:
+        return self.budget - self.elapsed()
+
+    def expired(self, sync: bool = True) -> bool:
+        """`sync=False` for per-step checks: a GPU sync every step would cost throughput."""
+        return self.elapsed(sync) >= self.budget
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        if self._sync is not None:
+            self._sync()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self._sync is not None:
+                self._sync()
+            self._paused_total += time.perf_counter() - t0
+
+
+def grace_seconds(budget: float) -> float:
+    """How far past its budget a worker may run before it is killed."""
+    return max(5.0, 0.2 * budget)
+
+
+def scoring_timeout(budget: float) -> float:
+    """Test scoring of the best model after tuning: generous, but a hung predict still ends."""
+    return max(120.0, budget)
+
+
+def kill_after(phase: str, budget: float) -> float:
+    """Seconds a worker may spend in `phase` (loading | tuning | scoring) before it is killed."""
+    if phase == "loading":
+        return LOAD_TIMEOUT
+    if phase == "tuning":
+        return budget + grace_seconds(budget)
+    return scoring_timeout(budget)

@@ -1,0 +1,76 @@
+"""A Cell: one (dataset, n, contender, runner, seed) of a suite, fully resolved. Its id is the
+pytest id, the MLflow run name and the log file name; the hash of its configuration is the
+resume key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from treeline.data import DatasetRef
+
+
+@dataclass(frozen=True)
+class ContenderSpec:
+    """A suite's contender entry: a catalogue name, an optional featurizer and typed options."""
+
+    name: str
+    featurizer: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    label: str = ""  # the name in cell ids; default `name` or `name+featurizer`
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.default_label)
+
+    @property
+    def default_label(self) -> str:
+        return f"{self.name}+{self.featurizer}" if self.featurizer else self.name
+
+
+@dataclass(frozen=True)
+class Cell:
+    suite: str
+    dataset: DatasetRef
+    modality: str
+    task: str
+    n: int
+    contender: ContenderSpec
+    family: str
+    runner: str
+    device: str
+    threads: int
+    gpu: str | None
+    price_per_hour: float
+    price_source: str
+    seed: int
+    budget: float
+
+    @property
+    def id(self) -> str:
+        return f"{self.dataset.label}/n={self.n}/{self.contender.label}/{self.runner}/s{self.seed}"
+
+    @property
+    def resume_key(self) -> str:
+        """Hash of everything that defines the cell's outcome: its data, contender (featurizer
+        and options included), seed, budget and the runner's device, threads and price."""
+        d = self.to_json()
+        for k in ("suite", "price_source"):  # names and notes, not the configuration
+            d.pop(k)
+        blob = json.dumps(d, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Cell:
+        return cls(
+            **{
+                **d,
+                "dataset": DatasetRef(**d["dataset"]),
+                "contender": ContenderSpec(**d["contender"]),
+            }
+        )

@@ -1,0 +1,128 @@
+"""The harness's instruments: peak memory, cost and the machine's identity."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import resource
+import subprocess
+import threading
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class NvmlSampler:
+    """Peak GPU memory used by this process, sampled through NVML (for the tree libraries).
+
+    Without NVML (no GPU, or no nvidia-ml-py) it reports None rather than a made-up number.
+    """
+
+    def __init__(self, interval: float = 0.05):
+        self.interval = interval
+        self.peak_bytes: int | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> NvmlSampler:
+        try:
+            import pynvml  # from nvidia-ml-py
+
+            pynvml.nvmlInit()
+        except Exception:
+            return self
+        self.peak_bytes = 0
+        pid = os.getpid()
+
+        def sample() -> None:
+            handles = [
+                pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())
+            ]
+            while not self._stop.is_set():
+                for h in handles:
+                    try:
+                        procs = pynvml.nvmlDeviceGetComputeRunningProcesses(h)
+                    except pynvml.NVMLError:
+                        continue
+                    used = sum(p.usedGpuMemory or 0 for p in procs if p.pid == pid)
+                    self.peak_bytes = max(self.peak_bytes or 0, used)
+                self._stop.wait(self.interval)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+
+    @property
+    def peak_mb(self) -> float | None:
+        return None if self.peak_bytes is None else self.peak_bytes / 2**20
+
+
+def cost_usd(seconds: float, price_per_hour: float) -> float:
+    return seconds / 3600.0 * price_per_hour
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+        return out + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+LIBRARIES = (
+    "treeline",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "xgboost",
+    "catboost",
+    "lightgbm",
+    "optuna",
+    "mlflow",
+    "torch",
+    "pyarrow",
+)
+
+
+def versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = "absent"
+    return out

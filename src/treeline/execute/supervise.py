@@ -1,0 +1,193 @@
+"""Runs one cell in a fresh worker process and kills it at the limits budget.py sets.
+
+The worker starts its budget clock once its data is loaded (it tells us); from then on it has
+`budget + grace` seconds to finish tuning, else it is killed (SIGKILL to its process group) and
+the cell is recorded as `timeout`. Contenders stop themselves at the budget; the grace only
+catches one that does not. A worker that dies without a result is `failed` (or `oom` when the
+kernel killed it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from treeline.config.runner_profile import RunnerProfile
+from treeline.execute.budget import grace_seconds, kill_after
+from treeline.execute.cell import Cell
+from treeline.execute.measure import cost_usd
+from treeline.execute.result import AnytimePoint, CellResult, Measurements
+
+
+def skip_reason(cell: Cell, profile: RunnerProfile) -> str | None:
+    """Why this cell cannot run here (absent device, unsupported device), or None."""
+    from treeline.contenders import contender_class
+
+    cls = contender_class(cell.contender.name)
+    if profile.device not in cls.devices:
+        note = f": {cls.device_note}" if cls.device_note else ""
+        return f"contender '{cell.contender.name}' does not run on {profile.device}{note}"
+    return profile.unavailable_reason()
+
+
+def worker_env(profile: RunnerProfile) -> dict[str, str]:
+    threads = str(profile.resolved_threads())
+    env = dict(os.environ)
+    for var in (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+    ):
+        env[var] = threads
+    if profile.device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU runner must not quietly use a GPU
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def execute(cell: Cell, profile: RunnerProfile, log_path: Path) -> CellResult:
+    """Run `cell` on `profile` in a worker process; never raises for the cell's own failures."""
+    reason = skip_reason(cell, profile)
+    if reason:
+        return CellResult(cell, "skipped", error=reason)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    from treeline.contenders import contender_class
+    from treeline.featurize import featurizer_class
+
+    spec = {
+        "cell": cell.to_json(),
+        "contender": contender_class(cell.contender.name).path(),
+        "featurizer": featurizer_class(cell.contender.featurizer).path()
+        if cell.contender.featurizer
+        else None,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+        spec_path = f.name
+    read_fd, write_fd = os.pipe()
+    started = time.perf_counter()
+    try:
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "treeline.execute.worker", spec_path, str(write_fd)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=worker_env(profile),
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+            os.close(write_fd)
+            result = _supervise(proc, read_fd, cell)
+    finally:
+        os.close(read_fd)
+        Path(spec_path).unlink(missing_ok=True)
+    m = result.measurements
+    m.wall_seconds = time.perf_counter() - started
+    if result.status == "ok":
+        # What a practitioner pays for: training (featurizing included) and predicting.
+        paid = m.fit_seconds + m.predict_seconds
+        m.overhead_seconds = max(0.0, m.wall_seconds - paid)
+    else:  # no model came out: the whole worker's time was spent for nothing
+        paid = m.wall_seconds
+    m.cost_usd = cost_usd(paid, profile.price_per_hour)
+    result.log_path = log_path
+    if result.status in ("failed", "oom") and not result.error:
+        result.error = _log_tail(log_path)
+    return result
+
+
+def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell) -> CellResult:
+    buffer = b""
+    phase, deadline = "loading", time.monotonic() + kill_after("loading", cell.budget)
+    loaded_at = 0.0
+    data_seconds = 0.0
+    final: dict[str, Any] | None = None
+    while True:
+        timeout = max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([read_fd], [], [], min(timeout, 1.0))
+        if ready:
+            chunk = os.read(read_fd, 65536)
+            if not chunk:  # the worker closed its end: it has exited or is exiting
+                break
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                msg = json.loads(line)
+                if msg["event"] == "loaded":
+                    phase, loaded_at = "tuning", time.monotonic()
+                    data_seconds = float(msg["data_seconds"])
+                    deadline = loaded_at + kill_after("tuning", cell.budget)
+                elif msg["event"] == "tuned":
+                    phase = "scoring"
+                    deadline = time.monotonic() + kill_after("scoring", cell.budget)
+                elif msg["event"] in ("result", "error"):
+                    final = msg
+        elif time.monotonic() >= deadline:
+            _kill(proc)
+            elapsed = time.monotonic() - loaded_at if loaded_at else 0.0
+            m = Measurements(data_seconds=data_seconds)
+            if phase == "tuning":
+                m.update(fit_seconds=elapsed, overrun_seconds=elapsed - cell.budget)
+                error = (
+                    f"killed: tuning ran {elapsed:.1f} s, past its budget of "
+                    f"{cell.budget:g} s plus {grace_seconds(cell.budget):g} s grace"
+                )
+            else:
+                error = f"killed: {phase} did not finish in time"
+            return CellResult(cell, "timeout", error=error, measurements=m)
+    code = proc.wait()
+    if final is not None and final["event"] == "result":
+        r = final["result"]
+        return CellResult(
+            cell,
+            "ok",
+            metric=r["metric"],
+            measurements=Measurements(**r["measurements"]),
+            params=r["params"],
+            anytime=[AnytimePoint(**p) for p in r["anytime"]],
+            trial_errors=r["trial_errors"],
+        )
+    if final is not None:
+        status = "oom" if final.get("reason") == "oom" else "failed"
+        return CellResult(cell, status, error=final["error"])
+    if code == -signal.SIGKILL:
+        return CellResult(
+            cell,
+            "oom",
+            error="worker killed by SIGKILL (most likely the kernel's out-of-memory killer)",
+        )
+    return CellResult(cell, "failed", error=f"worker exited with code {code} and no result")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it when the parent dies (Linux), so a killed
+    `treeline run` leaves no orphan worker competing for the cores."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

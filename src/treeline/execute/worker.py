@@ -1,0 +1,151 @@
+"""The worker: one cell in its own process (`python -m treeline.execute.worker SPEC FD`).
+
+It reports progress to the parent as JSON lines on file descriptor FD: `loaded` when the data
+is ready and the budget clock starts, `tuned` when tuning has stopped, then `result` or `error`.
+Thread counts come from the environment the parent set before this interpreter started, so
+every library (OpenMP, BLAS, torch, the boosting libraries) sees them. The test split stays
+here: the contender is handed `FitData` (train and validation), and test scores come from
+`score_test`, a closure of this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from typing import Any
+
+
+def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
+    import contextlib
+
+    from treeline.catalogue import import_path
+    from treeline.data.metrics import score, trivial_score
+    from treeline.execute.budget import BudgetClock
+    from treeline.execute.cell import Cell
+    from treeline.execute.measure import NvmlSampler, peak_rss_mb
+    from treeline.execute.result import Measurements
+    from treeline.execute.tuning import tune
+
+    cell = Cell.from_json(spec["cell"])
+    device, threads = cell.device, cell.threads
+    t0 = time.perf_counter()
+    dataset = cell.dataset.build()
+    bundle = dataset.bundle(cell.n, cell.seed)
+    data_seconds = time.perf_counter() - t0
+    featurize_fit = featurize_test = 0.0
+    if spec.get("featurizer"):
+        from treeline.featurize.apply import featurize
+
+        featurizer = import_path(spec["featurizer"])()
+        for lib in featurizer.libraries:
+            __import__(lib)
+        bundle, cost = featurize(featurizer, dataset, bundle)
+        featurize_fit, featurize_test = cost.fit_seconds, cost.test_seconds
+    # The parent resolved the catalogue entry; the worker imports exactly that class.
+    contender = import_path(spec["contender"])(cell.contender.options)
+    import optuna  # noqa: F401  (imports are not the contender's training time)
+
+    contender.import_libraries()  # threads: OMP_NUM_THREADS here, each library per call
+    sync = None
+    if device == "cuda" and cell.family == "deep":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+        sync = torch.cuda.synchronize
+    send("loaded", data_seconds=data_seconds)
+
+    data, test = bundle.fitdata(), bundle.test
+
+    def score_test(model: Any) -> float:
+        return score(data.task, test.y, contender.predict(model, test.X, data)).score
+
+    sampler = NvmlSampler() if device == "cuda" else contextlib.nullcontext()
+    # Featurizing the cell's train + validation rows is charged to its budget up front.
+    clock = BudgetClock(cell.budget, sync, spent=featurize_fit)
+    with sampler:
+        result = tune(
+            contender,
+            data,
+            device=device,
+            threads=threads,
+            seed=cell.seed,
+            clock=clock,
+            score_test=score_test,
+        )
+        fit_seconds = clock.elapsed()
+    send("tuned", fit_seconds=fit_seconds)
+
+    t1 = time.perf_counter()
+    pred = contender.predict(result.best_model, test.X, data)
+    predict_seconds = time.perf_counter() - t1 + featurize_test
+    final = score(data.task, test.y, pred)
+    baseline = trivial_score(data.task, data.train.y, test.y, data.n_classes)
+
+    peak_vram = 0.0  # a CPU runner hides the GPU: nothing was allocated there
+    if device == "cuda":
+        if sync is not None:
+            import torch
+
+            peak_vram = torch.cuda.max_memory_allocated() / 2**20
+        else:  # NaN, not 0, when NVML could not be read: unknown is not zero
+            peak_mb = sampler.peak_mb if isinstance(sampler, NvmlSampler) else None
+            peak_vram = float("nan") if peak_mb is None else peak_mb
+    m = Measurements(
+        test_score=final.score,
+        test_metric=final.value,
+        val_score=result.best_val.score,
+        baseline_test_score=baseline.score,
+        fit_seconds=fit_seconds,
+        overrun_seconds=max(0.0, fit_seconds - cell.budget),
+        time_to_best_seconds=result.time_to_best,
+        data_seconds=data_seconds,
+        featurize_seconds=featurize_fit + featurize_test if spec.get("featurizer") else 0.0,
+        predict_seconds=predict_seconds,
+        predict_rows_per_second=len(test) / max(predict_seconds, 1e-9),
+        peak_rss_mb=peak_rss_mb(),
+        peak_vram_mb=peak_vram,
+        n_trials=result.n_trials,
+        n_trials_pruned=result.n_pruned,
+        n_trials_failed=result.n_failed,
+        n_trials_oom=result.n_oom,
+        n_train=len(data.train),
+        n_val=len(data.val),
+        n_test=len(test),
+    )
+    return {
+        "metric": final.metric,
+        "measurements": asdict(m),
+        "params": result.best_params,
+        "anytime": [asdict(p) for p in result.anytime],
+        "trial_errors": result.trial_errors[-20:],
+    }
+
+
+def main(argv: list[str]) -> int:
+    spec_path, fd = argv[0], int(argv[1])
+    channel = os.fdopen(fd, "w", buffering=1)
+
+    def send(event: str, **payload: Any) -> None:
+        channel.write(json.dumps({"event": event, **payload}, default=float) + "\n")
+        channel.flush()
+
+    try:
+        with open(spec_path) as f:
+            spec = json.load(f)
+        send("started", pid=os.getpid())
+        send("result", result=run(spec, send))
+        return 0
+    except BaseException as exc:  # everything, so the parent always learns why
+        traceback.print_exc()
+        from treeline.execute.tuning import failure_reason
+
+        send("error", reason=failure_reason(exc), error=f"{type(exc).__name__}: {exc}"[:2000])
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The MLflow store: cell results written and read back through execute/result.py."""

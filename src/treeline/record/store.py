@@ -1,0 +1,155 @@
+"""MLflow: one experiment per suite, one run per cell. Every name comes from
+`execute/result.py`; results are written and read back only through it.
+
+A run is written in full and then tagged `treeline.complete`; a run without that tag (a process
+killed while writing it) is deleted before the cell is recorded again, so a resumed suite never
+holds two runs for one cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from treeline.execute import result as schema
+from treeline.execute.result import CellResult
+from treeline.locate import results_dir
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{(results_dir() / 'mlflow.db').resolve()}"
+
+
+def tracking_uri(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+class Tracker:
+    def __init__(self, experiment: str, uri: str | None = None):
+        import logging
+
+        from mlflow import MlflowClient
+
+        # mlflow sets its own logger to INFO on import; its schema chatter is not ours to show.
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+        self.uri = tracking_uri(uri)
+        if self.uri.startswith("sqlite:///"):
+            Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(self.uri)
+        exp = self.client.get_experiment_by_name(experiment)
+        if exp is None:
+            # MLflow would put a SQLite store's artifacts in ./mlruns of whatever the working
+            # directory is; keep them beside the database (results/mlruns for the default).
+            location = None
+            if self.uri.startswith("sqlite:///"):
+                db = Path(self.uri.removeprefix("sqlite:///"))
+                location = (db.parent / "mlruns").resolve().as_uri()
+            exp_id = self.client.create_experiment(experiment, artifact_location=location)
+        else:
+            if exp.lifecycle_stage == "deleted":
+                self.client.restore_experiment(exp.experiment_id)
+            exp_id = exp.experiment_id
+        self.experiment_id = exp_id
+
+    def runs(self) -> list[Run]:
+        """Every live run of the experiment (paginated)."""
+        out, token = [], None
+        while True:
+            page = self.client.search_runs([self.experiment_id], max_results=5000, page_token=token)
+            out.extend(page)
+            token = page.token
+            if not token:
+                return out
+
+    def done(self, rerun_failed: bool = False) -> dict[str, CellResult]:
+        """Complete results a rerun keeps, by resume key (without their anytime curves)."""
+        statuses = ("ok",) if rerun_failed else schema.FINISHED
+        out = {}
+        for run in self.runs():
+            r = self._result(run, anytime=False)
+            if r is not None and r.status in statuses:
+                out[r.cell.resume_key] = r
+        return out
+
+    def results(self) -> list[CellResult]:
+        """Every complete cell of the experiment, anytime curves included."""
+        return [r for run in self.runs() if (r := self._result(run, anytime=True)) is not None]
+
+    def _result(self, run: Run, anytime: bool) -> CellResult | None:
+        curve: list[tuple[float, float]] = []
+        if anytime and run.data.tags.get(schema.TAG + "status") == "ok":
+            history = self.client.get_metric_history(run.info.run_id, schema.ANYTIME_TEST)
+            curve = sorted((m.step / 1000.0, m.value) for m in history)
+        return schema.from_mlflow(run.data.tags, run.data.metrics, run.data.params, curve)
+
+    def _with_key(self, key: str) -> list[Run]:
+        return self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`treeline.resume_key` = '{key}'"
+        )
+
+    def record(self, result: CellResult, machine: dict[str, str], grace_seconds: float) -> str:
+        """Write one cell's run; replaces any earlier run with the same resume key."""
+        from mlflow.entities import Metric, Param
+
+        for old in self._with_key(result.cell.resume_key):
+            self.client.delete_run(old.info.run_id)
+        run = self.client.create_run(
+            self.experiment_id, run_name=result.cell.id, tags=schema.tags(result, machine)
+        )
+        run_id = run.info.run_id
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, 0) for k, v in schema.metrics(result).items()]
+        for point in result.anytime:
+            step = round(point.elapsed * 1000)
+            metrics.append(Metric(schema.ANYTIME_VAL, point.val_score, now, step))
+            metrics.append(Metric(schema.ANYTIME_TEST, point.test_score, now, step))
+        plist = [Param(k, v) for k, v in schema.params(result, grace_seconds).items()]
+        # MLflow takes at most 100 params and 1000 metrics per batch.
+        for i in range(0, len(plist), 100):
+            self.client.log_batch(run_id, params=plist[i : i + 100])
+        for i in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[i : i + 1000])
+        self._artifacts(run_id, result)
+        self.client.set_tag(run_id, schema.COMPLETE_TAG, "1")
+        self.client.set_terminated(
+            run_id, "FINISHED" if result.status in ("ok", "skipped") else "FAILED"
+        )
+        return run_id
+
+    def log_report(self, folder: Path, suite_hash: str) -> str:
+        """The report's files as artifacts of one suite-level run (replacing the last one)."""
+        for old in self.client.search_runs(
+            [self.experiment_id], filter_string="tags.`treeline.kind` = 'report'"
+        ):
+            self.client.delete_run(old.info.run_id)
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name="report",
+            tags={"treeline.kind": "report", "treeline.suite_hash": suite_hash},
+        )
+        self.client.log_artifacts(run.info.run_id, str(folder), artifact_path="report")
+        self.client.set_terminated(run.info.run_id, "FINISHED")
+        return run.info.run_id
+
+    def _artifacts(self, run_id: str, result: CellResult) -> None:
+        if result.log_path is not None and result.log_path.exists():
+            self.client.log_artifact(run_id, str(result.log_path))
+        detail = result.to_json()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "cell.json"
+            path.write_text(json.dumps(detail, indent=2, default=str))
+            self.client.log_artifact(run_id, str(path))
+
+
+def read_results(experiment: str, uri: str | None = None) -> list[CellResult]:
+    """Every complete cell of a suite (the analysis's input)."""
+    return Tracker(experiment, uri).results()
