@@ -27,7 +27,7 @@ def data():
     from treeline.data import get_dataset
 
     torch.set_num_threads(1)
-    return get_dataset("adult").bundle(10_000, 0)
+    return get_dataset("adult").bundle(10_000, 0).fitdata()
 
 
 def _setup(name: str, data):
@@ -51,7 +51,7 @@ def bare(c, prepared, params, data, dataloader: bool) -> float:
     from treeline.contenders.deep.loop import _loss, batch_size_for
 
     torch.manual_seed(0)
-    d_out = 1 if data.task == "regression" else data.schema.n_classes
+    d_out = 1 if data.task == "regression" else data.n_classes
     net = c.build(params, prepared.pre, d_out, prepared.train)
     opt = torch.optim.AdamW(net.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     loss_fn = _loss(data.task)

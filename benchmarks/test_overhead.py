@@ -23,7 +23,7 @@ ROUNDS = 5
 def data():
     from treeline.data import get_dataset
 
-    return get_dataset("adult").bundle(5000, 0)
+    return get_dataset("adult").bundle(5000, 0).fitdata()
 
 
 def bare_loop(data) -> int:
@@ -40,8 +40,8 @@ def bare_loop(data) -> int:
         sampler=optuna.samplers.TPESampler(seed=0),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
     )
-    dtrain = xgb.DMatrix(data.train.X, data.train.y, enable_categorical=True, nthread=1)
-    dval = xgb.DMatrix(data.val.X, data.val.y, enable_categorical=True, nthread=1)
+    dtrain = xgb.DMatrix(data.train.X.frame, data.train.y, enable_categorical=True, nthread=1)
+    dval = xgb.DMatrix(data.val.X.frame, data.val.y, enable_categorical=True, nthread=1)
 
     class Prune(xgb.callback.TrainingCallback):
         def __init__(self, trial):

@@ -67,3 +67,45 @@ def test_a_bad_suite_exits_2(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "--suite", "quickstrat")
     assert result.ret == 2
     assert "did you mean 'quickstart'" in result.stdout.str() + result.stderr.str()
+
+
+def test_the_plugin_and_treeline_run_share_one_set_of_run_options(
+    pytester: pytest.Pytester,
+) -> None:
+    from treeline.cli import build_parser
+    from treeline.config.options import OPTIONS
+
+    run_help = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
+    plugin_help = _run(pytester, "--help").stdout.str()
+    for flag, _ in OPTIONS:
+        assert flag in run_help and flag in plugin_help, flag
+    assert "--rerun-failed" in plugin_help
+
+
+def test_the_plugin_resumes_like_treeline_run(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    suite = tmp_path / "pair.yaml"
+    suite.write_text(
+        textwrap.dedent("""\
+        name: pair
+        description: two quick cells
+        budget: 1
+        seeds: [0]
+        datasets:
+          - name: adult
+            n: [300]
+        contenders: [xgboost, lightgbm]
+    """)
+    )
+    uri = f"sqlite:///{tmp_path}/m.db"
+    _run(pytester, "--suite", str(suite), "--tracking-uri", uri).assert_outcomes(passed=2)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("pair")
+    first = {r.info.run_id for r in client.search_runs([exp.experiment_id])}
+    _run(pytester, "--suite", str(suite), "--tracking-uri", uri).assert_outcomes(passed=2)
+    assert {r.info.run_id for r in client.search_runs([exp.experiment_id])} == first
+    again = _run(pytester, "--suite", str(suite), "--tracking-uri", uri, "--rerun-all")
+    again.assert_outcomes(passed=2)
+    rerun = {r.info.run_id for r in client.search_runs([exp.experiment_id])}
+    assert len(rerun) == 2 and not rerun & first

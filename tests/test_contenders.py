@@ -22,6 +22,7 @@ SLOW = {
     "xgboost": {"learning_rate": 1e-3, "max_depth": 10},
     "lightgbm": {"learning_rate": 1e-3, "num_leaves": 700, "min_child_samples": 2},
     "catboost": {"learning_rate": 1e-3, "depth": 10},
+    "random-forest": {"max_features": 1.0, "min_samples_leaf": 1, "max_samples": None},
     "mlp": {"n_blocks": 8, "d_block": 512, "lr": 1e-5},
     "resnet": {"n_blocks": 8, "d_block": 512, "lr": 1e-5},
     "ft-transformer": {"n_blocks": 4, "d_block": 256, "lr": 1e-5},

@@ -5,17 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import fault_contenders
 import pytest
 from design_names import METRICS
-
-import fault_contenders
 
 from treeline.config.runner_profile import get_runner
 from treeline.contenders import catalogue, contender_class
 from treeline.data import DatasetRef
 from treeline.execute.budget import grace_seconds
-from treeline.execute.supervise import execute
 from treeline.execute.cell import Cell, ContenderSpec
+from treeline.execute.supervise import execute
 
 HERE = Path(__file__).parent
 

@@ -18,8 +18,8 @@ from mlflow import MlflowClient
 
 from treeline.cli import main
 from treeline.config.options import RunOptions
-from treeline.run import SuiteRun, exit_code
 from treeline.execute.plan import load_suite
+from treeline.run import SuiteRun, exit_code
 
 TINY = """\
 name: tiny

@@ -207,6 +207,56 @@ CASES = [
         "n[0]",
         "Input should be a valid integer, got '1000'",
     ),
+    (
+        "image-without-featurizer",
+        swap("datasets: [adult]", "datasets: [digits]").replace("n: [1000]", "n: [500]"),
+        7,
+        "contenders[0]",
+        "cannot handle the image dataset 'digits' (it handles: tabular); "
+        "with a featurizer: xgboost+pixels",
+    ),
+    (
+        "misspelt-featurizer",
+        swap("contenders: [xgboost]", "contenders: [xgboost+pixles]"),
+        7,
+        "contenders[0]",
+        "unknown featurizer 'pixles' (did you mean 'pixels'?)",
+    ),
+    (
+        "featurizer-on-a-table",
+        swap("contenders: [xgboost]", "contenders: [xgboost+pixels]"),
+        7,
+        "contenders[0]",
+        "featurizer 'pixels' takes image inputs, but 'adult' is tabular",
+    ),
+    (
+        "contender-option-misspelt",
+        swap("contenders: [xgboost]", "contenders:\n  - name: tabm\n    kk: 4"),
+        9,
+        "contenders[0].kk",
+        "unknown key 'kk' (did you mean 'k'?)",
+    ),
+    (
+        "contender-option-value",
+        swap("contenders: [xgboost]", "contenders:\n  - name: tabm\n    k: 0"),
+        9,
+        "contenders[0].k",
+        "greater than 0",
+    ),
+    (
+        "contender-takes-no-options",
+        swap("contenders: [xgboost]", "contenders:\n  - name: xgboost\n    frozen: true"),
+        9,
+        "contenders[0].frozen",
+        "unknown key 'frozen'",
+    ),
+    (
+        "same-contender-twice-without-label",
+        swap("contenders: [xgboost]", "contenders:\n  - tabm\n  - name: tabm\n    k: 4"),
+        9,
+        "contenders[1]",
+        "duplicate entry 'tabm'; give one a distinct 'label'",
+    ),
 ]
 
 
@@ -274,3 +324,37 @@ def test_user_file_suite_resolves_relative_to_the_suite(tmp_path: Path, data_csv
     suite = load_suite(write(tmp_path, text))
     (ds,) = suite.datasets
     assert ds.ref.file == str(data_csv) and ds.ref.label == "data" and ds.sizes == (100,)
+
+
+def test_contender_options_and_featurizers_are_in_the_cell_id_and_resume_key(
+    tmp_path: Path,
+) -> None:
+    from treeline.config.runner_profile import get_runner
+    from treeline.execute.plan import expand
+
+    path = write(
+        tmp_path,
+        swap(
+            "contenders: [xgboost]",
+            "contenders:\n  - tabm\n  - name: tabm\n    label: tabm-k4\n    k: 4",
+        ),
+    )
+    cells = expand(load_suite(path), {"cpu": get_runner("cpu")})
+    ids = [c.id for c in cells]
+    assert ids == ["adult/n=1000/tabm/cpu/s0", "adult/n=1000/tabm-k4/cpu/s0"]
+    assert cells[0].contender.options == {} and cells[1].contender.options == {"k": 4}
+    assert cells[0].resume_key != cells[1].resume_key
+    images = write(
+        tmp_path,
+        GOOD.replace("name: bad", "name: images")
+        .replace("datasets: [adult]", "datasets: [digits]")
+        .replace("n: [1000]", "n: [500]")
+        .replace("contenders: [xgboost]", "contenders: [xgboost+pixels, mlp+pixels]"),
+        name="images",
+    )
+    cells = expand(load_suite(images), {"cpu": get_runner("cpu")})
+    assert [c.id for c in cells] == [
+        "digits/n=500/xgboost+pixels/cpu/s0",
+        "digits/n=500/mlp+pixels/cpu/s0",
+    ]
+    assert cells[0].contender.featurizer == "pixels" and cells[0].modality == "image"

@@ -1,0 +1,46 @@
+"""Featurizers end to end: trees and a network on digits' pixels, into MLflow and the report."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from treeline.cli import main
+from treeline.data import get_dataset
+
+SUITE = """\
+name: pix
+description: trees and an MLP on pixels
+budget: 1.5
+seeds: [0]
+datasets:
+  - name: digits
+    n: [300]
+contenders: [xgboost+pixels, mlp+pixels]
+"""
+
+
+def test_pixels_suite_runs_into_mlflow_and_the_report(tmp_path: Path) -> None:
+    suite = tmp_path / "pix.yaml"
+    suite.write_text(textwrap.dedent(SUITE))
+    uri = f"sqlite:///{tmp_path}/m.db"
+    assert main(["run", str(suite), "--tracking-uri", uri]) == 0
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("pix").experiment_id])
+    by_name = {r.info.run_name: r for r in runs}
+    assert set(by_name) == {"digits/n=300/xgboost+pixels/cpu/s0", "digits/n=300/mlp+pixels/cpu/s0"}
+    for r in runs:
+        m, tags = r.data.metrics, r.data.tags
+        assert tags["treeline.status"] == "ok" and tags["treeline.featurizer"] == "pixels"
+        assert tags["treeline.modality"] == "image"
+        # The featurizer's measured cost is charged to every cell, cached or not.
+        assert m["featurize_seconds"] > 0 and m["test_accuracy"] > 0.5
+        assert m["fit_seconds"] >= m["featurize_seconds"] * 0.8 * 300 / (300 + 359) - 1e-9
+    cache = get_dataset("digits").cache_path() / "features" / "pixels-v1" / "meta.json"
+    assert cache.exists()  # computed once for the dataset, reused by the second cell
+    out = tmp_path / "report"
+    assert main(["report", str(suite), "--tracking-uri", uri, "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "tested: image" in text and "digits" in text and "mlp+pixels" in text
