@@ -95,3 +95,63 @@ def test_absent_device_and_unsupported_device_are_skipped(tmp_path: Path) -> Non
     assert r.status == "skipped" and "needs a CUDA GPU" in r.error
     r = execute(cell("lightgbm", runner="t4"), t4, tmp_path / "c.log")
     assert r.status == "skipped" and "does not run on cuda" in r.error
+
+
+_ORPHAN = """
+import sys
+sys.path.insert(0, {here!r})
+import fault_contenders
+from pathlib import Path
+from test_execute import cell
+from treeline.config.runner_profile import get_runner
+from treeline.contenders import catalogue
+from treeline.execute.supervise import execute
+
+catalogue()["hang"] = fault_contenders.Hang
+execute(cell("hang", budget=600.0), get_runner("cpu"), Path({log!r}))
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state
+
+
+def test_a_worker_dies_with_its_parent(tmp_path: Path) -> None:
+    """`treeline run` killed with SIGKILL leaves no worker behind competing for the cores."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = _ORPHAN.format(here=str(HERE), log=str(tmp_path / "c.log"))
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": path}
+    )
+    try:
+        workers: list[int] = []
+        for _ in range(600):  # up to 60 s for the worker to start
+            out = subprocess.run(
+                ["pgrep", "-P", str(parent.pid), "-f", "treeline.execute.worker"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            workers = [int(p) for p in out]
+            if workers:
+                break
+            time.sleep(0.1)
+        assert workers, "the worker never started"
+        time.sleep(2)  # into its endless fit
+        assert _alive(workers[0])
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(workers[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(workers[0])
+    finally:
+        parent.kill()

@@ -16,10 +16,6 @@ class Score:
     score: float  # oriented so that higher is better (RMSE is negated)
 
 
-def primary_metric(task: Task) -> str:
-    return "rmse" if task == "regression" else "accuracy"
-
-
 def score(task: Task, y_true: np.ndarray, pred: np.ndarray) -> Score:
     """`pred`: class probabilities (n, k) for classification, values (n,) for regression."""
     if task == "regression":

@@ -86,6 +86,7 @@ def execute(cell: Cell, profile: RunnerProfile, log_path: Path) -> CellResult:
                 env=worker_env(profile),
                 pass_fds=(write_fd,),
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
             os.close(write_fd)
             result = _supervise(proc, read_fd, cell)

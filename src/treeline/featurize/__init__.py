@@ -22,10 +22,6 @@ def catalogue() -> dict[str, type[Featurizer]]:
     return discover("treeline.featurize", [""], "FEATURIZER")
 
 
-def featurizer_names() -> list[str]:
-    return list(catalogue())
-
-
 def featurizer_class(name: str) -> type[Featurizer]:
     found = catalogue()
     if name not in found:
