@@ -12,7 +12,15 @@ from pathlib import Path
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process (Linux reports KiB)."""
+    """Peak resident set size of this process's own image, in MiB.
+
+    Linux's `ru_maxrss` also carries the parent's resident size at fork across exec, so a worker
+    forked from a large process would report the parent's peak; VmHWM starts fresh at exec.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
