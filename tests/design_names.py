@@ -15,6 +15,8 @@ METRICS = (
     "n_trials",
     "n_trials_pruned",
     "n_trials_failed",
+    "featurize_seconds",
+    "overhead_seconds",
 )
 PARAMS = ("n", "seed", "budget_seconds", "threads", "price_per_hour")
 TAGS = (

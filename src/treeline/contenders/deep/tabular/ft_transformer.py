@@ -10,7 +10,7 @@ weight decay 1e-5).
 CPU preset: attention over every feature is the cost — a default epoch over 100k rows takes
 minutes on 2 cores — so on CPU trial 0 uses the library's 1-block default (d_block 96) and the
 space is n_blocks UniformInt[1, 2], d_block UniformInt[32, 128] step 8; a trial then sees
-several epochs within a budget of minutes. Batch size grows with n (`_deep.batch_size_for`).
+several epochs within a budget of minutes. Batch size grows with n (`deep.loop.batch_size_for`).
 """
 
 from __future__ import annotations
