@@ -15,6 +15,7 @@ from treeline.contenders.base import FitContext
 from treeline.data import DataBundle, get_dataset
 from treeline.data.tabular.synthetic import Synthetic, SyntheticOptions
 from treeline.execute.budget import BudgetClock
+from treeline.execute.schedule import UNITS, Allowance, Deadline
 
 CONTENDERS = sorted(contender_names())
 # Settings that would train for a long time if the contender ignored its clock.
@@ -48,7 +49,7 @@ def _defaults(c, data) -> dict:
 
 def _ctx(budget: float = 60.0) -> FitContext:
     return FitContext(
-        device="cpu", threads=1, seed=0, clock=BudgetClock(budget), report=lambda step, value: None
+        device="cpu", threads=1, seed=0, limit=BudgetClock(budget), report=lambda step, value: None
     )
 
 
@@ -97,6 +98,29 @@ def test_stops_before_its_deadline(name: str) -> None:
     assert c.predict(model, data.val.X, data).shape[0] == len(data.val)
 
 
+@pytest.mark.parametrize("name", CONTENDERS)
+def test_a_deadline_cut_replays_as_the_same_amount_of_work(name: str) -> None:
+    """Through the shared contract (`ctx.did` + `ctx.expired`), a fit the clock cut is repeated
+    by a count of work alone, and gives the same model."""
+    bundle = _bundle("binary")
+    data = bundle.fitdata()
+    c = load(name)
+    c.import_libraries()
+    params = {**c.default_params(data), **SLOW[name]}
+    runs = []
+    for limit in (Deadline(BudgetClock(0.4)), None):
+        if limit is None:  # the replay: the recorded cut, and no clock at all
+            limit = Allowance(runs[0][1].cut_at)
+        ctx = FitContext("cpu", 1, 0, limit, lambda step, value: None)
+        model = c.fit(data, c.prepare(data, ctx), params, ctx)
+        runs.append((ctx.work, limit, c.predict(model, bundle.test.X, data)))
+    (work, deadline, pred), (replayed_work, allowance, replayed_pred) = runs
+    assert deadline.cut_at is not None, f"{name}: the clock never cut it"
+    assert work and set(work) <= set(UNITS), f"{name} counted no work: {work}"
+    assert replayed_work == work and allowance.cut_at == deadline.cut_at
+    np.testing.assert_array_equal(replayed_pred, pred)
+
+
 _FIRST_FIT = """
 import sys
 from treeline.contenders import load
@@ -108,7 +132,7 @@ bundle = get_dataset("adult").bundle(600, 0)
 data = bundle.fitdata()
 c = load(sys.argv[1])
 c.import_libraries()
-ctx = FitContext(device="cpu", threads=1, seed=0, clock=BudgetClock(60), report=lambda s, v: None)
+ctx = FitContext(device="cpu", threads=1, seed=0, limit=BudgetClock(60), report=lambda s, v: None)
 before = set(sys.modules)
 prepared = c.prepare(data, ctx)
 params = {**c.default_params(data), **({"max_epochs": 1} if c.family == "deep" else {})}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from treeline.data import FitData, Inputs
 
 Family = Literal["tree", "deep"]
+Unit = Literal["rounds", "trees", "steps", "epochs"]  # execute/schedule.py UNITS
 
 # Boosting: the ceiling on rounds and the early-stopping patience on validation, shared by the
 # tree contenders (Gorishniy et al. 2021 use 2000 / 50 for XGBoost and CatBoost).
@@ -35,21 +36,35 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class Limit(Protocol):
+    """When a trial stops: the budget clock while tuning, the recorded work in a replay."""
+
+    def expired(self, sync: bool = True) -> bool: ...
+
+
 @dataclass
 class FitContext:
-    """What a contender may know about where and how long it runs. It reads the clock through
-    `expired()` only: the harness owns the budget (execute/budget.py)."""
+    """What a contender may know about where and how long it runs. It does not read the time:
+    after each unit of work it counts it (`did`) and asks `expired()`; the harness decides
+    (execute/budget.py, execute/schedule.py), so the same fit runs to a deadline or to a
+    recorded amount of work."""
 
     device: str  # "cpu" | "cuda"
     threads: int
     seed: int
-    clock: Any  # execute.budget.BudgetClock
+    limit: Limit
     # Intermediate validation score (higher is better) at a step; may raise optuna.TrialPruned.
     report: Callable[[int, float], None]
+    work: dict[str, int] = field(default_factory=dict)  # unit → amount done (schedule.UNITS)
+
+    def did(self, unit: Unit, amount: int = 1) -> None:
+        """Count work done: boosting `rounds`, forest `trees`, optimizer `steps`, `epochs`."""
+        self.work[unit] = self.work.get(unit, 0) + amount
 
     def expired(self, sync: bool = True) -> bool:
-        """`sync=False` for per-step checks on GPU: a sync every step would cost throughput."""
-        return self.clock.expired(sync)
+        """Ask after each unit of work, at the same places on every run: the answer may come
+        from a count of these questions. `sync=False` for per-step checks on GPU."""
+        return self.limit.expired(sync)
 
 
 class Contender(ABC):
@@ -60,6 +75,9 @@ class Contender(ABC):
     modalities: ClassVar[tuple[str, ...]] = ("tabular",)  # inputs it takes without a featurizer
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
     device_note: ClassVar[str] = ""  # why a device is missing, shown with a skip
+    # Devices where the same work gives bit-equal models (same threads and library versions):
+    # what `treeline replay` may promise.
+    exact_on: ClassVar[tuple[str, ...]] = ("cpu",)
     library: ClassVar[str]
     description: ClassVar[str]
     libraries: ClassVar[tuple[str, ...]] = ()  # imported before the budget clock starts

@@ -60,10 +60,15 @@ def scoring_timeout(budget: float) -> float:
     return max(120.0, budget)
 
 
-def kill_after(phase: str, budget: float) -> float:
+def replay_timeout(budget: float) -> float:
+    """A replay runs recorded work, not a budget: a slower machine takes longer. It still ends."""
+    return max(LOAD_TIMEOUT, 20.0 * budget)
+
+
+def kill_after(phase: str, budget: float, replay: bool = False) -> float:
     """Seconds a worker may spend in `phase` (loading | tuning | scoring) before it is killed."""
     if phase == "loading":
         return LOAD_TIMEOUT
     if phase == "tuning":
-        return budget + grace_seconds(budget)
+        return replay_timeout(budget) if replay else budget + grace_seconds(budget)
     return scoring_timeout(budget)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from treeline.execute.cell import Cell
+from treeline.execute.schedule import TrialRecord
 
 Status = Literal["ok", "failed", "timeout", "oom", "skipped"]
 STATUSES: tuple[str, ...] = get_args(Status)
@@ -25,6 +26,9 @@ CELL_TAG = "treeline.cell"  # the resolved cell as JSON: how a result is read ba
 ANYTIME_VAL, ANYTIME_TEST = "anytime_val_score", "anytime_test_score"  # stepped by elapsed ms
 PARAMS = ("n", "seed", "budget_seconds", "grace_seconds", "threads", "price_per_hour")
 HP = "hp."  # prefix of the best configuration's params
+SCHEDULE_ARTIFACT = "schedule.json"  # every trial's parameters, outcome and work
+KIND_TAG = "treeline.kind"  # absent on cells; "replay" on replays, "report" on the report
+REPLAY_OF = "treeline.replay_of"  # a replay's recorded run id
 NAN = math.nan
 
 
@@ -52,6 +56,11 @@ class Measurements:
     n_trials_pruned: float = NAN
     n_trials_failed: float = NAN
     n_trials_oom: float = NAN
+    # The work the trials did (schedule.UNITS), summed: what a replay repeats.
+    work_rounds: float = NAN
+    work_trees: float = NAN
+    work_steps: float = NAN
+    work_epochs: float = NAN
     n_train: float = NAN
     n_val: float = NAN
     n_test: float = NAN
@@ -84,6 +93,7 @@ class CellResult:
     params: dict[str, Any] = field(default_factory=dict)  # the best configuration
     anytime: list[AnytimePoint] = field(default_factory=list)
     trial_errors: list[str] = field(default_factory=list)
+    schedule: list[TrialRecord] = field(default_factory=list)  # logged as SCHEDULE_ARTIFACT
     log_path: Path | None = None
     from_earlier_run: bool = False
 
@@ -112,6 +122,7 @@ class CellResult:
                 "cell": Cell.from_json(d["cell"]),
                 "measurements": Measurements(**d["measurements"]),
                 "anytime": [AnytimePoint(**p) for p in d["anytime"]],
+                "schedule": [TrialRecord(**t) for t in d.get("schedule", [])],
                 "log_path": Path(d["log_path"]) if d.get("log_path") else None,
             }
         )
@@ -141,6 +152,16 @@ def tags(result: CellResult, machine: dict[str, str]) -> dict[str, str]:
     }
 
 
+def machine_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The `machine` part of a run's tags back (the inverse of `tags(..., machine)`)."""
+    machine = ("version.", "git_commit", "cpu", "gpu", "suite_hash")
+    return {
+        k.removeprefix(TAG): v
+        for k, v in tags.items()
+        if k.startswith(TAG) and k.removeprefix(TAG).startswith(machine)
+    }
+
+
 def params(result: CellResult, grace_seconds: float) -> dict[str, str]:
     c = result.cell
     values = [c.n, c.seed, c.budget, grace_seconds, c.threads, c.price_per_hour]
@@ -153,14 +174,102 @@ def metrics(result: CellResult) -> dict[str, float]:
     return result.metrics
 
 
+@dataclass
+class Replay:
+    """A recorded cell run again on its recorded work (`treeline replay`), beside the figures
+    of the recording it repeats. Logged as its own run (tag `treeline.kind` = replay), never
+    read as a cell: it does not count towards a suite or its resume."""
+
+    replayed: CellResult
+    recorded_run_id: str
+    recorded_runner: str
+    recorded_device: str
+    recorded_test_score: float
+    recorded_fit_seconds: float
+    recorded_cost_usd: float
+    same_work: bool  # every trial did the recorded work, with the recorded outcome
+    exact_expected: bool  # same device and threads, a deterministic library: bit-equal expected
+    tolerance: float  # |replayed − recorded test score| allowed
+
+    @property
+    def difference(self) -> float:
+        return self.replayed.measurements.test_score - self.recorded_test_score
+
+    @property
+    def bit_equal(self) -> bool:
+        return self.replayed.measurements.test_score == self.recorded_test_score
+
+    @property
+    def within_tolerance(self) -> bool:
+        return self.replayed.status == "ok" and abs(self.difference) <= self.tolerance
+
+    @property
+    def speedup(self) -> float:
+        """Recorded fit seconds ÷ replayed: the same work, so a pure hardware ratio."""
+        fit = self.replayed.measurements.fit_seconds
+        return self.recorded_fit_seconds / fit if fit > 0 else NAN
+
+
+REPLAY_METRICS = ("recorded_test_score", "recorded_fit_seconds", "recorded_cost_usd")
+
+
+def replay_tags(replay: Replay, machine: dict[str, str]) -> dict[str, str]:
+    """A replay's tags: the cell's (for its replayed runner) without the resume key, so no
+    resume ever mistakes it for the cell, plus what it replays."""
+    out = tags(replay.replayed, machine)
+    del out[TAG + "resume_key"]
+    out.update(
+        {
+            KIND_TAG: "replay",
+            REPLAY_OF: replay.recorded_run_id,
+            TAG + "recorded_runner": replay.recorded_runner,
+            TAG + "recorded_device": replay.recorded_device,
+            TAG + "same_work": str(int(replay.same_work)),
+            TAG + "exact_expected": str(int(replay.exact_expected)),
+            TAG + "tolerance": repr(replay.tolerance),
+        }
+    )
+    return out
+
+
+def replay_metrics(replay: Replay) -> dict[str, float]:
+    out = metrics(replay.replayed)
+    out.update({name: float(getattr(replay, name)) for name in REPLAY_METRICS})
+    return out
+
+
+def replay_from_mlflow(
+    tags: dict[str, str], metrics: dict[str, float], params: dict[str, str]
+) -> Replay | None:
+    if tags.get(KIND_TAG) != "replay":
+        return None
+    replayed = from_mlflow(tags, metrics, params, [], kind="replay")
+    if replayed is None:
+        return None
+    return Replay(
+        replayed=replayed,
+        recorded_run_id=tags.get(REPLAY_OF, ""),
+        recorded_runner=tags.get(TAG + "recorded_runner", ""),
+        recorded_device=tags.get(TAG + "recorded_device", ""),
+        **{name: float(metrics.get(name, NAN)) for name in REPLAY_METRICS},
+        same_work=tags.get(TAG + "same_work") == "1",
+        exact_expected=tags.get(TAG + "exact_expected") == "1",
+        tolerance=float(tags.get(TAG + "tolerance", "nan")),
+    )
+
+
 def from_mlflow(
     tags: dict[str, str],
     metrics: dict[str, float],
     params: dict[str, str],
     anytime: list[tuple[float, float]],
+    kind: str = "cell",
 ) -> CellResult | None:
-    """A recorded run back as a CellResult; None for a run that is not a complete cell."""
+    """A recorded run back as a CellResult; None for a run that is not a complete cell (or,
+    with `kind="replay"`, a complete replay)."""
     if tags.get(COMPLETE_TAG) != "1" or CELL_TAG not in tags:
+        return None
+    if tags.get(KIND_TAG, "cell") != kind:
         return None
     metric = tags.get(TAG + "metric", "")
     m = Measurements()

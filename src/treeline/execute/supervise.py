@@ -18,14 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from treeline.config.runner_profile import RunnerProfile
-from treeline.execute.budget import grace_seconds, kill_after
+from treeline.execute.budget import grace_seconds, kill_after, replay_timeout
 from treeline.execute.cell import Cell
 from treeline.execute.measure import cost_usd
 from treeline.execute.result import AnytimePoint, CellResult, Measurements
+from treeline.execute.schedule import TrialRecord
 
 
 def skip_reason(cell: Cell, profile: RunnerProfile) -> str | None:
@@ -56,8 +58,11 @@ def worker_env(profile: RunnerProfile) -> dict[str, str]:
     return env
 
 
-def execute(cell: Cell, profile: RunnerProfile, log_path: Path) -> CellResult:
-    """Run `cell` on `profile` in a worker process; never raises for the cell's own failures."""
+def execute(
+    cell: Cell, profile: RunnerProfile, log_path: Path, replay: list[TrialRecord] | None = None
+) -> CellResult:
+    """Run `cell` on `profile` in a worker process; never raises for the cell's own failures.
+    With `replay`, the worker runs that recorded schedule instead of tuning to the clock."""
     reason = skip_reason(cell, profile)
     if reason:
         return CellResult(cell, "skipped", error=reason)
@@ -71,6 +76,7 @@ def execute(cell: Cell, profile: RunnerProfile, log_path: Path) -> CellResult:
         "featurizer": featurizer_class(cell.contender.featurizer).path()
         if cell.contender.featurizer
         else None,
+        "replay": None if replay is None else [asdict(t) for t in replay],
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
@@ -89,7 +95,7 @@ def execute(cell: Cell, profile: RunnerProfile, log_path: Path) -> CellResult:
                 preexec_fn=_die_with_parent,
             )
             os.close(write_fd)
-            result = _supervise(proc, read_fd, cell)
+            result = _supervise(proc, read_fd, cell, replay is not None)
     finally:
         os.close(read_fd)
         Path(spec_path).unlink(missing_ok=True)
@@ -108,7 +114,7 @@ def execute(cell: Cell, profile: RunnerProfile, log_path: Path) -> CellResult:
     return result
 
 
-def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell) -> CellResult:
+def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell, replay: bool) -> CellResult:
     buffer = b""
     phase, deadline = "loading", time.monotonic() + kill_after("loading", cell.budget)
     loaded_at = 0.0
@@ -128,7 +134,7 @@ def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell) -> CellResult:
                 if msg["event"] == "loaded":
                     phase, loaded_at = "tuning", time.monotonic()
                     data_seconds = float(msg["data_seconds"])
-                    deadline = loaded_at + kill_after("tuning", cell.budget)
+                    deadline = loaded_at + kill_after("tuning", cell.budget, replay)
                 elif msg["event"] == "tuned":
                     phase = "scoring"
                     deadline = time.monotonic() + kill_after("scoring", cell.budget)
@@ -138,7 +144,9 @@ def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell) -> CellResult:
             _kill(proc)
             elapsed = time.monotonic() - loaded_at if loaded_at else 0.0
             m = Measurements(data_seconds=data_seconds)
-            if phase == "tuning":
+            if phase == "tuning" and replay:
+                error = f"killed: the replay ran past {replay_timeout(cell.budget):g} s"
+            elif phase == "tuning":
                 m.update(fit_seconds=elapsed, overrun_seconds=elapsed - cell.budget)
                 error = (
                     f"killed: tuning ran {elapsed:.1f} s, past its budget of "
@@ -158,6 +166,7 @@ def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell) -> CellResult:
             params=r["params"],
             anytime=[AnytimePoint(**p) for p in r["anytime"]],
             trial_errors=r["trial_errors"],
+            schedule=[TrialRecord(**t) for t in r["schedule"]],
         )
     if final is not None:
         status = "oom" if final.get("reason") == "oom" else "failed"

@@ -5,11 +5,16 @@ a median pruner stops trials whose intermediate validation scores lag. A trial t
 alone. Every new best validation score is scored on test with the clock paused: the anytime
 curve, from which results for any smaller budget can be read. The test split is not an argument:
 the caller passes `score_test`, a function of a model, so nothing here hands it to a contender.
+
+Every trial's parameters, outcome and work go into the cell's schedule (execute/schedule.py);
+`tune(..., replay=schedule)` runs that schedule again with no sampler, no pruner and no clock
+deciding anything: the recorded parameters, pruning steps and stopping checks do.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +22,7 @@ from treeline.contenders.base import Contender, FitContext
 from treeline.data.metrics import Score, score
 from treeline.execute.budget import BudgetClock
 from treeline.execute.result import AnytimePoint
+from treeline.execute.schedule import Allowance, Deadline, TrialRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,6 +50,7 @@ class TuneResult:
     n_oom: int = 0
     anytime: list[AnytimePoint] = field(default_factory=list)
     trial_errors: list[str] = field(default_factory=list)
+    schedule: list[TrialRecord] = field(default_factory=list)
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -62,47 +69,30 @@ def tune(
     clock: BudgetClock,
     score_test: Callable[[Any], float] | None = None,
     max_trials: int | None = None,
+    replay: list[TrialRecord] | None = None,
 ) -> TuneResult:
-    """Run trials until `clock` expires (or `max_trials` ran); return the best model."""
+    """Run trials until `clock` expires (or `max_trials` ran); return the best model and the
+    schedule of what every trial did. With `replay` (a recorded schedule) run exactly those
+    trials instead, each stopped by its recorded work, and ignore the clock (it only measures)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("optuna").setLevel(logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS
-        ),
-    )
-    base = FitContext(
-        device=device, threads=threads, seed=seed, clock=clock, report=lambda step, value: None
-    )
+    base = FitContext(device, threads, seed, clock, report=lambda step, value: None)
     prepared = contender.prepare(data, base)
-    best: TuneResult | None = None
-    counts = {"n_trials": 0, "n_pruned": 0, "n_failed": 0, "n_oom": 0}
-    anytime: list[AnytimePoint] = []
-    errors: list[str] = []
+    state = _State(clock, score_test)
 
-    # Trial 0 always runs (it stops at its first deadline check), so every cell has a model.
-    while counts["n_trials"] == 0 or not (
-        clock.expired() or (max_trials is not None and counts["n_trials"] >= max_trials)
-    ):
-        trial = study.ask()
-        counts["n_trials"] += 1
+    def run(number: int, params: dict[str, Any], limit: Deadline | Allowance, report: Any):
+        steps: list[int] = []
 
-        def report(step: int, value: float, trial: optuna.Trial = trial) -> None:
-            trial.report(value, step)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
+        def reporting(step: int, value: float) -> None:
+            steps.append(step)  # a prune is raised at the last step reported
+            report(step, value)
 
-        ctx = FitContext(device=device, threads=threads, seed=seed, clock=clock, report=report)
+        ctx = FitContext(device, threads, seed, limit, reporting)
+        record = TrialRecord(number, params)
+        t0 = time.perf_counter()
         try:
-            params = (
-                contender.default_params(data, device)
-                if trial.number == 0
-                else contender.suggest(trial, data, device)
-            )
             model = contender.fit(data, prepared, params, ctx)
             # A contender that already scored validation (deep: its best epoch) hands it over.
             val_pred = getattr(model, "val_pred", None)
@@ -110,34 +100,108 @@ def tune(
                 val_pred = contender.predict(model, data.val.X, data)
             val = score(data.task, data.val.y, val_pred)
         except optuna.TrialPruned:
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            counts["n_pruned"] += 1
-            continue
+            record.outcome, model, val = "pruned", None, None
+            record.pruned_at = steps[-1] if steps else None
         except Exception as exc:  # a trial's failure is recorded, the study goes on
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            counts["n_failed"] += 1
+            record.outcome, model, val = "failed", None, None
+            record.error = f"{type(exc).__name__}: {exc}"[:500]
             if failure_reason(exc) == "oom":
-                counts["n_oom"] += 1
+                state.n_oom += 1
                 _release_gpu_memory()
-            errors.append(f"trial {trial.number}: {type(exc).__name__}: {exc}"[:500])
-            continue
-        study.tell(trial, val.score)
-        if best is None or val.score > best.best_val.score:
-            elapsed = clock.elapsed()
-            best = TuneResult(dict(params), model, val, trial.number, elapsed)
-            if score_test is not None:
-                with clock.paused():
-                    test_score = score_test(model)
-                anytime.append(AnytimePoint(elapsed, trial.number, val.score, test_score))
-        del model
+        record.seconds = time.perf_counter() - t0
+        record.work, record.cut_at_check = dict(ctx.work), limit.cut_at
+        if val is not None:
+            record.val_score = val.score
+        state.add(record, model, val)
+        return record
 
-    if best is None:
-        detail = "; ".join(errors[-3:]) or "every trial was pruned"
-        raise NoTrialSucceeded(f"no trial succeeded in {counts['n_trials']} trials: {detail}")
-    for key, value in counts.items():
-        setattr(best, key, value)
-    best.anytime, best.trial_errors = anytime, errors
-    return best
+    if replay is not None:
+        for recorded in replay:
+            pruned_at = recorded.pruned_at if recorded.outcome == "pruned" else None
+
+            def report(step: int, value: float, pruned_at: int | None = pruned_at) -> None:
+                if step == pruned_at:  # the recorded pruning decision, not a new one
+                    raise optuna.TrialPruned()
+
+            run(recorded.number, dict(recorded.params), Allowance(recorded.cut_at_check), report)
+        return state.result()
+
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS
+        ),
+    )
+    # Trial 0 always runs (it stops at its first deadline check), so every cell has a model.
+    while not state.schedule or not (
+        clock.expired() or (max_trials is not None and len(state.schedule) >= max_trials)
+    ):
+        trial = study.ask()
+
+        def report(step: int, value: float, trial: optuna.Trial = trial) -> None:
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        try:
+            params = (
+                contender.default_params(data, device)
+                if trial.number == 0
+                else contender.suggest(trial, data, device)
+            )
+        except Exception as exc:  # a search space that cannot sample fails its trial
+            params, failed = {}, exc
+        else:
+            failed = None
+        if failed is None:
+            record = run(trial.number, params, Deadline(clock), report)
+        else:
+            record = TrialRecord(trial.number, params, "failed", error=f"{failed}"[:500])
+            state.add(record, None, None)
+        if record.outcome == "pruned":
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        elif record.outcome == "failed":
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(trial, record.val_score)
+    return state.result()
+
+
+class _State:
+    """The best model so far, the anytime curve and the schedule, as trials end."""
+
+    def __init__(self, clock: BudgetClock, score_test: Callable[[Any], float] | None):
+        self.clock, self.score_test = clock, score_test
+        self.best: TuneResult | None = None
+        self.schedule: list[TrialRecord] = []
+        self.anytime: list[AnytimePoint] = []
+        self.n_oom = 0
+
+    def add(self, record: TrialRecord, model: Any, val: Score | None) -> None:
+        self.schedule.append(record)
+        if val is None or (self.best is not None and val.score <= self.best.best_val.score):
+            return
+        elapsed = self.clock.elapsed()
+        self.best = TuneResult(dict(record.params), model, val, record.number, elapsed)
+        if self.score_test is not None:
+            with self.clock.paused():
+                test_score = self.score_test(model)
+            self.anytime.append(AnytimePoint(elapsed, record.number, val.score, test_score))
+
+    def result(self) -> TuneResult:
+        trials = self.schedule
+        errors = [f"trial {t.number}: {t.error}" for t in trials if t.outcome == "failed"]
+        if self.best is None:
+            detail = "; ".join(errors[-3:]) or "every trial was pruned"
+            raise NoTrialSucceeded(f"no trial succeeded in {len(trials)} trials: {detail}")
+        best = self.best
+        best.n_trials = len(trials)
+        best.n_pruned = sum(t.outcome == "pruned" for t in trials)
+        best.n_failed = sum(t.outcome == "failed" for t in trials)
+        best.n_oom = self.n_oom
+        best.anytime, best.trial_errors, best.schedule = self.anytime, errors, trials
+        return best
 
 
 def _release_gpu_memory() -> None:

@@ -28,10 +28,13 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     from treeline.execute.cell import Cell
     from treeline.execute.measure import NvmlSampler, peak_rss_mb
     from treeline.execute.result import Measurements
+    from treeline.execute.schedule import TrialRecord, totals
     from treeline.execute.tuning import tune
 
     cell = Cell.from_json(spec["cell"])
     device, threads = cell.device, cell.threads
+    if device == "cuda" and cell.family == "deep":
+        _deterministic_torch()  # recordings too: a replay can only match a deterministic run
     t0 = time.perf_counter()
     dataset = cell.dataset.build()
     bundle = dataset.bundle(cell.n, cell.seed)
@@ -64,6 +67,9 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         return score(data.task, test.y, contender.predict(model, test.X, data)).score
 
     sampler = NvmlSampler() if device == "cuda" else contextlib.nullcontext()
+    replay = None
+    if spec.get("replay") is not None:  # a recorded schedule: run its work, not the clock's
+        replay = [TrialRecord(**t) for t in spec["replay"]]
     # Featurizing the cell's train + validation rows is charged to its budget up front.
     clock = BudgetClock(cell.budget, sync, spent=featurize_fit)
     with sampler:
@@ -75,6 +81,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
             seed=cell.seed,
             clock=clock,
             score_test=score_test,
+            replay=replay,
         )
         fit_seconds = clock.elapsed()
     send("tuned", fit_seconds=fit_seconds)
@@ -116,13 +123,25 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         n_val=len(data.val),
         n_test=len(test),
     )
+    m.update(**{f"work_{unit}": amount for unit, amount in totals(result.schedule).items()})
     return {
         "metric": final.metric,
         "measurements": asdict(m),
         "params": result.best_params,
         "anytime": [asdict(p) for p in result.anytime],
         "trial_errors": result.trial_errors[-20:],
+        "schedule": [asdict(t) for t in result.schedule],
     }
+
+
+def _deterministic_torch() -> None:
+    """Deterministic CUDA kernels where torch has them (a warning, not a failure, where it has
+    none); cuBLAS needs its workspace fixed for that, before torch initializes CUDA."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    import torch
+
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
 
 
 def main(argv: list[str]) -> int:

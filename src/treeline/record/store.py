@@ -13,10 +13,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from treeline.execute import result as schema
-from treeline.execute.result import CellResult
+from treeline.execute.budget import grace_seconds as grace
+from treeline.execute.result import CellResult, Replay
+from treeline.execute.schedule import TrialRecord, dumps, loads
 from treeline.locate import results_dir
 
 if TYPE_CHECKING:
@@ -31,16 +33,57 @@ def tracking_uri(explicit: str | None = None) -> str:
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+class Recorded(NamedTuple):
+    """A recorded cell as a replay needs it."""
+
+    run_id: str
+    result: CellResult
+    machine: dict[str, str]  # the `machine` tags it was recorded with (versions, CPU, GPU)
+    experiment: str
+
+
+def find_cell(client: Any, experiment_ids: list[str], cell_id: str) -> list[Recorded]:
+    if not experiment_ids:
+        return []
+    quoted = cell_id.replace("\\", "").replace("'", "")
+    runs = client.search_runs(experiment_ids, filter_string=f"tags.`treeline.cell_id` = '{quoted}'")
+    out = []
+    for run in runs:
+        r = schema.from_mlflow(run.data.tags, run.data.metrics, run.data.params, [])
+        if r is not None:
+            machine = schema.machine_tags(run.data.tags)
+            out.append(Recorded(run.info.run_id, r, machine, run.info.experiment_id))
+    return out
+
+
+def find_recorded(cell_id: str, suite: str | None = None, uri: str | None = None) -> list[Recorded]:
+    """A cell by id, in one suite's experiment or (no `suite`) in every experiment of the store.
+    Creates nothing: a store without that suite just has no such cell."""
+    from mlflow import MlflowClient
+
+    _quiet_mlflow()
+    client = MlflowClient(tracking_uri(uri))
+    if suite is None:
+        ids = [e.experiment_id for e in client.search_experiments()]
+    else:
+        exp = client.get_experiment_by_name(suite)
+        ids = [exp.experiment_id] if exp is not None and exp.lifecycle_stage == "active" else []
+    return find_cell(client, ids, cell_id)
+
+
+def _quiet_mlflow() -> None:
+    import logging
+
+    # mlflow sets its own logger to INFO on import; its schema chatter is not ours to show.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 class Tracker:
     def __init__(self, experiment: str, uri: str | None = None):
-        import logging
-
         from mlflow import MlflowClient
 
-        # mlflow sets its own logger to INFO on import; its schema chatter is not ours to show.
-        for name in ("mlflow", "alembic"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-
+        _quiet_mlflow()
         self.uri = tracking_uri(uri)
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -98,16 +141,27 @@ class Tracker:
 
     def record(self, result: CellResult, machine: dict[str, str], grace_seconds: float) -> str:
         """Write one cell's run; replaces any earlier run with the same resume key."""
-        from mlflow.entities import Metric, Param
-
         for old in self._with_key(result.cell.resume_key):
             self.client.delete_run(old.info.run_id)
         run = self.client.create_run(
             self.experiment_id, run_name=result.cell.id, tags=schema.tags(result, machine)
         )
         run_id = run.info.run_id
+        self._write(run_id, schema.metrics(result), result, grace_seconds)
+        self._artifacts(run_id, result)
+        self.client.set_tag(run_id, schema.COMPLETE_TAG, "1")
+        self.client.set_terminated(
+            run_id, "FINISHED" if result.status in ("ok", "skipped") else "FAILED"
+        )
+        return run_id
+
+    def _write(
+        self, run_id: str, values: dict[str, float], result: CellResult, grace_seconds: float
+    ) -> None:
+        from mlflow.entities import Metric, Param
+
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, 0) for k, v in schema.metrics(result).items()]
+        metrics = [Metric(k, v, now, 0) for k, v in values.items()]
         for point in result.anytime:
             step = round(point.elapsed * 1000)
             metrics.append(Metric(schema.ANYTIME_VAL, point.val_score, now, step))
@@ -118,12 +172,6 @@ class Tracker:
             self.client.log_batch(run_id, params=plist[i : i + 100])
         for i in range(0, len(metrics), 1000):
             self.client.log_batch(run_id, metrics=metrics[i : i + 1000])
-        self._artifacts(run_id, result)
-        self.client.set_tag(run_id, schema.COMPLETE_TAG, "1")
-        self.client.set_terminated(
-            run_id, "FINISHED" if result.status in ("ok", "skipped") else "FAILED"
-        )
-        return run_id
 
     def log_report(self, folder: Path, suite_hash: str) -> str:
         """The report's files as artifacts of one suite-level run (replacing the last one)."""
@@ -144,10 +192,45 @@ class Tracker:
         if result.log_path is not None and result.log_path.exists():
             self.client.log_artifact(run_id, str(result.log_path))
         detail = result.to_json()
+        detail.pop("schedule")  # its own artifact, below
+        self.client.log_text(run_id, json.dumps(detail, indent=2, default=str), "cell.json")
+        if result.schedule:
+            self.client.log_text(run_id, dumps(result.schedule), schema.SCHEDULE_ARTIFACT)
+
+    def schedule(self, run_id: str) -> list[TrialRecord]:
+        """A recorded cell's trial schedule (empty for a run recorded before schedules were)."""
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bar on stdout
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "cell.json"
-            path.write_text(json.dumps(detail, indent=2, default=str))
-            self.client.log_artifact(run_id, str(path))
+            try:
+                path = self.client.download_artifacts(run_id, schema.SCHEDULE_ARTIFACT, tmp)
+            except Exception:  # MLflow raises its own and OSError types for a missing file
+                return []
+            return loads(Path(path).read_text())
+
+    def record_replay(self, replay: Replay, machine: dict[str, str]) -> str:
+        """Write a replay as its own run (never a cell: see `schema.Replay`)."""
+        r = replay.replayed
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"replay {r.cell.id}",
+            tags=schema.replay_tags(replay, machine),
+        )
+        run_id = run.info.run_id
+        self._write(run_id, schema.replay_metrics(replay), r, grace(r.cell.budget))
+        self._artifacts(run_id, r)
+        self.client.set_tag(run_id, schema.COMPLETE_TAG, "1")
+        self.client.set_terminated(run_id, "FINISHED" if r.status == "ok" else "FAILED")
+        return run_id
+
+    def replays(self) -> list[Replay]:
+        """Every complete replay of the experiment's cells."""
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string="tags.`treeline.kind` = 'replay'"
+        )
+        found = (
+            schema.replay_from_mlflow(r.data.tags, r.data.metrics, r.data.params) for r in runs
+        )
+        return [r for r in found if r is not None]
 
 
 def read_results(experiment: str, uri: str | None = None) -> list[CellResult]:

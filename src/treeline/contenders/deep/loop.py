@@ -226,6 +226,7 @@ class DeepContender(Contender):
                 loss.backward()
                 opt.step()
                 samples += len(idx)
+                ctx.did("steps")
                 if ctx.expired(sync=False):
                     stop = True
                     break
@@ -233,6 +234,7 @@ class DeepContender(Contender):
             if stop and best_state is not None:
                 break  # a cut-off epoch is not evaluated: the best complete epoch stands
             epochs += 1
+            ctx.did("epochs")
             val_pred = self._predict_tensors(module, p.val, p.pre, data)
             s = score(data.task, data.val.y, val_pred).score
             if s > best_score:

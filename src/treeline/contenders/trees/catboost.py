@@ -80,6 +80,7 @@ class CatBoost(Contender):
 
         class Deadline:
             def after_iteration(self, info: Any) -> bool:
+                ctx.did("rounds")
                 if info.iteration % REPORT_EVERY == 0:
                     try:
                         ctx.report(info.iteration, -float(info.metrics["validation"][loss][-1]))

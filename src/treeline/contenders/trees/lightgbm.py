@@ -95,6 +95,7 @@ class LightGBM(Contender):
         best = {"score": -np.inf, "iteration": 0}
 
         def deadline(env: Any) -> None:
+            ctx.did("rounds")
             _, _, value, higher_better = env.evaluation_result_list[0][:4]
             s = value if higher_better else -value
             if s > best["score"]:

@@ -83,6 +83,7 @@ class RandomForest(Contender):
         while model.n_estimators < MAX_TREES and not (model.n_estimators and ctx.expired()):
             model.n_estimators += BLOCK
             model.fit(prepared, data.train.y)
+            ctx.did("trees", BLOCK)
         return model
 
     def predict(self, model: Any, X: Inputs, data: FitData) -> np.ndarray:

@@ -48,6 +48,7 @@ class XGBoost(Contender):
     name = "xgboost"
     family = "tree"
     devices = ("cpu", "cuda")
+    exact_on = ("cpu", "cuda")  # hist histograms are deterministic on GPU too (XGBoost >= 2)
     library = "xgboost"
     description = "XGBoost, hist trees, native categoricals"
     libraries = ("xgboost",)
@@ -95,6 +96,7 @@ class XGBoost(Contender):
 
         class Deadline(xgb.callback.TrainingCallback):
             def after_iteration(self, model: Any, epoch: int, evals_log: dict) -> bool:
+                ctx.did("rounds")
                 if epoch % REPORT_EVERY == REPORT_EVERY - 1:
                     ctx.report(epoch + 1, -float(evals_log["val"][metric][-1]))
                 return ctx.expired()
