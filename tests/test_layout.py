@@ -1,6 +1,6 @@
 """The package layout is the path of a run: config → data → featurize → contenders → execute →
 record → analysis. A module imports only from its own stage or earlier ones (and the shared
-leaves: errors, locate, catalogue); the entry points (cli, run, console) sit on top."""
+leaves: errors, locate, catalogue); the entry points (cli, run, replay, console) sit on top."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import treeline
 PACKAGE = Path(treeline.__file__).parent
 STAGES = ("config", "data", "featurize", "contenders", "execute", "record", "analysis")
 LEAVES = ("errors", "locate", "catalogue")
-ENTRY = ("cli", "run", "console", "__main__", "__init__")
+ENTRY = ("cli", "run", "replay", "console", "__main__", "__init__")
 
 
 def _stage(module: str) -> int:

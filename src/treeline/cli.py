@@ -213,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from treeline.analysis.frame import results_frame
+    from treeline.analysis.frame import replays_frame, results_frame
     from treeline.analysis.report import write_report
     from treeline.console import decision_table
     from treeline.execute.plan import load_suite
@@ -227,14 +227,34 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"no recorded cells for suite '{suite.name}': run `treeline run {args.suite}` first"
         )
     out = Path(args.out) if args.out else results_dir() / "reports" / suite.name
-    path = write_report(suite.name, suite.description, frame, out)
-    Tracker(suite.name, args.tracking_uri).log_report(out, suite.digest)
+    tracker = Tracker(suite.name, args.tracking_uri)
+    replays = replays_frame(tracker.replays())
+    path = write_report(suite.name, suite.description, frame, out, replays)
+    tracker.log_report(out, suite.digest)
     console = _console()
     console.print(decision_table(frame))
     console.print(
         f"report: {path} and {out / 'index.html'} (also in MLflow, run 'report')", soft_wrap=True
     )
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from treeline.console import replay_table, replay_verdict
+    from treeline.replay import replay
+
+    run = replay(
+        args.cell_id,
+        suite=args.suite,
+        runner=args.runner,
+        tracking_uri=args.tracking_uri,
+        tolerance=args.tolerance,
+    )
+    console = _console()
+    if run.replay.replayed.status != "skipped":
+        console.print(replay_table(run))
+    console.print(replay_verdict(run), soft_wrap=True)
+    return 0 if run.passed else 1
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -288,6 +308,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="default: results/reports/<suite>/")
     p.add_argument("--tracking-uri", metavar="URI")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "replay",
+        help="run a recorded cell again on its recorded work: the same trials, rounds and steps",
+        description="Re-run a recorded cell's trial schedule with the clock replaced by the "
+        "recorded work, print recorded and replayed figures side by side, record the replay in "
+        "MLflow, and exit 1 when the test scores differ beyond the tolerance (0 where "
+        "bit-equality is expected: same device, threads and library versions; "
+        "otherwise 0.01).",
+    )
+    p.add_argument("cell_id", metavar="CELL_ID", help="e.g. adult/n=1000/xgboost/cpu/s0")
+    p.add_argument("--suite", metavar="SUITE", help="the suite (name or file) it belongs to")
+    p.add_argument(
+        "--runner", metavar="RUNNER", help="replay on another runner (default: the recorded one)"
+    )
+    p.add_argument("--tolerance", type=float, metavar="T", help="|Δ test score| allowed")
+    p.add_argument("--tracking-uri", metavar="URI")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("ui", help="start the MLflow UI on the results store")
     p.add_argument("--tracking-uri", metavar="URI")

@@ -3,15 +3,18 @@ cell, the summary table and the decision table."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 
 from treeline.execute.cell import Cell
 from treeline.execute.result import CellResult
+from treeline.execute.schedule import UNITS, TrialRecord
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from treeline.replay import ReplayRun
     from treeline.run import SuiteRun
 
 
@@ -173,3 +176,88 @@ def recorded_decision_table(suite: str, tracking_uri: str | None):
     if frame.empty or not {"tree", "deep"} <= set(frame["family"]):
         return None
     return decision_table(frame)
+
+
+def replay_table(run: ReplayRun):
+    """The recorded cell and its replay, side by side."""
+    from rich.table import Table
+
+    r, rec = run.replay, run.recorded
+    new, old = r.replayed.measurements, rec.measurements
+    table = Table(
+        title=f"replay of {rec.cell.id} ({rec.cell.suite}) on {r.replayed.cell.runner}",
+        title_justify="left",
+        header_style="bold",
+    )
+    for col in ("", f"recorded ({r.recorded_runner})", f"replayed ({r.replayed.cell.runner})", "Δ"):
+        table.add_column(col, justify="right" if col else "left")
+
+    def row(name: str, a: float, b: float, digits: int = 6, delta: bool = True) -> None:
+        d = b - a if delta else math.nan
+        table.add_row(name, _num(a, digits), _num(b, digits), "" if math.isnan(d) else f"{d:+.3g}")
+
+    # Scores in full (the shortest repr that reads back to the same float): equal means bit-equal.
+    row(f"test {rec.metric}", old.test_metric, new.test_metric, -1)
+    row("test score", old.test_score, new.test_score, -1)
+    row("val score", old.val_score, new.val_score, -1)
+    table.add_row(
+        "best trial", str(_best(run.recorded_schedule)), str(_best(r.replayed.schedule)), ""
+    )
+    row("trials", old.n_trials, new.n_trials, 0)
+    row("  pruned", old.n_trials_pruned, new.n_trials_pruned, 0)
+    row("  failed", old.n_trials_failed, new.n_trials_failed, 0)
+    for unit in UNITS:
+        a, b = getattr(old, f"work_{unit}"), getattr(new, f"work_{unit}")
+        if not (math.isnan(a) and math.isnan(b)):
+            row(f"work: {unit}", a, b, 0)
+    row("fit seconds", old.fit_seconds, new.fit_seconds, 3)
+    row("predict seconds", old.predict_seconds, new.predict_seconds, 3)
+    row("cost USD", old.cost_usd, new.cost_usd, 6)
+    return table
+
+
+def replay_verdict(run: ReplayRun) -> str:
+    """One line: equal or not, by how much, against which tolerance, and why that tolerance."""
+    r = run.replay
+    if r.replayed.status != "ok":
+        return f"[red]replay {r.replayed.status}[/]: {r.replayed.error}"
+    why = (
+        "bit-equality expected (same device, threads and library versions)"
+        if r.exact_expected
+        else "not bit-exact here: "
+        + (
+            "; ".join(run.version_changes)
+            if run.version_changes
+            else f"{r.replayed.cell.contender.name} on {r.replayed.cell.device} "
+            f"(threads {run.recorded.cell.threads} → {r.replayed.cell.threads})"
+        )
+    )
+    work = "the same work in every trial" if r.same_work else "[yellow]work differs[/]"
+    if r.bit_equal:
+        head = "[green]bit-equal[/] test score"
+    else:
+        colour = "green" if r.within_tolerance else "red"
+        head = f"[{colour}]test score differs by {r.difference:+.3g}[/] (tolerance {r.tolerance:g})"
+    speed = (
+        f"; fit time ratio recorded/replayed {r.speedup:.3g}×" if math.isfinite(r.speedup) else ""
+    )
+    return f"{head}; {work}; {why}{speed}"
+
+
+def _num(x: float, digits: int) -> str:
+    if math.isnan(x):
+        return "–"
+    if digits < 0:
+        return repr(x)
+    return f"{x:,.0f}" if digits == 0 else f"{x:.{digits}g}"
+
+
+def _best(schedule: list[TrialRecord]) -> int | str:
+    done = [t for t in schedule if t.outcome == "complete" and t.val_score is not None]
+    if not done:
+        return "–"
+    best = done[0]
+    for t in done[1:]:
+        if t.val_score > best.val_score:  # the first of equals, as tuning picks it
+            best = t
+    return best.number

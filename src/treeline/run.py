@@ -46,19 +46,7 @@ class SuiteRun:
 
     @cached_property
     def machine_tags(self) -> dict[str, str]:
-        from treeline.config.runner_profile import visible_gpus
-        from treeline.execute.measure import cpu_model, git_commit, versions
-
-        tags = {f"version.{k}": v for k, v in versions().items()}
-        tags.update(
-            {
-                "git_commit": git_commit(),
-                "cpu": cpu_model(),
-                "gpu": ", ".join(visible_gpus()) or "none",
-                "suite_hash": self.suite.digest,
-            }
-        )
-        return tags
+        return machine_tags(self.suite.digest)
 
     def done(self) -> dict[str, CellResult]:
         if self.options.rerun_all:
@@ -87,6 +75,23 @@ class SuiteRun:
             if on_event:
                 on_event("end", cell, result)
         return results
+
+
+def machine_tags(suite_hash: str) -> dict[str, str]:
+    """What a run records of where it ran: library versions, git commit, CPU and GPU models."""
+    from treeline.config.runner_profile import visible_gpus
+    from treeline.execute.measure import cpu_model, git_commit, versions
+
+    tags = {f"version.{k}": v for k, v in versions().items()}
+    tags.update(
+        {
+            "git_commit": git_commit(),
+            "cpu": cpu_model(),
+            "gpu": ", ".join(visible_gpus()) or "none",
+            "suite_hash": suite_hash,
+        }
+    )
+    return tags
 
 
 def exit_code(results: list[CellResult]) -> int:

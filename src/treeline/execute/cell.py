@@ -4,11 +4,13 @@ resume key."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from treeline.config.runner_profile import RunnerProfile
 from treeline.data import DatasetRef
 
 
@@ -65,6 +67,10 @@ class Cell:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def on(self, runner: str, profile: RunnerProfile) -> Cell:
+        """The same cell on another runner."""
+        return dataclasses.replace(self, **runner_fields(runner, profile))
+
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Cell:
         return cls(
@@ -74,3 +80,15 @@ class Cell:
                 "contender": ContenderSpec(**d["contender"]),
             }
         )
+
+
+def runner_fields(runner: str, p: RunnerProfile) -> dict[str, Any]:
+    """What a runner fixes in a cell: device, threads, GPU model and price."""
+    return {
+        "runner": runner,
+        "device": p.device,
+        "threads": p.resolved_threads(),
+        "gpu": p.gpu,
+        "price_per_hour": p.price_per_hour,
+        "price_source": f"{p.price_source} ({p.price_date})",
+    }

@@ -24,7 +24,7 @@ from treeline.config.suite import (
 from treeline.config.yaml_source import LocatedYaml, pydantic_problems
 from treeline.data import DatasetRef
 from treeline.errors import ConfigError, Problem, unknown_name
-from treeline.execute.cell import Cell, ContenderSpec
+from treeline.execute.cell import Cell, ContenderSpec, runner_fields
 
 
 @dataclass(frozen=True)
@@ -443,12 +443,7 @@ def expand(
             n=n,
             contender=spec,
             family=contender_class(spec.name).family,
-            runner=runner,
-            device=p.device,
-            threads=p.resolved_threads(),
-            gpu=p.gpu,
-            price_per_hour=p.price_per_hour,
-            price_source=f"{p.price_source} ({p.price_date})",
+            **runner_fields(runner, p),
             seed=seed,
             budget=suite.budget * budget_scale,
         )
