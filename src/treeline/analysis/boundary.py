@@ -235,12 +235,34 @@ def one_point(task: str, best_score: float) -> float:
     return 0.01 if task != "regression" else 0.01 * abs(best_score)
 
 
-def hardware(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """For contenders run on several runners: trials/s speed-up, score and cost ratios,
-    relative to the cheapest runner (per dataset and n, seed means)."""
-    ok = frame[frame["status"] == "ok"]
-    rows = []
+def hardware(frame: pd.DataFrame, replays: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Contenders measured on several runners, relative to a baseline runner (per dataset, n
+    and contender). From replays where they exist: the same work on both, so the speed-up is
+    recorded ÷ replayed fit seconds and the cost ratio the price of that work alone. Otherwise
+    from equal-budget cells (seed means): trials per second, relative to the cheapest runner,
+    where each runner did different work."""
+    rows: list[dict[str, Any]] = []
     keys = ["dataset", "n", "contender"]
+    replayed: set[tuple[Any, ...]] = set()
+    if replays is not None and not replays.empty:
+        cross = replays[
+            (replays["status"] == "ok") & (replays["runner"] != replays["recorded_runner"])
+        ]
+        for key, part in cross.groupby([*keys, "recorded_runner", "runner"]):
+            *k, base, runner = key
+            replayed.add((*k, runner))
+            rows.append(
+                {
+                    **dict(zip(keys, k, strict=True)),
+                    "runner": runner,
+                    "baseline_runner": base,
+                    "speedup": float((part["recorded_fit_seconds"] / part["fit_seconds"]).mean()),
+                    "score_delta": float(part["difference"].mean()),
+                    "cost_ratio": float((part["cost_usd"] / part["recorded_cost_usd"]).mean()),
+                    "source": f"replay ({len(part)}): identical work",
+                }
+            )
+    ok = frame[frame["status"] == "ok"]
     for key, part in ok.groupby(keys):
         per_runner = part.groupby("runner").agg(
             trials_per_s=("trials_per_second", "mean"),
@@ -252,6 +274,8 @@ def hardware(frame: pd.DataFrame) -> list[dict[str, Any]]:
             continue
         base = per_runner.sort_values("price").iloc[0]
         for runner, r in per_runner.iterrows():
+            if (*key, runner) in replayed:
+                continue
             rows.append(
                 {
                     **dict(zip(keys, key, strict=True)),
@@ -260,6 +284,31 @@ def hardware(frame: pd.DataFrame) -> list[dict[str, Any]]:
                     "speedup": r.trials_per_s / base.trials_per_s,
                     "score_delta": r.score - base.score,
                     "cost_ratio": r.cost / base.cost if base.cost else math.nan,
+                    "source": "equal budget: trials/s",
                 }
             )
+    return rows
+
+
+def replay_exactness(replays: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per contender and (recorded → replayed) device: how many replays came out bit-equal,
+    and the largest test-score difference of those that did not."""
+    ok = replays[replays["status"] == "ok"]
+    rows = []
+    for (contender, dev_from, dev_to), part in ok.groupby(
+        ["contender", "recorded_device", "device"]
+    ):
+        inexact = part[~part["bit_equal"].astype(bool)]
+        rows.append(
+            {
+                "contender": contender,
+                "devices": f"{dev_from} → {dev_to}",
+                "replays": len(part),
+                "bit_equal": int(part["bit_equal"].astype(bool).sum()),
+                "same_work": int(part["same_work"].astype(bool).sum()),
+                "max_abs_difference": float(inexact["difference"].abs().max())
+                if len(inexact)
+                else 0.0,
+            }
+        )
     return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from treeline.execute.result import CellResult
+from treeline.execute.result import CellResult, Replay
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,3 +47,45 @@ def results_frame(results: list[CellResult]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+REPLAY_COLUMNS = (
+    "cell_id", "dataset", "n", "contender", "status", "recorded_runner", "runner",
+    "recorded_device", "device", "recorded_test_score", "test_score", "difference", "bit_equal",
+    "exact_expected", "same_work", "recorded_fit_seconds", "fit_seconds", "speedup",
+    "recorded_cost_usd", "cost_usd",
+)  # fmt: skip
+
+
+def replays_frame(replays: list[Replay]) -> pd.DataFrame:
+    """One row per recorded replay: the replayed cell beside the recording it repeats."""
+    import pandas as pd
+
+    rows = []
+    for r in replays:
+        c, m = r.replayed.cell, r.replayed.measurements
+        rows.append(
+            {
+                "cell_id": c.id,
+                "dataset": c.dataset.label,
+                "n": c.n,
+                "contender": c.contender.label,
+                "status": r.replayed.status,
+                "recorded_runner": r.recorded_runner,
+                "runner": c.runner,
+                "recorded_device": r.recorded_device,
+                "device": c.device,
+                "recorded_test_score": r.recorded_test_score,
+                "test_score": m.test_score,
+                "difference": r.difference,
+                "bit_equal": r.bit_equal,
+                "exact_expected": r.exact_expected,
+                "same_work": r.same_work,
+                "recorded_fit_seconds": r.recorded_fit_seconds,
+                "fit_seconds": m.fit_seconds,
+                "speedup": r.speedup,
+                "recorded_cost_usd": r.recorded_cost_usd,
+                "cost_usd": m.cost_usd,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(REPLAY_COLUMNS))

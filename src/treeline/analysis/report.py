@@ -24,6 +24,7 @@ from treeline.analysis.boundary import (
     hardware,
     one_point,
     pareto_front,
+    replay_exactness,
 )
 
 if TYPE_CHECKING:
@@ -85,8 +86,14 @@ def decision_rows(frame: pd.DataFrame, comparisons: list[Comparison]) -> list[li
     return rows
 
 
-def build(suite: str, description: str, frame: pd.DataFrame, out: Path) -> list[Block]:
-    """The report's blocks; writes the PNG plots into `out`."""
+def build(
+    suite: str,
+    description: str,
+    frame: pd.DataFrame,
+    out: Path,
+    replays: pd.DataFrame | None = None,
+) -> list[Block]:
+    """The report's blocks; writes the PNG plots into `out`. `replays`: `replays_frame`."""
     comparisons = compare(frame)
     blocks = [Block("h1", f"Treeline report: {suite}"), Block("p", description.strip())]
     counts = frame["status"].value_counts().to_dict()
@@ -142,15 +149,20 @@ def build(suite: str, description: str, frame: pd.DataFrame, out: Path) -> list[
             ),
         )
     )
-    hw = hardware(frame)
+    hw = hardware(frame, replays)
+    from_replays = sum(r["source"].startswith("replay") for r in hw)
     blocks.append(
         Block(
             "p",
             "**Hardware** — "
             + (
-                "one runner tested; add a GPU runner (`--runner`) to compare."
+                "one runner tested; add a GPU runner (`--runner`), or replay cells on one "
+                "(`treeline replay CELL_ID --runner R`), to compare."
                 if not hw
-                else f"{len(hw)} contender × runner comparisons below."
+                else f"{len(hw)} contender × runner comparisons below; {from_replays} from "
+                "replays (the same work on both runners: a pure hardware speed-up and the price "
+                f"of that work), {len(hw) - from_replays} from equal-budget cells (trials per "
+                "second: each runner did different work)."
             ),
         )
     )
@@ -223,9 +235,10 @@ def build(suite: str, description: str, frame: pd.DataFrame, out: Path) -> list[
                         "contender",
                         "runner",
                         "vs",
-                        "speed-up (trials/s)",
+                        "speed-up",
                         "score Δ",
                         "cost ratio",
+                        "measured by",
                     ],
                     [
                         [
@@ -237,13 +250,44 @@ def build(suite: str, description: str, frame: pd.DataFrame, out: Path) -> list[
                             _fmt(r["speedup"], 3),
                             _fmt(r["score_delta"]),
                             _fmt(r["cost_ratio"], 3),
+                            r["source"],
                         ]
                         for r in hw
                     ],
                 ),
             )
         )
+    if replays is not None and not replays.empty:
+        blocks.extend(_replay_blocks(replays))
     return blocks
+
+
+def _replay_blocks(replays: pd.DataFrame) -> list[Block]:
+    """Which contenders replay bit-exactly, and by how much the others differ."""
+    rows = replay_exactness(replays)
+    inexact = [r["contender"] + f" ({r['devices']})" for r in rows if r["bit_equal"] < r["replays"]]
+    text = (
+        "Every replay below re-ran its cell's recorded trials, rounds and steps "
+        "(`treeline replay`). "
+        + (
+            "Not bit-exact: " + ", ".join(inexact) + " (largest differences in the table)."
+            if inexact
+            else "Every one reproduced its recorded test score bit for bit."
+        )
+    )
+    header = ["contender", "devices", "replays", "bit-equal", "same work", "largest Δ"]
+    body = [
+        [
+            r["contender"],
+            r["devices"],
+            str(r["replays"]),
+            str(r["bit_equal"]),
+            str(r["same_work"]),
+            f"{r['max_abs_difference']:.3g}",
+        ]
+        for r in rows
+    ]
+    return [Block("h2", "Replays"), Block("p", text), Block("table", (header, body))]
 
 
 def _mean(scores: dict[int, float]) -> float:
@@ -496,10 +540,16 @@ def render_html(blocks: list[Block]) -> str:
     )
 
 
-def write_report(suite_name: str, description: str, frame: pd.DataFrame, out: Path) -> Path:
+def write_report(
+    suite_name: str,
+    description: str,
+    frame: pd.DataFrame,
+    out: Path,
+    replays: pd.DataFrame | None = None,
+) -> Path:
     """Write report.md, index.html and the PNGs into `out`; returns the Markdown path."""
     out.mkdir(parents=True, exist_ok=True)
-    blocks = build(suite_name, description, frame, out)
+    blocks = build(suite_name, description, frame, out, replays)
     (out / "report.md").write_text(render_markdown(blocks, out))
     (out / "index.html").write_text(render_html(blocks))
     return out / "report.md"
