@@ -191,3 +191,76 @@ def test_hardware_axis_speedup_and_cost_ratio() -> None:
     assert cpu["speedup"] == 1.0 and cpu["baseline_runner"] == "cpu"
     assert t4["speedup"] == 4.0 and t4["cost_ratio"] == 4.0
     assert t4["score_delta"] == pytest.approx(0.01)
+    assert t4["source"] == "equal budget: trials/s"
+
+
+def _replays(rows: list[dict]) -> pd.DataFrame:
+    from treeline.analysis.frame import REPLAY_COLUMNS
+
+    base = {
+        "cell_id": "d/n=1000/xgboost/t4/s0",
+        "dataset": "d",
+        "n": 1000,
+        "contender": "xgboost",
+        "status": "ok",
+        "recorded_runner": "cpu",
+        "runner": "t4",
+        "recorded_device": "cpu",
+        "device": "cuda",
+        "recorded_test_score": 0.85,
+        "test_score": 0.85,
+        "difference": 0.0,
+        "bit_equal": True,
+        "exact_expected": False,
+        "same_work": True,
+        "recorded_fit_seconds": 10.0,
+        "fit_seconds": 2.0,
+        "speedup": 5.0,
+        "recorded_cost_usd": 0.001,
+        "cost_usd": 0.0005,
+    }
+    return pd.DataFrame([{**base, **r} for r in rows], columns=list(REPLAY_COLUMNS))
+
+
+def test_the_hardware_axis_uses_replays_where_they_exist_and_says_so() -> None:
+    """A replay did the recorded work on the other runner: speed-up = recorded ÷ replayed fit
+    seconds, not the equal-budget trials/s (4× in the frame, 5× in the replay)."""
+    from treeline.analysis.boundary import hardware
+
+    rows = [
+        {"dataset": "d", "n": 1000, "contender": c, "runner": r, "status": "ok",
+         "price_per_hour": p, "trials_per_second": t, "test_score": 0.85, "cost_usd": 0.001}
+        for c in ("xgboost", "catboost")
+        for r, p, t in (("cpu", 0.1, 2.0), ("t4", 0.526, 8.0))
+    ]  # fmt: skip
+    replays = _replays([{}, {"recorded_fit_seconds": 12.0, "fit_seconds": 2.0, "cost_usd": 0.001}])
+    out = {(r["contender"], r["runner"]): r for r in hardware(pd.DataFrame(rows), replays)}
+    xgb = out[("xgboost", "t4")]
+    assert xgb["speedup"] == pytest.approx((5.0 + 6.0) / 2)
+    assert xgb["cost_ratio"] == pytest.approx((0.5 + 1.0) / 2)
+    assert xgb["source"] == "replay (2): identical work"
+    assert out[("catboost", "t4")]["source"] == "equal budget: trials/s"  # no replay of it
+    assert out[("catboost", "t4")]["speedup"] == 4.0
+
+
+def test_the_report_lists_which_contenders_replay_bit_exactly(tmp_path) -> None:
+    from treeline.analysis.report import write_report
+
+    frame = results(lambda x: 0.80 + 0.01 * x, lambda x: 0.70 + 0.035 * x)
+    frame["modality"] = "tabular"
+    for col in ("fit_seconds", "peak_rss_mb", "peak_vram_mb", "trials_per_second"):
+        frame[col] = 1.0
+    frame["price_per_hour"] = 0.1
+    replays = _replays(
+        [
+            {"recorded_runner": "cpu", "runner": "cpu", "device": "cpu"},
+            {"contender": "mlp", "bit_equal": False, "difference": -0.0031},
+            {"contender": "mlp", "bit_equal": False, "difference": 0.0012},
+        ]
+    )
+    md = write_report("demo", "a constructed suite", frame, tmp_path, replays).read_text()
+    section = md.split("## Replays")[1]
+    assert "Not bit-exact: mlp (cpu → cuda)" in section
+    assert "| mlp | cpu → cuda | 2 | 0 | 2 | 0.0031 |" in section
+    assert "| xgboost | cpu → cpu | 1 | 1 | 1 | 0 |" in section
+    assert "1 from replays" in md
