@@ -34,6 +34,7 @@ class DatasetEntry(_Strict):
     file: str | None = None
     target: str | None = None
     task: Task | None = None
+    sep: str | None = Field(None, min_length=1, max_length=1)  # a 'file' CSV's separator
     n: list[PositiveInt] | None = Field(None, min_length=1)
     options: dict[str, Any] | None = None
 
@@ -43,8 +44,10 @@ class DatasetEntry(_Strict):
             raise ValueError("give exactly one of 'name' (a built-in dataset) or 'file'")
         if self.file is not None and (self.target is None or self.task is None):
             raise ValueError("a 'file' dataset needs 'target' (the column) and 'task'")
-        if self.name is not None and (self.target is not None or self.task is not None):
-            raise ValueError("'target' and 'task' belong to 'file' datasets only")
+        if self.name is not None and (
+            self.target is not None or self.task is not None or self.sep is not None
+        ):
+            raise ValueError("'target', 'task' and 'sep' belong to 'file' datasets only")
         return self
 
 

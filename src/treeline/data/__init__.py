@@ -86,7 +86,14 @@ class DatasetRef:
             from treeline.data.tabular.user_file import UserFile
 
             assert self.target and self.task and self.total_rows is not None
-            return UserFile(Path(self.file), self.target, self.task, self.label, self.total_rows)
+            return UserFile(
+                Path(self.file),
+                self.target,
+                self.task,
+                self.label,
+                self.total_rows,
+                sep=self.options.get("sep"),
+            )
         assert self.name is not None
         cls = dataset_class(self.name)
         if cls.Options is not None:

@@ -322,54 +322,27 @@ class _Checker:
             return None
 
     def _user_file(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
-        from treeline.data.tabular.user_file import FORMATS, read_table, table_columns
+        """The file's own problems come from the data stage (`user_file.check_file`)."""
+        from treeline.data.tabular.user_file import check_file
 
         loc: tuple[str | int, ...] = ("datasets", i)
         assert entry.file and entry.target and entry.task
         path = Path(entry.file).expanduser()
         if not path.is_absolute():
             path = (self.src.path.parent / path).resolve()
-        if not path.name.lower().endswith(FORMATS):
-            self.add((*loc, "file"), f"must be one of {', '.join(FORMATS)}, got '{path.name}'")
+        checked = check_file(path, entry.target, entry.task, entry.sep)
+        for key, message in checked.problems:
+            self.add((*loc, key), message)
+        if checked.problems:
             return None
-        if not path.exists():
-            self.add((*loc, "file"), f"file not found: {path}")
-            return None
-        try:
-            columns = table_columns(path)
-        except Exception as exc:  # any reader error is the user's file, not our bug
-            self.add((*loc, "file"), f"cannot read {path.name}: {exc}")
-            return None
-        if entry.target not in columns:
-            self.add(
-                (*loc, "target"), unknown_name(f"column in {path.name}", entry.target, columns)
-            )
-            return None
-        target = read_table(path, [entry.target])[entry.target].dropna()
-        distinct = target.nunique()
-        if entry.task == "binary" and distinct != 2:
-            self.add(
-                (*loc, "task"),
-                f"binary needs exactly 2 distinct target values, "
-                f"column '{entry.target}' has {distinct}",
-            )
-            return None
-        if entry.task == "regression":
-            import pandas as pd
-
-            if not pd.api.types.is_numeric_dtype(target):
-                self.add(
-                    (*loc, "task"),
-                    f"regression needs a numeric target, column '{entry.target}' is {target.dtype}",
-                )
-                return None
         label = entry.label or path.stem.lower().replace(" ", "-")
         return DatasetRef(
             label=label,
             file=str(path),
             target=entry.target,
             task=entry.task,
-            total_rows=len(target),
+            total_rows=checked.rows,
+            options={"sep": entry.sep} if entry.sep else {},
         )
 
     def _expectations(
