@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from treeline.data.clean import clean_table
 from treeline.data.inputs import KINDS, Inputs, Table
 from treeline.data.sources import Source, first_available, sha256_of
 from treeline.data.split import (
     SUBSAMPLE_STREAM,
     TEST_STREAM,
+    every_class_on_both_sides,
+    every_class_twice,
     stratified_order,
     train_val_positions,
 )
@@ -32,7 +35,7 @@ Task = Literal["binary", "multiclass", "regression"]
 Modality = Literal["tabular", "image", "text", "audio", "sequence", "multimodal"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 TARGET = "__target__"
-PREPARE_VERSION = 2  # bump when preparation changes, so old caches are not reused
+PREPARE_VERSION = 3  # bump when preparation changes, so old caches are not reused
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class DataBundle:
     # cached per dataset); the harness's business, never a contender's.
     train_rows: np.ndarray | None = None
     val_rows: np.ndarray | None = None
+    notes: tuple[str, ...] = ()  # how preparation handled the data (data/clean.py)
 
     @property
     def modality(self) -> str:
@@ -149,6 +153,10 @@ class Dataset(ABC):
         """Positions of `labelled(n, seed)` in a stored pool, for datasets that have one."""
         return None
 
+    def notes(self) -> tuple[str, ...]:
+        """What preparation changed in the data, and how (stated in logs and MLflow)."""
+        return ()
+
     def availability(self) -> tuple[bool, str]:
         """(available offline now, the source that would be used or how to get one)."""
         cache = cache_dir()
@@ -163,6 +171,8 @@ class Dataset(ABC):
         """The cell's data: n labelled rows split 80/20 into train/validation, plus test."""
         labelled = self.labelled(n, seed)
         tr, va = train_val_positions(len(labelled))
+        if self.task != "regression":
+            tr, va = every_class_on_both_sides(labelled.y, tr, va, self.name, n)
         rows = self.labelled_rows(n, seed)
         return DataBundle(
             dataset=self.name,
@@ -175,6 +185,7 @@ class Dataset(ABC):
             test=self.test(),
             train_rows=None if rows is None else rows[tr],
             val_rows=None if rows is None else rows[va],
+            notes=self.notes(),
         )
 
 
@@ -254,6 +265,7 @@ class CachedDataset(Dataset):
             "classes": list(classes),
             "inputs": parts,
             "prepare_seconds": round(time.perf_counter() - started, 3),
+            "notes": self.__dict__.pop("_prepare_notes", []),
             "prepare_version": PREPARE_VERSION,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -274,11 +286,18 @@ class CachedDataset(Dataset):
     def classes(self) -> tuple[str, ...]:
         return tuple(self.prepare().meta["classes"])
 
+    def notes(self) -> tuple[str, ...]:
+        return tuple(self.prepare().meta.get("notes", []))
+
     def labelled_rows(self, n: int, seed: int) -> np.ndarray:
         pool = self._load("pool")
         if n > len(pool):
             raise ValueError(f"{self.name}: n={n} exceeds the {len(pool)} labelled rows")
-        return stratified_order(pool.y, self.task != "regression", seed, SUBSAMPLE_STREAM)[:n]
+        classification = self.task != "regression"
+        order = stratified_order(pool.y, classification, seed, SUBSAMPLE_STREAM)
+        if not classification:
+            return order[:n]
+        return every_class_twice(order, pool.y, n, self.name)
 
     def labelled(self, n: int, seed: int) -> Split:
         return self._load("pool").take(self.labelled_rows(n, seed))
@@ -329,4 +348,6 @@ class TableDataset(CachedDataset):
         # category levels come from the examples alone.
         frame = frame[frame[TARGET].notna()].reset_index(drop=True)
         y_raw = frame.pop(TARGET)
+        frame, notes = clean_table(frame, keep=self.categorical or ())
+        self._prepare_notes = notes  # kept in the prepared data's meta.json
         return type_columns(frame, self.categorical), y_raw

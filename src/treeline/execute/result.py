@@ -94,6 +94,7 @@ class CellResult:
     anytime: list[AnytimePoint] = field(default_factory=list)
     trial_errors: list[str] = field(default_factory=list)
     schedule: list[TrialRecord] = field(default_factory=list)  # logged as SCHEDULE_ARTIFACT
+    data_notes: list[str] = field(default_factory=list)  # how the data was handled (clean.py)
     log_path: Path | None = None
     from_earlier_run: bool = False
 
@@ -148,6 +149,7 @@ def tags(result: CellResult, machine: dict[str, str]) -> dict[str, str]:
         TAG + "metric": result.metric,
         TAG + "status": result.status,
         TAG + "error": result.error[-4900:],
+        TAG + "data_notes": "; ".join(result.data_notes)[:4900],
         CELL_TAG: json.dumps(c.to_json(), sort_keys=True, default=str),
     }
 
@@ -281,6 +283,7 @@ def from_mlflow(
         cell=Cell.from_json(json.loads(tags[CELL_TAG])),
         status=tags[TAG + "status"],  # type: ignore[arg-type]
         error=tags.get(TAG + "error", ""),
+        data_notes=[n for n in tags.get(TAG + "data_notes", "").split("; ") if n],
         metric=metric,
         measurements=m,
         params={k.removeprefix(HP): v for k, v in params.items() if k.startswith(HP)},

@@ -167,9 +167,11 @@ def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell, replay: bool) -
             anytime=[AnytimePoint(**p) for p in r["anytime"]],
             trial_errors=r["trial_errors"],
             schedule=[TrialRecord(**t) for t in r["schedule"]],
+            data_notes=r.get("data_notes", []),
         )
     if final is not None:
-        status = "oom" if final.get("reason") == "oom" else "failed"
+        reason = final.get("reason")
+        status = reason if reason in ("oom", "skipped") else "failed"
         return CellResult(cell, status, error=final["error"])
     if code == -signal.SIGKILL:
         return CellResult(
@@ -196,8 +198,11 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _log_tail(path: Path, lines: int = 15) -> str:
+def _log_tail(path: Path) -> str:
+    """The log's last meaningful line: a reason on one line, the whole log beside it."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines()]
     except OSError:
         return ""
+    lines = [ln for ln in lines if ln and not ln.startswith(("[bt]", "File ", "^"))]
+    return lines[-1][:500] if lines else ""

@@ -53,6 +53,24 @@ class TuneResult:
     schedule: list[TrialRecord] = field(default_factory=list)
 
 
+def one_line(exc: BaseException) -> str:
+    """A readable one-line reason: the exception's first meaningful line, without the C++
+    backtraces, timestamps and source paths some libraries put in their messages."""
+    import re
+
+    text = str(exc)
+    lines = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not re.match(r"\s*(\[bt\]|Stack trace|\d+[:#]\s+0x)", ln)
+    ]
+    head = lines[0] if lines else ""
+    # XGBoost: "[12:34:56] /path/src/file.cc:123: Check failed: ..." → "Check failed: ..."
+    head = re.sub(r"^\[\d\d:\d\d:\d\d\]\s+\S+:\d+:\s*", "", head)
+    reason = f"{type(exc).__name__}: {head}" if head else type(exc).__name__
+    return reason[:500]
+
+
 def failure_reason(exc: BaseException) -> str:
     """'oom' for out-of-memory errors (torch, CUDA, the allocator), else 'error'."""
     text = f"{type(exc).__name__} {exc}".lower()
@@ -104,7 +122,7 @@ def tune(
             record.pruned_at = steps[-1] if steps else None
         except Exception as exc:  # a trial's failure is recorded, the study goes on
             record.outcome, model, val = "failed", None, None
-            record.error = f"{type(exc).__name__}: {exc}"[:500]
+            record.error = one_line(exc)
             if failure_reason(exc) == "oom":
                 state.n_oom += 1
                 _release_gpu_memory()

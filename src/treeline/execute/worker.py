@@ -39,6 +39,8 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     dataset = cell.dataset.build()
     bundle = dataset.bundle(cell.n, cell.seed)
     data_seconds = time.perf_counter() - t0
+    for note in bundle.notes:  # how preparation handled the data: in the cell's log too
+        print(f"data: {note}", flush=True)
     featurize_fit = featurize_test = 0.0
     if spec.get("featurizer"):
         from treeline.featurize.apply import featurize
@@ -131,6 +133,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         "anytime": [asdict(p) for p in result.anytime],
         "trial_errors": result.trial_errors[-20:],
         "schedule": [asdict(t) for t in result.schedule],
+        "data_notes": list(bundle.notes),
     }
 
 
@@ -159,10 +162,14 @@ def main(argv: list[str]) -> int:
         send("result", result=run(spec, send))
         return 0
     except BaseException as exc:  # everything, so the parent always learns why
-        traceback.print_exc()
-        from treeline.execute.tuning import failure_reason
+        from treeline.data.split import NotEnoughData
+        from treeline.execute.tuning import failure_reason, one_line
 
-        send("error", reason=failure_reason(exc), error=f"{type(exc).__name__}: {exc}"[:2000])
+        if isinstance(exc, NotEnoughData):  # the data cannot support this cell: say so, skip
+            send("error", reason="skipped", error=str(exc))
+            return 0
+        traceback.print_exc()
+        send("error", reason=failure_reason(exc), error=one_line(exc))
         return 1
 
 

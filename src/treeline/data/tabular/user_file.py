@@ -23,7 +23,9 @@ def read_table(
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         return pd.read_parquet(path, columns=columns)
-    return pd.read_csv(path, usecols=columns, sep=sep or ",")
+    # Only empty cells are missing: pandas' own list ("NA", "n/a", "null", …) would turn tokens
+    # into missing values silently; data/clean.py does it for numeric columns, and says so.
+    return pd.read_csv(path, usecols=columns, sep=sep or ",", keep_default_na=False, na_values=[""])
 
 
 def table_columns(path: Path, sep: str | None = None) -> list[str]:
@@ -47,43 +49,192 @@ class FileCheck:
     rows: int = 0
 
 
-def check_file(path: Path, target: str, task: Task, sep: str | None = None) -> FileCheck:
-    """Every problem of a user's table that validation can find without preparing it."""
-    from treeline.errors import unknown_name
+# Beyond this size the checks that read the whole file wait for preparation.
+FULL_CHECK_BYTES = 256 * 2**20
+SEPARATORS = (",", ";", "\t", "|", ":")
+MIN_CLASS_EXAMPLES = 3  # one each for train, validation and the test set
 
+
+def _open_text(path: Path):
+    import gzip
+
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def header(path: Path, sep: str | None = None) -> list[str]:
+    """The column names as written (pandas renames duplicates to `y.1`, which hides them)."""
+    if path.name.lower().endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    import csv
+
+    with _open_text(path) as f:
+        return next(csv.reader(f, delimiter=sep or ","), [])
+
+
+def check_file(path: Path, target: str, task: Task, sep: str | None = None) -> FileCheck:
+    """Every problem of a user's table that validation can find: the file, its header, its
+    target, and (up to FULL_CHECK_BYTES) its rows."""
     out = FileCheck()
+    problems = out.problems
     if not path.name.lower().endswith(FORMATS):
-        out.problems.append(("file", f"must be one of {', '.join(FORMATS)}, got '{path.name}'"))
+        problems.append(("file", f"must be one of {', '.join(FORMATS)}, got '{path.name}'"))
         return out
-    if not path.exists():
-        out.problems.append(("file", f"file not found: {path}"))
+    if not path.is_file():
+        problems.append(("file", f"{'not a file' if path.exists() else 'file not found'}: {path}"))
+        return out
+    with open(path, "rb") as f:
+        start = f.read(4)
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(start) == 4 and start[1::2] == b"\0\0"):
+        problems.append(("file", f"{path.name} is UTF-16 (or UTF-32) text: save it as UTF-8"))
         return out
     try:
-        columns = table_columns(path, sep)
+        names = header(path, sep)
+    except UnicodeDecodeError as exc:
+        problems.append(
+            (
+                "file",
+                f"{path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                f"offset {exc.start}): save it as UTF-8",
+            )
+        )
+        return out
     except Exception as exc:  # any reader error is the user's file, not our bug
-        out.problems.append(("file", f"cannot read {path.name}: {exc}"))
+        problems.append(("file", f"cannot read {path.name}: {_first_line(exc)}"))
         return out
-    if target not in columns:
-        out.problems.append(("target", unknown_name(f"column in {path.name}", target, columns)))
+    if not names:
+        problems.append(("file", f"{path.name} is empty: no header, no rows"))
         return out
-    values = read_table(path, [target], sep)[target].dropna()
-    distinct = values.nunique()
+    problems.extend(header_problems(path, names, target, sep))
+    if problems:
+        return out
+    big = path.stat().st_size > FULL_CHECK_BYTES  # then the target column alone, here
+    try:
+        frame = read_table(path, [target] if big else None, sep)
+    except Exception as exc:
+        problems.append(("file", f"cannot read {path.name}: {_first_line(exc)}"))
+        return out
+    problems.extend(table_problems(frame, target, task, path.name))
+    out.rows = int(frame[target].notna().sum())
+    return out
+
+
+def header_problems(
+    path: Path, names: list[str], target: str, sep: str | None
+) -> list[tuple[str, str]]:
+    """Duplicate names, a separator that is not the file's, a missing target."""
+    from collections import Counter
+
+    from treeline.errors import unknown_name
+
+    dupes = [name for name, k in Counter(names).items() if k > 1]
+    if dupes:
+
+        def at(d: str) -> str:
+            pos = [str(i + 1) for i, n in enumerate(names) if n == d]
+            return f"'{d}' (columns {', '.join(pos[:-1])} and {pos[-1]})"
+
+        where = "; ".join(at(d) for d in dupes)
+        return [("file", f"duplicate column names in {path.name}: {where}; rename them")]
+    if len(names) == 1 and not path.name.lower().endswith((".parquet", ".pq")):
+        used = sep or ","
+        guess = max((s for s in SEPARATORS if s != used), key=names[0].count)
+        if guess != used and names[0].count(guess) > 0:
+            shown = "\\t" if guess == "\t" else guess
+            return [
+                (
+                    "sep" if sep else "file",
+                    f"{path.name} has a single column with '{used}' as separator; it looks "
+                    f"separated by '{shown}': set `sep: \"{shown}\"` on this dataset",
+                )
+            ]
+    if target not in names:
+        return [("target", unknown_name(f"column in {path.name}", target, names))]
+    if len(names) == 1:
+        return [("file", f"{path.name} has no feature columns: only the target '{target}'")]
+    return []
+
+
+def table_problems(
+    frame: pd.DataFrame, target: str, task: Task, name: str
+) -> list[tuple[str, str]]:
+    """What the rows say: no rows, no target values, nothing to learn, a task that does not
+    fit the target, classes too rare to be in train, validation and test."""
+    import pandas as pd
+
+    if frame.empty:
+        return [("file", f"{name} has a header but no rows")]
+    y = frame[target].dropna()
+    if y.empty:
+        return [("target", f"column '{target}' has no values in {name}")]
+    features = frame.drop(columns=[target])
+    constant = [c for c in features.columns if features[c].nunique(dropna=False) <= 1]
+    out: list[tuple[str, str]] = []
+    if features.shape[1] and len(constant) == features.shape[1]:
+        shown = ", ".join(f"'{c}'" for c in constant[:5]) + (", …" if len(constant) > 5 else "")
+        out.append(
+            ("file", f"every feature column of {name} is constant ({shown}): nothing to learn from")
+        )
+    distinct = y.nunique()
+    if task == "regression":
+        values = pd.to_numeric(y, errors="coerce")
+        bad = y[values.isna()]
+        if len(bad):
+            tokens = ", ".join(repr(t) for t in sorted(map(str, bad.unique()))[:5])
+            out.append(
+                (
+                    "task",
+                    f"regression needs a numeric target: {len(bad):,} values of column "
+                    f"'{target}' are not numbers ({tokens})",
+                )
+            )
+        return out
     if task == "binary" and distinct != 2:
-        out.problems.append(
+        out.append(
             (
                 "task",
                 f"binary needs exactly 2 distinct target values, column '{target}' has {distinct}",
             )
         )
-    if task == "regression":
-        import pandas as pd
-
-        if not pd.api.types.is_numeric_dtype(values):
-            out.problems.append(
-                ("task", f"regression needs a numeric target, column '{target}' is {values.dtype}")
+        return out
+    if task == "multiclass" and distinct < 3:
+        out.append(
+            (
+                "task",
+                f"multiclass needs at least 3 classes, column '{target}' has {distinct}"
+                + ("; use task: binary" if distinct == 2 else ""),
             )
-    out.rows = len(values)
+        )
+        return out
+    if task == "multiclass" and distinct > max(20, len(y) // 2):
+        out.append(
+            (
+                "task",
+                f"column '{target}' has {distinct:,} distinct values in {len(y):,} rows: "
+                "a regression target rather than classes?",
+            )
+        )
+        return out
+    counts = y.astype(str).value_counts()
+    rare = counts[counts < MIN_CLASS_EXAMPLES]
+    if len(rare):
+        shown = ", ".join(f"'{k}' ({v})" for k, v in rare.head(5).items())
+        out.append(
+            (
+                "target",
+                f"class{'es' if len(rare) > 1 else ''} {shown} of column '{target}' "
+                f"{'have' if len(rare) > 1 else 'has'} fewer than {MIN_CLASS_EXAMPLES} "
+                "examples (one each for train, validation and test are needed): drop or merge",
+            )
+        )
     return out
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 class LocalFile(Source):
@@ -132,5 +283,9 @@ class UserFile(TableDataset):
         return self._fingerprint
 
     def read(self, path: Path) -> pd.DataFrame:
+        # The file may have changed since validation: its header is checked again.
+        problems = header_problems(path, header(path, self.sep), self.target, self.sep)
+        if problems:
+            raise ValueError(problems[0][1])
         df = read_table(path, sep=self.sep)
         return df.rename(columns={self.target: TARGET})
