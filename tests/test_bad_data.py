@@ -255,3 +255,13 @@ def test_a_library_error_becomes_one_readable_line() -> None:
     )
     assert one_line(exc) == "RuntimeError: Check failed: valid: Label contains NaN"
     assert one_line(ValueError()) == "ValueError"
+
+
+def test_a_run_skips_the_cell_the_data_cannot_support(tmp_path: Path) -> None:
+    df = pd.DataFrame({"a": np.arange(60.0), "y": [f"c{i % 12}" for i in range(60)]})
+    (tmp_path / "f.csv").write_text(_csv(df))
+    assert main(["run", str(_suite(tmp_path, "f.csv", task="multiclass"))]) == 0
+    with sqlite3.connect(tmp_path / "results" / "mlflow.db") as db:
+        tags = dict(db.execute("SELECT key, value FROM tags WHERE key LIKE 'treeline.%'"))
+    assert tags["treeline.status"] == "skipped"
+    assert "n=40 leaves 8 validation rows for its 12 classes" in tags["treeline.error"]

@@ -92,6 +92,12 @@ def every_class_on_both_sides(
     missing from one side swaps one of its rows with a row of the class that side has most of.
     Unchanged when every class is already on both sides."""
     tr, va = tr.copy(), va.copy()
+    k = len(np.unique(y))
+    if len(va) < k:
+        raise NotEnoughData(
+            f"{name}: n={n} leaves {len(va)} validation rows for its {k} classes: every class "
+            f"cannot be in both train and validation (n >= {k * VAL_EVERY} needed)"
+        )
     for c in np.unique(y):
         for src, dst in ((tr, va), (va, tr)):
             if (y[dst] == c).any():
