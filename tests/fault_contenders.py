@@ -31,7 +31,7 @@ class Crash(XGBoost):
 
 
 class Killed(XGBoost):
-    """SIGKILL from outside, as the kernel's OOM killer does."""
+    """SIGKILL from outside (what the kernel's OOM killer sends, but not from it)."""
 
     name = "killed"
 

@@ -134,3 +134,15 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[lib] = "absent"
     return out
+
+
+def oom_kills() -> int | None:
+    """The kernel's count of out-of-memory kills on this machine (Linux), None if unknown."""
+    try:
+        with open("/proc/vmstat") as f:
+            for line in f:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None

@@ -16,7 +16,6 @@ import select
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 from treeline.config.runner_profile import RunnerProfile
 from treeline.execute.budget import grace_seconds, kill_after, replay_timeout
 from treeline.execute.cell import Cell
-from treeline.execute.measure import cost_usd
+from treeline.execute.measure import cost_usd, oom_kills
 from treeline.execute.result import AnytimePoint, CellResult, Measurements
 from treeline.execute.schedule import TrialRecord
 
@@ -78,15 +77,16 @@ def execute(
         else None,
         "replay": None if replay is None else [asdict(t) for t in replay],
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(spec, f)
-        spec_path = f.name
     read_fd, write_fd = os.pipe()
     started = time.perf_counter()
+    oom_before = oom_kills()
+    proc = None
     try:
         with open(log_path, "w") as log:
+            # The spec goes through stdin: no temporary file to leak when we are killed.
             proc = subprocess.Popen(
-                [sys.executable, "-m", "treeline.execute.worker", spec_path, str(write_fd)],
+                [sys.executable, "-m", "treeline.execute.worker", "-", str(write_fd)],
+                stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=worker_env(profile),
@@ -95,10 +95,17 @@ def execute(
                 preexec_fn=_die_with_parent,
             )
             os.close(write_fd)
-            result = _supervise(proc, read_fd, cell, replay is not None)
+            assert proc.stdin is not None
+            with contextlib.suppress(BrokenPipeError):  # a worker dead at start says why below
+                proc.stdin.write(json.dumps(spec).encode())
+                proc.stdin.close()
+            result = _supervise(proc, read_fd, cell, replay is not None, oom_before)
+    except BaseException:  # Ctrl-C, a kill of ours: the worker in flight goes with us
+        if proc is not None:
+            _kill(proc)
+        raise
     finally:
         os.close(read_fd)
-        Path(spec_path).unlink(missing_ok=True)
     m = result.measurements
     m.wall_seconds = time.perf_counter() - started
     if result.status == "ok":
@@ -114,7 +121,9 @@ def execute(
     return result
 
 
-def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell, replay: bool) -> CellResult:
+def _supervise(
+    proc: subprocess.Popen, read_fd: int, cell: Cell, replay: bool, oom_before: int | None
+) -> CellResult:
     buffer = b""
     phase, deadline = "loading", time.monotonic() + kill_after("loading", cell.budget)
     loaded_at = 0.0
@@ -174,12 +183,36 @@ def _supervise(proc: subprocess.Popen, read_fd: int, cell: Cell, replay: bool) -
         status = reason if reason in ("oom", "skipped") else "failed"
         return CellResult(cell, status, error=final["error"])
     if code == -signal.SIGKILL:
+        return _killed(cell, oom_before)
+    if code < 0:
+        name = signal.Signals(-code).name
+        return CellResult(cell, "failed", error=f"worker killed by {name} from outside")
+    return CellResult(cell, "failed", error=f"worker exited with code {code} and no result")
+
+
+def _killed(cell: Cell, oom_before: int | None) -> CellResult:
+    """A SIGKILL is an out-of-memory kill only if the kernel's OOM killer acted meanwhile."""
+    after = oom_kills()
+    if oom_before is None or after is None:
+        return CellResult(
+            cell,
+            "failed",
+            error="worker killed by SIGKILL; whether by the kernel's out-of-memory killer is "
+            "unknown here (/proc/vmstat has no oom_kill count)",
+        )
+    if after > oom_before:
         return CellResult(
             cell,
             "oom",
-            error="worker killed by SIGKILL (most likely the kernel's out-of-memory killer)",
+            error=f"worker killed by the kernel's out-of-memory killer ({after - oom_before} "
+            "OOM kill(s) on this machine during the cell)",
         )
-    return CellResult(cell, "failed", error=f"worker exited with code {code} and no result")
+    return CellResult(
+        cell,
+        "failed",
+        error="worker killed by SIGKILL from outside, not by the kernel's out-of-memory killer "
+        "(no OOM kill on this machine during the cell)",
+    )
 
 
 def _die_with_parent() -> None:

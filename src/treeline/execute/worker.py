@@ -156,8 +156,11 @@ def main(argv: list[str]) -> int:
         channel.flush()
 
     try:
-        with open(spec_path) as f:
-            spec = json.load(f)
+        if spec_path == "-":  # the parent writes the spec to our stdin
+            spec = json.load(sys.stdin)
+        else:
+            with open(spec_path) as f:
+                spec = json.load(f)
         send("started", pid=os.getpid())
         send("result", result=run(spec, send))
         return 0
