@@ -49,6 +49,7 @@ class SuiteRun:
         return machine_tags(self.suite.digest)
 
     def done(self) -> dict[str, CellResult]:
+        self.flush_spool()  # cells an earlier run could not record come first
         if self.options.rerun_all:
             return {}
         return self.tracker.done(self.options.rerun_failed)
@@ -59,8 +60,43 @@ class SuiteRun:
             return done[cell.resume_key]
         log = results_dir() / "logs" / self.suite.name / (cell.id.replace("/", "__") + ".log")
         result = execute(cell, self.profiles[cell.runner], log)
-        self.tracker.record(result, self.machine_tags, grace_seconds(cell.budget))
+        self.record(result)
         return result
+
+    def record(self, result: CellResult) -> None:
+        """Into the store; if the store fails, into the local spool, and the run stops."""
+        from treeline.record import spool
+        from treeline.record.store import StoreError
+
+        grace = grace_seconds(result.cell.budget)
+        try:
+            self.tracker.record(result, self.machine_tags, grace)
+        except Exception as exc:
+            path = spool.put(result, self.machine_tags, grace)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise StoreError(
+                f"the tracking store {self.tracker.uri} failed while recording "
+                f"{result.cell.id} ({type(exc).__name__}: {reason}). The cell is kept in "
+                f"{path} and is written to the store when you run this suite again "
+                "(the same command resumes it)."
+            ) from None
+
+    def flush_spool(self) -> int:
+        """Write cells an earlier run could not record; returns how many."""
+        from treeline.record import spool
+        from treeline.record.store import StoreError
+
+        waiting = spool.pending(self.suite.name)
+        for written, (path, result, machine, grace) in enumerate(waiting):
+            try:
+                self.tracker.record(result, machine, grace)
+            except Exception as exc:
+                raise StoreError(
+                    f"the tracking store {self.tracker.uri} still fails ({type(exc).__name__}): "
+                    f"{len(waiting) - written} cell(s) wait in {path.parent}; nothing was run"
+                ) from None
+            path.unlink()
+        return len(waiting)
 
     def run(
         self, on_event: Callable[[str, Cell, CellResult | None], None] | None = None

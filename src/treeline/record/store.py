@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from treeline.errors import TreelineError
 from treeline.execute import result as schema
 from treeline.execute.budget import grace_seconds as grace
 from treeline.execute.result import CellResult, Replay
@@ -77,6 +78,76 @@ def _quiet_mlflow() -> None:
     # mlflow sets its own logger to INFO on import; its schema chatter is not ours to show.
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # It logs a failed write with its traceback before raising; ours says it once (run.py).
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+    # A server store prints "View run … at" per run; and by default retries a dead server for
+    # minutes. Fewer, shorter retries: a store that fails is spooled (spool.py), not waited on.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+
+
+class StoreError(TreelineError):
+    """The tracking store cannot be used (found before any cell runs), or failed mid-suite."""
+
+
+def check_store(uri: str) -> None:
+    """Fail fast, with the store named, when it cannot be written: an unwritable or misplaced
+    SQLite file, a server that does not answer. Other schemes are left to MLflow."""
+    if uri.startswith("sqlite:///"):
+        _check_sqlite(Path(uri.removeprefix("sqlite:///")), uri)
+    elif uri.startswith(("http://", "https://")):
+        _check_server(uri)
+    elif uri.startswith("file:") or "://" not in uri:
+        folder = Path(uri.removeprefix("file://").removeprefix("file:"))
+        _check_folder(folder, uri)
+
+
+def _check_folder(folder: Path, uri: str) -> None:
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"tracking store {uri}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise StoreError(f"tracking store {uri}: {parent} is not writable")
+            return
+
+
+def _check_sqlite(db: Path, uri: str) -> None:
+    import sqlite3
+
+    _check_folder(db.parent, uri)
+    if db.exists():
+        if db.is_dir():
+            raise StoreError(f"tracking store {uri}: {db} is a folder, not a database file")
+        if not os.access(db, os.R_OK | os.W_OK):
+            raise StoreError(f"tracking store {uri}: {db} is not writable")
+        try:
+            with sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=10) as con:
+                con.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"tracking store {uri}: {db} is not a usable database ({exc})"
+            ) from None
+
+
+def _check_server(uri: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as reply:
+            if reply.status == 200:
+                return
+            problem = f"HTTP {reply.status}"
+    except urllib.error.HTTPError as exc:
+        problem = f"HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError) as exc:
+        problem = str(getattr(exc, "reason", exc))
+    raise StoreError(
+        f"tracking server {uri} does not answer ({problem}): start it (`mlflow server`), or "
+        "choose another store with --tracking-uri"
+    )
 
 
 class Tracker:
@@ -85,6 +156,7 @@ class Tracker:
 
         _quiet_mlflow()
         self.uri = tracking_uri(uri)
+        check_store(self.uri)
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.client = MlflowClient(self.uri)
@@ -118,6 +190,10 @@ class Tracker:
         statuses = ("ok",) if rerun_failed else schema.FINISHED
         out = {}
         for run in self.runs():
+            if run.info.status == "RUNNING" and run.data.tags.get(schema.COMPLETE_TAG) == "1":
+                # Written by an earlier Treeline that tagged complete before terminating.
+                ok = run.data.tags.get(schema.TAG + "status") in ("ok", "skipped")
+                self.client.set_terminated(run.info.run_id, "FINISHED" if ok else "FAILED")
             r = self._result(run, anytime=False)
             if r is not None and r.status in statuses:
                 out[r.cell.resume_key] = r
@@ -149,10 +225,12 @@ class Tracker:
         run_id = run.info.run_id
         self._write(run_id, schema.metrics(result), result, grace_seconds)
         self._artifacts(run_id, result)
-        self.client.set_tag(run_id, schema.COMPLETE_TAG, "1")
+        # Terminated before complete: a run killed in between is incomplete (replaced by the
+        # next record of its cell), never "complete but RUNNING" for ever.
         self.client.set_terminated(
             run_id, "FINISHED" if result.status in ("ok", "skipped") else "FAILED"
         )
+        self.client.set_tag(run_id, schema.COMPLETE_TAG, "1")
         return run_id
 
     def _write(

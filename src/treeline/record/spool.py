@@ -1,0 +1,42 @@
+"""Cells the tracking store could not take: kept on local disk until it can.
+
+When writing a finished cell fails (a server down past its retries, a full disk), the result is
+written here first — `results/spool/<suite>/<resume key>.json` — and the run stops. The next
+run of the suite writes every spooled cell to the store before it runs anything, so no cell is
+lost and none is recorded twice (a store write replaces any run with the same resume key).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from treeline.execute.result import CellResult
+from treeline.locate import results_dir
+
+
+def folder(suite: str) -> Path:
+    return results_dir() / "spool" / suite
+
+
+def put(result: CellResult, machine: dict[str, str], grace_seconds: float) -> Path:
+    """Keep a cell's result on disk (atomically: a kill mid-write leaves the old or nothing)."""
+    path = folder(result.cell.suite) / f"{result.cell.resume_key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = {"result": result.to_json(), "machine": machine, "grace_seconds": grace_seconds}
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(blob, default=str))
+    tmp.replace(path)
+    return path
+
+
+def pending(suite: str) -> list[tuple[Path, CellResult, dict[str, str], float]]:
+    """Spooled cells of `suite`, oldest first."""
+    out = []
+    for path in sorted(folder(suite).glob("*.json"), key=lambda p: p.stat().st_mtime):
+        blob: dict[str, Any] = json.loads(path.read_text())
+        result = CellResult.from_json(blob["result"])
+        out.append((path, result, blob["machine"], float(blob["grace_seconds"])))
+    return out

@@ -1,0 +1,192 @@
+"""A tracking store that cannot be used, or fails mid-suite: found at start with one message,
+or the finished cell kept in the local spool and written on the next run — never lost, never
+recorded twice. Real stores: SQLite files, a real `mlflow server`, a full tmpfs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SUITE = """\
+name: faults
+description: three quick cells for store faults
+budget: 1
+seeds: [0]
+datasets:
+  - name: adult
+    n: [200, 300, 400]
+contenders: [xgboost]
+"""
+CELLS = [f"adult/n={n}/xgboost/cpu/s0" for n in (200, 300, 400)]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        "TREELINE_RESULTS": str(tmp_path / "results"),
+        "COLUMNS": "200",
+    }
+
+
+def _run(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    suite = tmp_path / "faults.yaml"
+    suite.write_text(SUITE)
+    return subprocess.run(
+        [sys.executable, "-m", "treeline", "run", str(suite), *args],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        ("results-is-a-file", "is a file, not a folder"),
+        ("db-is-a-folder", "is a folder, not a database file"),
+        ("db-is-not-a-database", "is not a usable database"),
+        ("server-that-does-not-answer", "does not answer"),
+    ],
+)
+def test_an_unusable_store_is_found_at_start(tmp_path: Path, store: str, message: str) -> None:
+    if store == "results-is-a-file":
+        (tmp_path / "blocker").write_text("a file")
+        uri = f"sqlite:///{tmp_path}/blocker/sub/mlflow.db"
+    elif store == "db-is-a-folder":
+        (tmp_path / "m.db").mkdir()
+        uri = f"sqlite:///{tmp_path}/m.db"
+    elif store == "db-is-not-a-database":
+        (tmp_path / "m.db").write_text("hello, not sqlite\n" * 100)
+        uri = f"sqlite:///{tmp_path}/m.db"
+    else:
+        uri = f"http://127.0.0.1:{_free_port()}"
+    t0 = time.monotonic()
+    out = _run(tmp_path, "--tracking-uri", uri, timeout=60)
+    took = time.monotonic() - t0
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert message in out.stderr and uri in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) <= 3
+    assert took < 15, f"{store}: {took:.1f} s to the error"
+    print(f"{store}: exit 2 after {took:.2f} s")  # the figures in the closing note
+
+
+def _start_server(tmp_path: Path, port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+         "--default-artifact-root", str(tmp_path / "art"), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.3)
+    os.killpg(server.pid, signal.SIGKILL)
+    pytest.fail("mlflow server did not start in 90 s")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=30)
+
+
+def _recorded(db: Path) -> list[str]:
+    """Cell ids of complete runs, from the store's own database."""
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "SELECT t.value FROM tags t JOIN tags c ON c.run_uuid = t.run_uuid "
+            "JOIN runs r ON r.run_uuid = t.run_uuid WHERE t.key = 'treeline.cell_id' "
+            "AND c.key = 'treeline.complete' AND r.lifecycle_stage = 'active'"
+        ).fetchall()
+    return sorted(v for (v,) in rows)
+
+
+def test_a_server_that_dies_mid_suite_loses_no_cell(tmp_path: Path) -> None:
+    """The server is killed once the first cell is recorded: the cell in flight is spooled and
+    the run stops with one message; with the server back, the next run writes it and goes on."""
+    port = _free_port()
+    uri = f"http://127.0.0.1:{port}"
+    server = _start_server(tmp_path, port)
+    suite = tmp_path / "faults.yaml"
+    suite.write_text(SUITE)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "treeline", "run", str(suite), "--tracking-uri", uri],
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _recorded(tmp_path / "server.db") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        _stop(server)
+        out, err = run.communicate(timeout=240)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 2, out + err
+    assert (
+        "failed while recording" in err
+        and "written to the store when you run this suite again" in err
+    )
+    assert "Traceback" not in err
+    spooled = list((tmp_path / "results" / "spool" / "faults").glob("*.json"))
+    assert len(spooled) == 1
+    first = _recorded(tmp_path / "server.db")
+    assert len(first) == 1
+
+    server = _start_server(tmp_path, port)
+    try:
+        again = _run(tmp_path, "--tracking-uri", uri)
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        _stop(server)
+    assert _recorded(tmp_path / "server.db") == CELLS  # each cell once: 0 lost, 0 twice
+    assert not list((tmp_path / "results" / "spool" / "faults").glob("*.json"))
+
+
+def test_a_full_disk_loses_no_cell(tmp_path: Path) -> None:
+    """The store's disk fills up after the first cell: the next cell is spooled; with space
+    again, the next run records it and the last one."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        uri = f"sqlite:///{disk}/mlflow.db"
+        assert _run(tmp_path, "--tracking-uri", uri, "--only", CELLS[0]).returncode == 0
+        filler = disk / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
+        full = _run(tmp_path, "--tracking-uri", uri)
+        assert full.returncode == 2, full.stdout + full.stderr
+        assert "failed while recording" in full.stderr and "Traceback" not in full.stderr
+        filler.unlink()
+        again = _run(tmp_path, "--tracking-uri", uri)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert _recorded(disk / "mlflow.db") == CELLS
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
