@@ -190,3 +190,27 @@ def test_a_full_disk_loses_no_cell(tmp_path: Path) -> None:
         assert _recorded(disk / "mlflow.db") == CELLS
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.mark.parametrize("broken", ["TREELINE_CACHE", "TREELINE_RESULTS"])
+def test_a_broken_environment_stops_the_run_before_any_cell(tmp_path: Path, broken: str) -> None:
+    """A cache or results folder that is a file: one message, exit 2, no cell recorded as
+    failed (which a rerun would then show as the contenders' fault)."""
+    (tmp_path / "a-file").write_text("not a folder")
+    suite = tmp_path / "faults.yaml"
+    suite.write_text(SUITE)
+    env = {**_env(tmp_path), broken: str(tmp_path / "a-file" / "sub")}
+    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+    out = subprocess.run(
+        [sys.executable, "-m", "treeline", "run", str(suite), "--tracking-uri", uri],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "is a file, not a folder" in out.stderr and broken in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "store" / "mlflow.db").exists() or not _recorded(
+        tmp_path / "store" / "mlflow.db"
+    )

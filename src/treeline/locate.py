@@ -48,3 +48,17 @@ def cache_dir() -> Path:
 def results_dir() -> Path:
     """Run outputs: `TREELINE_RESULTS`, else ./results."""
     return Path(os.environ.get("TREELINE_RESULTS", "results")).expanduser()
+
+
+def usable_folder(path: Path, what: str, env: str) -> str | None:
+    """Why `path` cannot hold `what` (a file in its place, not writable), or None: checked
+    before any cell runs, so a broken environment is never recorded as a contender's failure."""
+    for parent in (path, *path.parents):
+        if not parent.exists():
+            continue
+        if not parent.is_dir():
+            return f"{what} folder {path}: {parent} is a file, not a folder (set {env})"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"{what} folder {path}: {parent} is not writable (set {env})"
+        return None
+    return None

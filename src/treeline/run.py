@@ -48,7 +48,21 @@ class SuiteRun:
     def machine_tags(self) -> dict[str, str]:
         return machine_tags(self.suite.digest)
 
+    def check_environment(self) -> None:
+        """A broken environment stops the run before any cell, never recorded as one's failure."""
+        from treeline.errors import TreelineError
+        from treeline.locate import cache_dir, usable_folder
+
+        for path, what, env in (
+            (results_dir(), "results", "TREELINE_RESULTS"),
+            (cache_dir(), "data cache", "TREELINE_CACHE"),
+        ):
+            problem = usable_folder(path, what, env)
+            if problem:
+                raise TreelineError(problem)
+
     def done(self) -> dict[str, CellResult]:
+        self.check_environment()
         self.flush_spool()  # cells an earlier run could not record come first
         if self.options.rerun_all:
             return {}
