@@ -89,7 +89,7 @@ def test_the_plugin_resumes_like_treeline_run(pytester: pytest.Pytester, tmp_pat
         textwrap.dedent("""\
         name: pair
         description: two quick cells
-        budget: 1
+        budget: 2
         seeds: [0]
         datasets:
           - name: adult
