@@ -64,6 +64,12 @@ def test_ok_cell_reports_every_design_metric(tmp_path: Path) -> None:
     assert r.metrics["cost_usd"] > 0 and r.metrics["overhead_seconds"] > 0
     assert r.metrics["overrun_seconds"] < 0.05 * 1.0 + 1
     assert r.anytime and r.params and r.metric == "accuracy"
+    # The log is the worker's account: data, a line per trial, the tuning, the test score.
+    log = (tmp_path / "c.log").read_text().splitlines()
+    assert log[0].startswith("data: adult, n=")
+    trials = [ln for ln in log if ln.startswith("trial ")]
+    assert len(trials) == r.measurements.n_trials and "rounds" in trials[0]
+    assert any(ln.startswith("tuned: ") for ln in log) and log[-1].startswith("test: accuracy")
 
 
 def test_a_worker_that_ignores_its_deadline_is_killed(tmp_path: Path, faults: None) -> None:

@@ -75,6 +75,13 @@ def test_run_records_every_cell_once_with_the_design_names(tmp_path: Path) -> No
     assert curve and curve[0].step >= 0
     artifacts = {a.path for a in MlflowClient(uri).list_artifacts(r.info.run_id)}
     assert {"cell.json"} <= artifacts and any(p.endswith(".log") for p in artifacts)
+    # The UI's Duration is the cell's wall-clock; its Dataset column and description are set.
+    duration = (r.info.end_time - r.info.start_time) / 1000
+    assert abs(duration - r.data.metrics["wall_seconds"]) < 0.5
+    (data,) = r.inputs.dataset_inputs
+    assert data.dataset.name == "adult" and '"n": 200' in data.dataset.source
+    exp = MlflowClient(uri).get_experiment_by_name("tiny")
+    assert exp.tags["mlflow.note.content"] == "four quick cells"
 
     again = SuiteRun(load_suite(tiny_suite(tmp_path)), RunOptions(tracking_uri=uri)).run()
     assert all(o.from_earlier_run for o in again)

@@ -42,7 +42,7 @@ class SuiteRun:
     def tracker(self) -> Tracker:
         from treeline.record.store import Tracker
 
-        return Tracker(self.suite.name, self.tracking_uri)
+        return Tracker(self.suite.name, self.tracking_uri, self.suite.description.strip())
 
     @cached_property
     def machine_tags(self) -> dict[str, str]:

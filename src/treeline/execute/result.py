@@ -8,6 +8,7 @@ analysis reads `CellResult`s. Metric names are the fields of `Measurements` (plu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -95,6 +96,8 @@ class CellResult:
     trial_errors: list[str] = field(default_factory=list)
     schedule: list[TrialRecord] = field(default_factory=list)  # logged as SCHEDULE_ARTIFACT
     data_notes: list[str] = field(default_factory=list)  # how the data was handled (clean.py)
+    started_at: float = NAN  # epoch seconds: the worker's start and end, the run's in MLflow
+    ended_at: float = NAN
     log_path: Path | None = None
     from_earlier_run: bool = False
 
@@ -151,6 +154,24 @@ def tags(result: CellResult, machine: dict[str, str]) -> dict[str, str]:
         TAG + "error": result.error[-4900:],
         TAG + "data_notes": "; ".join(result.data_notes)[:4900],
         CELL_TAG: json.dumps(c.to_json(), sort_keys=True, default=str),
+    }
+
+
+def dataset_input(result: CellResult) -> dict[str, str]:
+    """The cell's data as an MLflow dataset input (the UI's Dataset column): which data, which
+    rows (n, seed), and a digest of both."""
+    c = result.cell
+    source = json.dumps(
+        {**c.dataset.identity(), "n": c.n, "seed": c.seed}, sort_keys=True, default=str
+    )
+    m = result.measurements
+    profile = {"n": c.n, "seed": c.seed, "train": m.n_train, "val": m.n_val, "test": m.n_test}
+    return {
+        "name": c.dataset.label,
+        "digest": hashlib.sha256(source.encode()).hexdigest()[:16],
+        "source_type": "treeline",
+        "source": source,
+        "profile": json.dumps({k: v for k, v in profile.items() if v == v}),
     }
 
 

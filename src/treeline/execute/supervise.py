@@ -79,6 +79,7 @@ def execute(
     }
     read_fd, write_fd = os.pipe()
     started = time.perf_counter()
+    started_at = time.time()
     oom_before = oom_kills()
     proc = None
     try:
@@ -108,6 +109,7 @@ def execute(
         os.close(read_fd)
     m = result.measurements
     m.wall_seconds = time.perf_counter() - started
+    result.started_at, result.ended_at = started_at, time.time()
     if result.status == "ok":
         # What a practitioner pays for: training (featurizing included) and predicting.
         paid = m.fit_seconds + m.predict_seconds

@@ -88,6 +88,7 @@ def tune(
     score_test: Callable[[Any], float] | None = None,
     max_trials: int | None = None,
     replay: list[TrialRecord] | None = None,
+    on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> TuneResult:
     """Run trials until `clock` expires (or `max_trials` ran); return the best model and the
     schedule of what every trial did. With `replay` (a recorded schedule) run exactly those
@@ -98,7 +99,7 @@ def tune(
     logging.getLogger("optuna").setLevel(logging.WARNING)
     base = FitContext(device, threads, seed, clock, report=lambda step, value: None)
     prepared = contender.prepare(data, base)
-    state = _State(clock, score_test)
+    state = _State(clock, score_test, on_trial)
 
     def run(number: int, params: dict[str, Any], limit: Deadline | Allowance, report: Any):
         steps: list[int] = []
@@ -189,8 +190,13 @@ def tune(
 class _State:
     """The best model so far, the anytime curve and the schedule, as trials end."""
 
-    def __init__(self, clock: BudgetClock, score_test: Callable[[Any], float] | None):
-        self.clock, self.score_test = clock, score_test
+    def __init__(
+        self,
+        clock: BudgetClock,
+        score_test: Callable[[Any], float] | None,
+        on_trial: Callable[[TrialRecord], None] | None = None,
+    ):
+        self.clock, self.score_test, self.on_trial = clock, score_test, on_trial
         self.best: TuneResult | None = None
         self.schedule: list[TrialRecord] = []
         self.anytime: list[AnytimePoint] = []
@@ -198,6 +204,8 @@ class _State:
 
     def add(self, record: TrialRecord, model: Any, val: Score | None) -> None:
         self.schedule.append(record)
+        if self.on_trial is not None:
+            self.on_trial(record)
         if val is None or (self.best is not None and val.score <= self.best.best_val.score):
             return
         elapsed = self.clock.elapsed()

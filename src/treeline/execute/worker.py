@@ -39,6 +39,11 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     dataset = cell.dataset.build()
     bundle = dataset.bundle(cell.n, cell.seed)
     data_seconds = time.perf_counter() - t0
+    print(
+        f"data: {cell.dataset.label}, n={cell.n}, seed {cell.seed}: {len(bundle.train)} train, "
+        f"{len(bundle.val)} validation, {len(bundle.test)} test rows ({data_seconds:.2f} s)",
+        flush=True,
+    )
     for note in bundle.notes:  # how preparation handled the data: in the cell's log too
         print(f"data: {note}", flush=True)
     featurize_fit = featurize_test = 0.0
@@ -84,14 +89,22 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
             clock=clock,
             score_test=score_test,
             replay=replay,
+            on_trial=_print_trial,
         )
         fit_seconds = clock.elapsed()
     send("tuned", fit_seconds=fit_seconds)
+    print(
+        f"tuned: {result.n_trials} trials ({result.n_pruned} pruned, {result.n_failed} failed) "
+        f"in {fit_seconds:.2f} s; best trial {result.best_trial}, validation "
+        f"{result.best_val.score:.6g}",
+        flush=True,
+    )
 
     t1 = time.perf_counter()
     pred = contender.predict(result.best_model, test.X, data)
     predict_seconds = time.perf_counter() - t1 + featurize_test
     final = score(data.task, test.y, pred)
+    print(f"test: {final.metric} {final.value:.6g} (predict {predict_seconds:.3f} s)", flush=True)
     baseline = trivial_score(data.task, data.train.y, test.y, data.n_classes)
 
     peak_vram = 0.0  # a CPU runner hides the GPU: nothing was allocated there
@@ -135,6 +148,18 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         "schedule": [asdict(t) for t in result.schedule],
         "data_notes": list(bundle.notes),
     }
+
+
+def _print_trial(t: Any) -> None:
+    """One line per trial in the cell's log: what it was given and what it did."""
+    work = ", ".join(f"{v} {k}" for k, v in t.work.items()) or "no work"
+    how = {
+        "complete": f"validation {t.val_score:.6g}" if t.val_score is not None else "complete",
+        "pruned": f"pruned at step {t.pruned_at}",
+        "failed": f"failed: {t.error}",
+    }[t.outcome]
+    cut = f", cut by the deadline at check {t.cut_at_check}" if t.cut_at_check else ""
+    print(f"trial {t.number}: {how}; {work}{cut}; {t.seconds:.2f} s; {t.params}", flush=True)
 
 
 def _deterministic_torch() -> None:

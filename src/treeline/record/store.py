@@ -87,6 +87,9 @@ def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 
+NOTE = "mlflow.note.content"  # an experiment's description in the MLflow UI
+
+
 class StoreError(TreelineError):
     """The tracking store cannot be used (found before any cell runs), or failed mid-suite."""
 
@@ -151,7 +154,7 @@ def _check_server(uri: str) -> None:
 
 
 class Tracker:
-    def __init__(self, experiment: str, uri: str | None = None):
+    def __init__(self, experiment: str, uri: str | None = None, description: str = ""):
         from mlflow import MlflowClient
 
         _quiet_mlflow()
@@ -174,6 +177,8 @@ class Tracker:
                 self.client.restore_experiment(exp.experiment_id)
             exp_id = exp.experiment_id
         self.experiment_id = exp_id
+        if description and (exp is None or exp.tags.get(NOTE) != description):
+            self.client.set_experiment_tag(exp_id, NOTE, description)  # the UI's description
 
     def runs(self) -> list[Run]:
         """Every live run of the experiment (paginated)."""
@@ -220,15 +225,21 @@ class Tracker:
         for old in self._with_key(result.cell.resume_key):
             self.client.delete_run(old.info.run_id)
         run = self.client.create_run(
-            self.experiment_id, run_name=result.cell.id, tags=schema.tags(result, machine)
+            self.experiment_id,
+            run_name=result.cell.id,
+            tags=schema.tags(result, machine),
+            start_time=_millis(result.started_at),
         )
         run_id = run.info.run_id
         self._write(run_id, schema.metrics(result), result, grace_seconds)
         self._artifacts(run_id, result)
         # Terminated before complete: a run killed in between is incomplete (replaced by the
-        # next record of its cell), never "complete but RUNNING" for ever.
+        # next record of its cell), never "complete but RUNNING" for ever. The cell's own end
+        # time: the UI's Duration is the cell's wall-clock, not the write's.
         self.client.set_terminated(
-            run_id, "FINISHED" if result.status in ("ok", "skipped") else "FAILED"
+            run_id,
+            "FINISHED" if result.status in ("ok", "skipped") else "FAILED",
+            end_time=_millis(result.ended_at),
         )
         self.client.set_tag(run_id, schema.COMPLETE_TAG, "1")
         return run_id
@@ -236,7 +247,11 @@ class Tracker:
     def _write(
         self, run_id: str, values: dict[str, float], result: CellResult, grace_seconds: float
     ) -> None:
-        from mlflow.entities import Metric, Param
+        from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
+
+        data = Dataset(**schema.dataset_input(result))
+        context = InputTag("mlflow.data.context", "train+validation+test")
+        self.client.log_inputs(run_id, [DatasetInput(data, [context])])
 
         now = int(time.time() * 1000)
         metrics = [Metric(k, v, now, 0) for k, v in values.items()]
@@ -309,6 +324,10 @@ class Tracker:
             schema.replay_from_mlflow(r.data.tags, r.data.metrics, r.data.params) for r in runs
         )
         return [r for r in found if r is not None]
+
+
+def _millis(epoch_seconds: float) -> int | None:
+    return None if epoch_seconds != epoch_seconds else int(epoch_seconds * 1000)
 
 
 def read_results(experiment: str, uri: str | None = None) -> list[CellResult]:
