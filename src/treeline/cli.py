@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from treeline import __version__
-from treeline.errors import EXIT_USAGE, TreelineError
+from treeline.errors import EXIT_USAGE, ConfigError, TreelineError
 
 
 def _console(stderr: bool = False):
@@ -21,6 +21,17 @@ def error(message: object) -> None:
     from rich.markup import escape
 
     _console(stderr=True).print(f"[red]error[/] {escape(str(message))}", soft_wrap=True)
+
+
+MAX_PRINTED = 100  # problems printed per file: past that, the first ones are what to fix
+
+
+def print_problems(problems: Sequence[object]) -> None:
+    """Each problem on its own line, at most MAX_PRINTED, then how many more there are."""
+    for problem in problems[:MAX_PRINTED]:
+        error(problem)
+    if len(problems) > MAX_PRINTED:
+        error(f"... and {len(problems) - MAX_PRINTED:,} more problems")
 
 
 def _table(title: str, columns: Sequence[str]):
@@ -95,7 +106,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for name, path in suite_files().items():
             try:
                 data = load_yaml(path).data
-                desc = str(data.get("description", "")).strip()
+                desc = str(data.get("description", "")).strip() if isinstance(data, dict) else ""
             except TreelineError as exc:
                 desc = f"[red]invalid[/]: {exc}"
             table.add_row(name, desc, str(path))
@@ -126,7 +137,6 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from treeline.errors import ConfigError
     from treeline.execute.plan import load_suite
 
     console, failed = _console(), 0
@@ -135,8 +145,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             s = load_suite(ref)
         except ConfigError as exc:
             failed += 1
-            for problem in exc.problems:
-                error(problem)
+            print_problems(exc.problems)
             continue
         cells = (
             sum(len(d.sizes) for d in s.datasets)
@@ -202,12 +211,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     from treeline.run import SuiteRun, exit_code
 
     suite = load_suite(args.suite)
+    check_scaled_budget(suite.budget, args.budget_scale)
     run = SuiteRun(suite, RunOptions.read(lambda dest: getattr(args, dest)))
     results = run_with_progress(run)
     table = recorded_decision_table(suite.name, args.tracking_uri)
     if table is not None:
         _console().print(table)
     return exit_code(results)
+
+
+def check_scaled_budget(budget: float, scale: float) -> None:
+    """The suite's budget is capped; `--budget-scale` must not take a cell past that cap."""
+    from treeline.config.suite import MAX_BUDGET
+
+    if budget * scale > MAX_BUDGET:
+        raise TreelineError(
+            f"--budget-scale {scale:g} makes a cell's budget {budget * scale:g} s, more than the "
+            f"cap of 7 days ({MAX_BUDGET:,.0f} s)"
+        )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -347,6 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print_problems(exc.problems)
+        return EXIT_USAGE
     except TreelineError as exc:
         error(exc)
         return EXIT_USAGE

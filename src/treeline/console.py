@@ -4,7 +4,6 @@ cell, the summary table and the decision table."""
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING
 
 from treeline.execute.cell import Cell
@@ -50,8 +49,7 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
 
     def eta() -> str:
         per_cell = sum(overhead) / len(overhead) if overhead else 3.0
-        secs = sum(remaining.values()) + per_cell * len(remaining)
-        return time.strftime("%H:%M:%S", time.gmtime(secs))
+        return duration(sum(remaining.values()) + per_cell * len(remaining))
 
     with progress:
         task = progress.add_task("starting", total=len(cells), eta=eta())
@@ -70,6 +68,16 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
         results = run.run(on_event)
     console.print(summary_table(results))
     return results
+
+
+def duration(seconds: float) -> str:
+    """`HH:MM:SS`, with whole days in front past 24 hours (a clock format would wrap), or '?'
+    when there is no number to show."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    days, rest = divmod(int(seconds), 86_400)
+    clock = f"{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}"
+    return f"{days}d {clock}" if days else clock
 
 
 _STYLE = {"ok": "green", "skipped": "yellow", "failed": "red", "timeout": "red", "oom": "red"}

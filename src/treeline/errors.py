@@ -43,12 +43,16 @@ class ConfigError(TreelineError):
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:
-    """' (did you mean 'x'?)' for the closest valid name, or '' when nothing is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """' (did you mean 'x'?)' for the closest valid name, or '' when nothing is close.
+
+    Case is ignored: every valid name is lower case, and `XGBoost` means `xgboost`."""
+    folded = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.6)
+    return f" (did you mean '{folded[close[0]]}'?)" if close else ""
 
 
 def unknown_name(kind: str, name: str, choices: Iterable[str]) -> str:
     """The message for a misspelt or unknown registry name."""
     choices = sorted(choices)
-    return f"unknown {kind} '{name}'{suggest(name, choices)}; valid: {', '.join(choices)}"
+    shown = name if len(name) <= 80 else name[:77] + "..."  # a pasted paragraph is not a name
+    return f"unknown {kind} '{shown}'{suggest(name, choices)}; valid: {', '.join(choices)}"

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+
+def positive_float(text: str) -> float:
+    """A number > 0 and finite: `float` alone takes 'inf' and 'nan', which no budget can use."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
 
 OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     (
@@ -18,7 +32,7 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     (
         "--budget-scale",
         {
-            "type": float,
+            "type": positive_float,
             "default": 1.0,
             "metavar": "F",
             "help": "multiply every cell's budget by F",

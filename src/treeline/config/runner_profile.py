@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-from treeline.config.yaml_source import load_yaml, pydantic_problems
+from treeline.config.schema_problems import pydantic_problems
+from treeline.config.yaml_source import load_yaml
 from treeline.errors import ConfigError, unknown_name
 from treeline.locate import named_files
 
@@ -26,7 +27,7 @@ class RunnerProfile(BaseModel):
     threads: PositiveInt | Literal["auto"] = "auto"
     # The GPU model this price is for; a CUDA profile runs only on a matching GPU.
     gpu: str | None = None
-    price_per_hour: float = Field(ge=0)
+    price_per_hour: float = Field(ge=0, allow_inf_nan=False)
     price_source: str = Field(min_length=1)
     price_date: date
 
@@ -85,11 +86,14 @@ def load_runner(path: Path) -> RunnerProfile:
     """Load and validate one profile file."""
     src = load_yaml(path)
     if not isinstance(src.data, dict):
-        raise ConfigError([src.problem((), "a runner profile must be a mapping")])
+        raise ConfigError([*src.problems, src.problem((), "a runner profile must be a mapping")])
     try:
         profile = RunnerProfile.model_validate(src.data)
     except ValidationError as exc:
-        raise ConfigError(pydantic_problems(src, exc, RunnerProfile.model_fields)) from None
+        problems = pydantic_problems(src, exc, RunnerProfile.model_fields)
+        raise ConfigError([*src.problems, *problems]) from None
+    if src.problems:
+        raise ConfigError(src.problems)
     if profile.name != path.stem:
         raise ConfigError(
             [

@@ -8,11 +8,22 @@ line, field, the rule and the bad value, and a suggestion for a misspelt name.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveInt,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from treeline.config.yaml_source import LocatedYaml, load_yaml, pydantic_problems
+from treeline.config.schema_problems import pydantic_problems
+from treeline.config.yaml_source import LocatedYaml, load_yaml
 from treeline.errors import ConfigError, unknown_name
 from treeline.locate import named_files
 
@@ -20,6 +31,9 @@ Task = Literal["binary", "multiclass", "regression"]
 
 _NAME = r"^[a-z0-9][a-z0-9._-]*$"
 MIN_N = 10  # below this an 80/20 split leaves almost nothing to validate on
+MAX_BUDGET = 7 * 24 * 3600.0  # seconds per cell; more is a typo, and overflows schedules and ETAs
+MAX_SEED = 2**31 - 1  # numpy, torch and the tree libraries all take seeds in [0, 2**31 - 1]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -58,7 +72,7 @@ class ExpectationEntry(_Strict):
     contender: str
     n: PositiveInt | None = None
     runner: str | None = None
-    test_score: list[float] = Field(min_length=2, max_length=2)
+    test_score: list[FiniteFloat] = Field(min_length=2, max_length=2)
 
     @model_validator(mode="after")
     def _ordered(self) -> ExpectationEntry:
@@ -82,16 +96,54 @@ class ContenderEntry(BaseModel):
         return dict(self.model_extra or {})
 
 
+def _kind(value: Any) -> str | None:
+    """Which member of a `name | mapping` list item: a name, a mapping, or neither (an error)."""
+    if isinstance(value, str):
+        return "name"
+    return "mapping" if isinstance(value, dict) else None
+
+
+def _name_or_mapping(mapping: type[BaseModel], what: str) -> Any:
+    """`str | mapping` told apart by the value's type, so an error names what was expected
+    once instead of once per member of the union."""
+    return Annotated[
+        Annotated[str, Tag("name")] | Annotated[mapping, Tag("mapping")],
+        Discriminator(
+            _kind,
+            custom_error_type="name_or_mapping",
+            custom_error_message=f"give {what}",
+        ),
+    ]
+
+
+DatasetItem = _name_or_mapping(
+    DatasetEntry,
+    "a built-in dataset's name or a mapping ({name: ...} or {file: ..., target: ..., task: ...})",
+)
+ContenderItem = _name_or_mapping(ContenderEntry, "a contender's name or a mapping {name: ...}")
+
+
 class SuiteFile(_Strict):
     name: str = Field(pattern=_NAME)
     description: str = Field(min_length=1)
-    budget: float = Field(gt=0, description="seconds of tuning + training per cell")
+    budget: float = Field(
+        gt=0, allow_inf_nan=False, description="seconds of tuning + training per cell"
+    )
     seeds: list[int] = Field(min_length=1)
     n: list[PositiveInt] | None = Field(None, min_length=1)
-    datasets: list[str | DatasetEntry] = Field(min_length=1)
-    contenders: list[str | ContenderEntry] = Field(min_length=1)
+    datasets: list[DatasetItem] = Field(min_length=1)
+    contenders: list[ContenderItem] = Field(min_length=1)
     runners: list[str] = Field(default_factory=lambda: ["cpu"], min_length=1)
     expectations: list[ExpectationEntry] = Field(default_factory=list)
+
+    @field_validator("budget")
+    @classmethod
+    def _bounded(cls, budget: float) -> float:
+        if budget > MAX_BUDGET:
+            raise ValueError(
+                f"a cell's budget is at most 7 days ({MAX_BUDGET:,.0f} s), got {budget:g}"
+            )
+        return budget
 
 
 KEYS = (
@@ -121,8 +173,26 @@ def parse_suite(ref: str | Path) -> tuple[LocatedYaml, SuiteFile]:
     path = resolve_suite_path(str(ref))
     src = load_yaml(path)
     if not isinstance(src.data, dict):
-        raise ConfigError([src.problem((), "a suite must be a mapping of keys to values")])
+        raise ConfigError(
+            [
+                *src.problems,
+                src.problem(
+                    (), f"a suite must be a mapping of keys to values, got {_what(src.data)}"
+                ),
+            ]
+        )
     try:
-        return src, SuiteFile.model_validate(src.data)
+        model = SuiteFile.model_validate(src.data)
     except ValidationError as exc:
-        raise ConfigError(pydantic_problems(src, exc, KEYS)) from None
+        problems = [*src.problems, *pydantic_problems(src, exc, KEYS)]
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from None
+    if src.problems:
+        raise ConfigError(src.problems)
+    return src, model
+
+
+def _what(value: Any) -> str:
+    """How YAML read a value, in words."""
+    if value is None:
+        return "nothing (an empty document)"
+    return "a list" if isinstance(value, list) else repr(value)[:80]

@@ -14,17 +14,28 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from treeline.config.runner_profile import RunnerProfile
+from treeline.config.schema_problems import pydantic_problems
 from treeline.config.suite import (
+    MAX_SEED,
     MIN_N,
     ContenderEntry,
     DatasetEntry,
     SuiteFile,
     parse_suite,
 )
-from treeline.config.yaml_source import LocatedYaml, pydantic_problems
-from treeline.data import DatasetRef
+from treeline.config.yaml_source import LocatedYaml
+from treeline.data import Dataset, DatasetRef
 from treeline.errors import ConfigError, Problem, unknown_name
 from treeline.execute.cell import Cell, ContenderSpec, runner_fields
+
+MAX_CELLS = 100_000  # far beyond a run anyone waits for; also bounds validation's own work
+
+# Options of a built-in dataset that only mean something for one task. The rule belongs to the
+# dataset's Options model; it lives here until that model states it.
+_TASK_ONLY_OPTIONS = {("synthetic", "classes"): "multiclass"}
+
+# File endings that show a path was given where a name is expected.
+_FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".json", ".xlsx", ".py", ".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class _Checker:
     def __init__(self, src: LocatedYaml, model: SuiteFile):
         self.src, self.m = src, model
         self.problems: list[Problem] = []
+        self.builtins: dict[str, Dataset] = {}
 
     def add(self, loc: tuple[str | int, ...], message: str) -> None:
         self.problems.append(self.src.problem(loc, message))
@@ -112,8 +124,12 @@ class _Checker:
         ):
             self._no_duplicates(key, values)
         for i, seed in enumerate(m.seeds):
-            if seed < 0:
-                self.add(("seeds", i), f"a seed must be >= 0, got {seed}")
+            if not 0 <= seed <= MAX_SEED:
+                self.add(
+                    ("seeds", i),
+                    f"a seed must be between 0 and {MAX_SEED} (2**31 - 1, what numpy, torch and "
+                    f"the tree libraries accept), got {seed}",
+                )
         for i, n in enumerate(m.n or []):
             if n < MIN_N:
                 self.add(("n", i), f"n must be >= {MIN_N}, got {n}")
@@ -130,12 +146,16 @@ class _Checker:
         runner_files = available_runners()
         for i, name in enumerate(m.runners):
             if name not in runner_files:
-                self.add(("runners", i), unknown_name("runner", name, runner_files))
+                hint = "; a runner is a profile runners/NAME.yaml, named by its NAME"
+                self.add(("runners", i), _unknown("runner", name, runner_files, hint))
                 continue
             try:
                 load_runner(runner_files[name])
             except ConfigError as exc:
-                self.problems.extend(exc.problems)
+                # Both places: the profile's line to fix, and the suite line that uses it.
+                for p in exc.problems:
+                    self.add(("runners", i), f"runner profile '{name}' is invalid: {p}")
+        too_many = self._too_many_cells()
 
         datasets = []
         labels: dict[str, int] = {}
@@ -152,8 +172,9 @@ class _Checker:
                 continue
             labels[ds.ref.label] = i
             datasets.append(ds)
-            for k, spec in indexed:
-                self._pair(spec, k, ds)
+            if not too_many:  # pairs are datasets × contenders: bounded only with the cells
+                for k, spec in indexed:
+                    self._pair(spec, k, ds)
 
         expectations = self._expectations(datasets, [c.label for c in contenders])
         if self.problems:
@@ -169,6 +190,21 @@ class _Checker:
             runners=tuple(m.runners),
             expectations=tuple(expectations),
         )
+
+    def _too_many_cells(self) -> bool:
+        """A suite of more than MAX_CELLS cells is refused before anything scales with it."""
+        m = self.m
+        own = [e.n if isinstance(e, DatasetEntry) else None for e in m.datasets]
+        sizes = sum(len(n or m.n or []) for n in own)
+        cells = sizes * len(m.contenders) * len(m.runners) * len(m.seeds)
+        if cells <= MAX_CELLS:
+            return False
+        self.add(
+            (),
+            f"the suite expands to {cells:,} cells (dataset sizes × contenders × runners × seeds); "
+            f"at most {MAX_CELLS:,}",
+        )
+        return True
 
     def _no_duplicates(self, key: str, values: list[Any]) -> None:
         seen: set[Any] = set()
@@ -189,7 +225,11 @@ class _Checker:
         name, _, featurizer = entry.name.partition("+")
         ok = True
         if name not in catalogue():
-            self.add(loc, unknown_name("contender", name, catalogue()))
+            hint = (
+                "; a contender is a module under src/treeline/contenders/ named by its name "
+                "(`treeline ls contenders`), not a file"
+            )
+            self.add(loc, _unknown("contender", name, catalogue(), hint))
             ok = False
         if featurizer and featurizer not in featurizers():
             self.add(loc, unknown_name("featurizer", featurizer, featurizers()))
@@ -197,13 +237,14 @@ class _Checker:
         if not ok:
             return None
         options = entry.options
+        model = catalogue()[name].Options
         try:
-            checked = catalogue()[name].Options.model_validate(options)
+            checked = model.model_validate(options)
         except ValidationError as exc:
-            model = catalogue()[name].Options
-            for p in pydantic_problems(self.src, exc, model.model_fields):
-                sub = [p.field] if p.field else []
-                self.problems.append(self.src.problem(("contenders", i, *sub), p.message))
+            # The options are the entry's keys besides name and label.
+            self.problems.extend(
+                pydantic_problems(self.src, exc, model.model_fields, at=("contenders", i))
+            )
             return None
         return ContenderSpec(
             name, featurizer or None, _set_options(checked, options), entry.label or ""
@@ -267,22 +308,29 @@ class _Checker:
             if ref is None:
                 return None
             dataset = ref.build()
+            task = dataset.task
         else:
             assert entry.name is not None
             if entry.name not in builtin_names():
-                self.add(name_loc, unknown_name("dataset", entry.name, builtin_names()))
+                hint = (
+                    "; a file is given as a mapping: {file: PATH, target: COLUMN, "
+                    "task: binary|multiclass|regression}"
+                )
+                self.add(name_loc, _unknown("dataset", entry.name, builtin_names(), hint))
                 return None
             options: dict[str, Any] | None = {}
             model = dataset_class(entry.name).Options
             if model is not None:
-                options = self._dataset_options(loc, model, entry.options or {})
-                if options is None:
+                raw = entry.options or {}
+                options = self._dataset_options(loc, model, raw)
+                if options is None or not self._options_fit_task(loc, entry.name, raw, options):
                     return None
             elif entry.options:
                 self.add((*loc, "options"), f"dataset '{entry.name}' takes no options")
             label = entry.label or _default_label(entry.name, model, options)
             ref = DatasetRef(label=label, name=entry.name, options=options)
-            dataset = ref.build()
+            dataset = self._builtin(entry.name)
+            task = str((options or {}).get("task", dataset.task))
         ok = True
         for j, n in enumerate(sizes):
             where = (*size_loc, j)
@@ -298,7 +346,18 @@ class _Checker:
                 ok = False
         if not ok:
             return None
-        return SuiteDataset(ref, tuple(sorted(sizes)), dataset.modality, dataset.task)
+        return SuiteDataset(ref, tuple(sorted(sizes)), dataset.modality, task)
+
+    def _builtin(self, name: str) -> Dataset:
+        """A built-in dataset with its default options, once per name: building synthetic with
+        a suite's options draws its teacher's calibration sample (hundreds of MB at the largest
+        options, once per entry), while rows and modality do not depend on options and the
+        task, where it is an option, is read from the options."""
+        from treeline.data import get_dataset
+
+        if name not in self.builtins:
+            self.builtins[name] = get_dataset(name)
+        return self.builtins[name]
 
     def _no_duplicates_at(self, loc: tuple[str | int, ...], values: list[Any]) -> None:
         seen: set[Any] = set()
@@ -313,13 +372,24 @@ class _Checker:
         try:
             return model.model_validate(raw).model_dump()
         except ValidationError as exc:
-            for p in pydantic_problems(self.src, exc, model.model_fields):
-                # Re-anchor at `options.<key>` of this entry.
-                sub = p.field
-                self.problems.append(
-                    self.src.problem((*loc, "options", *([sub] if sub else [])), p.message)
-                )
+            at = (*loc, "options")
+            self.problems.extend(pydantic_problems(self.src, exc, model.model_fields, at=at))
             return None
+
+    def _options_fit_task(
+        self, loc: tuple[str | int, ...], name: str, raw: dict[str, Any], options: dict[str, Any]
+    ) -> bool:
+        """An option given for another task would be silently ignored: refuse it."""
+        ok = True
+        for (dataset, key), task in _TASK_ONLY_OPTIONS.items():
+            if dataset == name and key in raw and options.get("task") != task:
+                self.add(
+                    (*loc, "options", key),
+                    f"'{key}' applies to task {task} only, and this dataset's task is "
+                    f"{options.get('task')}: remove it or set 'task: {task}'",
+                )
+                ok = False
+        return ok
 
     def _user_file(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
         """The file's own problems come from the data stage (`user_file.check_file`)."""
@@ -379,6 +449,13 @@ class _Checker:
             if good:
                 out.append(Expectation(e.dataset, e.contender, e.n, e.runner, *e.test_score))
         return out
+
+
+def _unknown(kind: str, name: str, choices: Any, path_hint: str) -> str:
+    """The unknown-name message, with `path_hint` when the name looks like a file's path."""
+    message = unknown_name(kind, name, choices)
+    looks_like_path = "/" in name or "\\" in name or name.lower().endswith(_FILE_SUFFIXES)
+    return message + path_hint if looks_like_path else message
 
 
 def _default_label(name: str, model: type[BaseModel] | None, options: dict[str, Any]) -> str:
