@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +117,41 @@ def test_ui_serves_the_mlflow_ui(tmp_path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_ui_says_when_it_is_ready_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TREELINE_RESULTS": str(tmp_path / "res")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "treeline", "ui", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert ui.stdout is not None
+    deadline = time.monotonic() + 120
+    lines = []
+    while time.monotonic() < deadline:
+        line = ui.stdout.readline()
+        lines.append(line)
+        if "MLflow UI ready on" in line or not line:
+            break
+    assert any(f"MLflow UI ready on http://127.0.0.1:{port}" in ln for ln in lines), lines
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()  # it does answer
+    ui.send_signal(signal.SIGINT)
+    out, err = ui.communicate(timeout=30)
+    assert ui.returncode == 0 and "MLflow UI stopped" in out
+    assert "Traceback" not in err
+    time.sleep(1)
+    with pytest.raises(OSError):  # nothing listens any more: the server went with it
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()

@@ -247,3 +247,50 @@ def test_report_without_results_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
         ["report", str(tiny_suite(tmp_path)), "--tracking-uri", f"sqlite:///{tmp_path}/empty.db"]
     )
     assert code == 2 and "no recorded cells" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_the_run_at_once_and_says_how_to_resume(tmp_path: Path) -> None:
+    """SIGINT mid-cell (as Ctrl-C sends it): exit 130, one line, no traceback, no worker left,
+    the interrupted cell not recorded; a rerun resumes."""
+    import signal
+
+    suite = tiny_suite(tmp_path, "[200]")
+    env = {**os.environ, "TREELINE_RESULTS": str(tmp_path / "res")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "treeline", "run", str(suite), "--budget-scale", "20"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    worker = []
+    deadline = time.monotonic() + 60
+    while not worker and time.monotonic() < deadline:
+        out = subprocess.run(
+            ["pgrep", "-P", str(proc.pid), "-f", "treeline.execute.worker"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        worker = [int(p) for p in out]
+        time.sleep(0.2)
+    assert worker, "no worker started"
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 130
+    assert "interrupted: the cell in flight was not recorded" in err and "Traceback" not in err
+    assert not Path(f"/proc/{worker[0]}").exists()
+    db = tmp_path / "res" / "mlflow.db"
+    assert not db.exists() or not runs(f"sqlite:///{db}")
+
+
+def test_a_rerun_shows_why_a_recorded_cell_failed(tmp_path: Path) -> None:
+    from treeline.console import _cell_line
+    from treeline.execute.result import CellResult
+
+    cell = SuiteRun(load_suite(tiny_suite(tmp_path, "[200]"))).cells[0]
+    line = _cell_line(
+        CellResult(cell, "failed", error="ValueError: bad input", from_earlier_run=True)
+    )
+    assert "--rerun-failed runs it again" in line and "ValueError: bad input" in line

@@ -211,24 +211,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from treeline.run import SuiteRun, exit_code
 
     suite = load_suite(args.suite)
-    check_scaled_budget(suite.budget, args.budget_scale)
     run = SuiteRun(suite, RunOptions.read(lambda dest: getattr(args, dest)))
     results = run_with_progress(run)
     table = recorded_decision_table(suite.name, args.tracking_uri)
     if table is not None:
         _console().print(table)
     return exit_code(results)
-
-
-def check_scaled_budget(budget: float, scale: float) -> None:
-    """The suite's budget is capped; `--budget-scale` must not take a cell past that cap."""
-    from treeline.config.suite import MAX_BUDGET
-
-    if budget * scale > MAX_BUDGET:
-        raise TreelineError(
-            f"--budget-scale {scale:g} makes a cell's budget {budget * scale:g} s, more than the "
-            f"cap of 7 days ({MAX_BUDGET:,.0f} s)"
-        )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -279,25 +267,60 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    """The MLflow UI on the results store, as a child we own: ready when it answers, stopped
+    (with everything it started) on Ctrl-C or a signal, its own output in a log file."""
+    import os
+    import signal
+    import socket
     import subprocess
+    import time
 
+    from treeline.execute.supervise import die_with_parent
+    from treeline.locate import results_dir
     from treeline.record.store import tracking_uri
 
     uri = tracking_uri(args.tracking_uri)
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-    ]
-    _console().print(f"MLflow UI on http://{args.host}:{args.port} for {uri}", soft_wrap=True)
-    return subprocess.call(cmd)
+    log_path = results_dir() / "logs" / "ui.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    cmd += ["--host", args.host, "--port", str(args.port)]
+    console = _console()
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent,
+        )  # fmt: skip
+    url = f"http://{args.host}:{args.port}"
+    try:
+        console.print(f"starting the MLflow UI for {uri} …", soft_wrap=True)
+        while server.poll() is None:
+            try:
+                socket.create_connection((args.host, args.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        if server.poll() is not None:
+            raise TreelineError(f"the MLflow UI did not start; its output is in {log_path}")
+        console.print(f"MLflow UI ready on {url} — Ctrl-C stops it", soft_wrap=True)
+        server.wait()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+            console.print("MLflow UI stopped", soft_wrap=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -375,7 +398,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         error(exc)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        # The worker in flight is already gone (supervise kills it); nothing half-written stays.
+        if args.command == "run":
+            print(
+                "interrupted: the cell in flight was not recorded; the recorded ones are kept. "
+                "Run the same command again to resume.",
+                file=sys.stderr,
+            )
+        else:
+            print("interrupted", file=sys.stderr)
         return 130
 
 

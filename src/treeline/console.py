@@ -87,7 +87,12 @@ def _cell_line(o: CellResult) -> str:
     style = _STYLE.get(o.status, "white")
     head = f"[{style}]{o.status:>7}[/] {o.cell.id}"
     if o.from_earlier_run:
-        return f"{head} [dim](recorded earlier)[/]"
+        from rich.markup import escape
+
+        if o.status in ("ok", "skipped"):
+            return f"{head} [dim](recorded earlier)[/]"
+        reason = escape(o.error.splitlines()[-1] if o.error else "no reason recorded")
+        return f"{head} [dim](recorded earlier; --rerun-failed runs it again)[/]  {reason}"
     if o.status == "ok":
         m = o.measurements
         return (

@@ -25,8 +25,16 @@ class SuiteRun:
         from treeline.errors import TreelineError
 
         options = options or RunOptions()
-        if options.budget_scale <= 0:
+        from treeline.config.suite import MAX_BUDGET
+
+        if not 0 < options.budget_scale < float("inf"):
             raise TreelineError(f"--budget-scale must be > 0, got {options.budget_scale:g}")
+        if suite.budget * options.budget_scale > MAX_BUDGET:
+            raise TreelineError(
+                f"--budget-scale {options.budget_scale:g} makes a cell's budget "
+                f"{suite.budget * options.budget_scale:g} s, more than the cap of 7 days "
+                f"({MAX_BUDGET:,.0f} s)"
+            )
         self.suite, self.options = suite, options
         self.tracking_uri = options.tracking_uri
         self.profiles: dict[str, RunnerProfile] = {

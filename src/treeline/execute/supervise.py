@@ -93,7 +93,7 @@ def execute(
                 env=worker_env(profile),
                 pass_fds=(write_fd,),
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
             os.close(write_fd)
             assert proc.stdin is not None
@@ -217,7 +217,7 @@ def _killed(cell: Cell, oom_before: int | None) -> CellResult:
     )
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: SIGKILL it when the parent dies (Linux), so a killed
     `treeline run` leaves no orphan worker competing for the cores."""
     if sys.platform.startswith("linux"):
