@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 
 from treeline.cli import main
 from treeline.config.options import RunOptions
+from treeline.config.runner_profile import get_runner
 from treeline.execute.plan import load_suite
 from treeline.run import SuiteRun, exit_code
 
@@ -294,3 +295,19 @@ def test_a_rerun_shows_why_a_recorded_cell_failed(tmp_path: Path) -> None:
         CellResult(cell, "failed", error="ValueError: bad input", from_earlier_run=True)
     )
     assert "--rerun-failed runs it again" in line and "ValueError: bad input" in line
+
+
+def test_a_run_that_measured_nothing_is_not_a_success(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every cell skipped (a GPU runner on a CPU machine): exit 1 and say so, unless
+    --allow-skipped; the run ends with a tally either way."""
+    if get_runner("t4").unavailable_reason() is None:
+        pytest.skip("this machine has a T4")
+    suite = str(tiny_suite(tmp_path, "[200]"))
+    uri = f"sqlite:///{tmp_path}/m.db"
+    assert main(["run", suite, "--runner", "t4", "--tracking-uri", uri]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "cells: 2 skipped" in out and "every cell was skipped" in out
+    allowed = ["run", suite, "--runner", "t4", "--tracking-uri", uri, "--allow-skipped"]
+    assert main(allowed) == 0

@@ -208,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from treeline.config.options import RunOptions
     from treeline.console import recorded_decision_table, run_with_progress
     from treeline.execute.plan import load_suite
-    from treeline.run import SuiteRun, exit_code
+    from treeline.run import SuiteRun, exit_code, tally
 
     suite = load_suite(args.suite)
     run = SuiteRun(suite, RunOptions.read(lambda dest: getattr(args, dest)))
@@ -216,7 +216,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     table = recorded_decision_table(suite.name, args.tracking_uri)
     if table is not None:
         _console().print(table)
-    return exit_code(results)
+    code = exit_code(results, run.options.allow_skipped)
+    console = _console()
+    console.print(f"cells: {tally(results)}", soft_wrap=True)
+    if code and all(r.status == "skipped" for r in results):
+        console.print(
+            "every cell was skipped: nothing that was asked for was measured "
+            "(--allow-skipped accepts that)",
+            soft_wrap=True,
+        )
+    return code
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -146,13 +146,22 @@ def summary_table(results: list[CellResult]):
                     f"{mean(x.n_trials for x in m):.0f}",
                     f"{mean(x.cost_usd for x in m):.5f}",
                 ]
-                name = f"[bold]{c}[/]" if scores[c] == best else c
+                name = _flagged(c, runs)
+                name = f"[bold]{name}[/]" if scores[c] == best else name
                 if scores[c] == best:
                     cells[0] = f"[bold]{cells[0]}[/]"
             else:
                 name, cells = c, [", ".join(sorted({x.status for x in runs})), "", "", ""]
             table.add_row(*head, name, *cells, end_section=i == len(by_contender) - 1)
     return table
+
+
+def _flagged(name: str, runs: list[CellResult]) -> str:
+    """`mlp (untuned (1 trial))`: a score that does not mean what it seems says so here too."""
+    from treeline.analysis.flags import flags, label
+    from treeline.analysis.frame import results_frame
+
+    return label(name, flags(results_frame(runs)))
 
 
 def decision_table(frame: pd.DataFrame):

@@ -152,5 +152,19 @@ def machine_tags(suite_hash: str) -> dict[str, str]:
     return tags
 
 
-def exit_code(results: list[CellResult]) -> int:
-    return 0 if all(r.status in ("ok", "skipped") for r in results) else 1
+def exit_code(results: list[CellResult], allow_skipped: bool = False) -> int:
+    """0 when every cell is ok or skipped — but not when every one was skipped (nothing that
+    was asked for was measured) unless `allow_skipped`."""
+    if not all(r.status in ("ok", "skipped") for r in results):
+        return 1
+    if results and all(r.status == "skipped" for r in results) and not allow_skipped:
+        return 1
+    return 0
+
+
+def tally(results: list[CellResult]) -> str:
+    """'40 ok, 1 failed, 1 skipped' in the order of the statuses."""
+    from treeline.execute.result import STATUSES
+
+    counts = {s: sum(r.status == s for r in results) for s in STATUSES}
+    return ", ".join(f"{k} {s}" for s, k in counts.items() if k) or "no cells"

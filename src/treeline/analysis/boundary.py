@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 BOOTSTRAP = 2000
 CONFIDENCE = 0.95
+MIN_SEEDS = 3  # fewer paired seeds give an interval too rough to call: marked indicative
 BUDGET_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 
 
@@ -36,6 +37,8 @@ class Gap:
     mean: float  # NaN when a family has no finished cell at this n
     low: float  # NaN with fewer than two paired seeds: one seed gives no interval
     high: float
+    tree_flags: tuple[str, ...] = ()  # analysis/flags.py: ≈ baseline, untuned (1 trial)
+    deep_flags: tuple[str, ...] = ()
 
     @property
     def n_seeds(self) -> int:
@@ -60,7 +63,7 @@ class Crossover:
     verdict: str  # "crossover" | "trees ahead" | "deep ahead" | "no significant difference"
     n_star: float | None  # interpolated in log n, for a crossover
     text: str
-    indicative: bool  # fewer than two seeds somewhere: point estimates, no intervals
+    indicative: bool  # fewer than MIN_SEEDS seeds somewhere: an estimate, not a finding
 
 
 @dataclass
@@ -106,12 +109,17 @@ def family_best(frame: pd.DataFrame, family: str) -> tuple[str | None, dict[int,
 def gaps_along_n(frame: pd.DataFrame, score_column: str = "test_score") -> list[Gap]:
     """One Gap per tested n of one (dataset, runner)."""
     out = []
+    from treeline.analysis.flags import flags
+
     for n, at_n in sorted(frame.groupby("n"), key=lambda kv: kv[0]):
         at_n = at_n.assign(test_score=at_n[score_column])
         tree, t_scores = family_best(at_n, "tree")
         deep, d_scores = family_best(at_n, "deep")
         mean, low, high = paired_bootstrap(t_scores, d_scores)
-        out.append(Gap(int(n), tree, deep, t_scores, d_scores, mean, low, high))
+        ok = at_n[at_n["status"] == "ok"]
+        t_flags = tuple(flags(ok[ok["contender"] == tree])) if tree else ()
+        d_flags = tuple(flags(ok[ok["contender"] == deep])) if deep else ()
+        out.append(Gap(int(n), tree, deep, t_scores, d_scores, mean, low, high, t_flags, d_flags))
     return out
 
 
@@ -123,7 +131,7 @@ def crossover(gaps: list[Gap]) -> Crossover:
     everywhere, or no significant difference anywhere.
     """
     gaps = [g for g in gaps if not math.isnan(g.mean)]
-    indicative = any(g.n_seeds < 2 for g in gaps)
+    indicative = any(g.n_seeds < MIN_SEEDS for g in gaps)
     if not gaps:
         return Crossover("no data", None, "no size where both families finished", indicative)
     ahead = [g.deep_ahead for g in gaps]
@@ -178,16 +186,60 @@ def compare(frame: pd.DataFrame, score_column: str = "test_score") -> list[Compa
     out = []
     for (dataset, runner), part in frame.groupby(["dataset", "runner"], sort=True):
         gaps = gaps_along_n(part, score_column)
-        missing = [f"{r.cell_id}: {r.status}" for r in part.itertuples() if r.status != "ok"]
-        out.append(Comparison(str(dataset), str(runner), gaps, crossover(gaps), missing))
+        missing = [
+            f"{r.cell_id}: {r.status}{_reason(getattr(r, 'error', ''))}"
+            for r in part.itertuples()
+            if r.status != "ok"
+        ]
+        found = crossover(gaps)
+        text = found.text + _caveats(gaps, float(part["budget"].max()))
+        found = Crossover(found.verdict, found.n_star, text, found.indicative)
+        out.append(Comparison(str(dataset), str(runner), gaps, found, missing))
+    return out
+
+
+def _reason(error: object) -> str:
+    """' (the last line of its error)', or '' when there is none."""
+    if not isinstance(error, str) or not error.strip():
+        return ""
+    return f" ({error.strip().splitlines()[-1][:160]})"
+
+
+def _caveats(gaps: list[Gap], budget: float) -> str:
+    """What a verdict rests on: a losing family that never got tuned, sizes with no verdict."""
+    out = ""
+    for family, ahead, other in (
+        ("networks", "tree_ahead", "deep"),
+        ("trees", "deep_ahead", "tree"),
+    ):
+        weak = [g for g in gaps if getattr(g, ahead) and getattr(g, f"{other}_flags")]
+        if weak:
+            sizes = ", ".join(f"{g.n:,}" for g in weak)
+            why = sorted({f for g in weak for f in getattr(g, f"{other}_flags")})
+            out += (
+                f" — the {family} did not train within {budget:g} s at n = {sizes} "
+                f"({'; '.join(why)})"
+            )
+    none = [g.n for g in gaps if math.isnan(g.mean)]
+    if none and len(none) < len(gaps):
+        out += (
+            f"; no verdict at n = {', '.join(f'{n:,}' for n in none)}: a family has no finished "
+            "cell there"
+        )
     return out
 
 
 def score_at_fraction(anytime: list[tuple[float, float]], budget: float, fraction: float) -> float:
-    """The test score of the best model found within `fraction` of the budget (NaN if none)."""
+    """The test score of the best model found within `fraction` of the budget (NaN if none).
+    A trial that ended within the grace after the budget counts at the budget, as the cell's
+    result does: fraction 1 always agrees with the main verdict."""
+    from treeline.execute.budget import grace_seconds
+
     limit = fraction * budget
     score = math.nan
     for elapsed, test_score in sorted(anytime):
+        if budget < elapsed <= budget + grace_seconds(budget):
+            elapsed = budget
         if elapsed <= limit:
             score = test_score
     return score
@@ -206,8 +258,25 @@ def along_budget(
             ]
         )
         scored.loc[scored["at_fraction"].isna(), "status"] = "not yet"
-        out[f] = compare(scored, "at_fraction")
+        comparisons = compare(scored, "at_fraction")
+        for c in comparisons:
+            if c.crossover.verdict == "no data":
+                c.crossover = _not_yet(scored, c, f)
+        out[f] = comparisons
     return out
+
+
+def _not_yet(scored: pd.DataFrame, c: Comparison, fraction: float) -> Crossover:
+    """At this fraction one family (or both) has no model yet: say which, and why."""
+    part = scored[(scored["dataset"] == c.dataset) & (scored["runner"] == c.runner)]
+    have = set(part[part["status"] == "ok"]["family"])
+    lacking = [name for fam, name in (("tree", "trees"), ("deep", "networks")) if fam not in have]
+    who = " and ".join(lacking) or "the two families at the same size"
+    text = (
+        f"no verdict: the {who} have no model yet at {fraction:g} of the budget "
+        "(their first trial ends later)"
+    )
+    return Crossover("no data", None, text, c.crossover.indicative)
 
 
 def pareto_front(points: list[tuple[float, float, Any]]) -> list[tuple[float, float, Any]]:

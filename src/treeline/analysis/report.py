@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from treeline.analysis.boundary import (
     BUDGET_FRACTIONS,
+    MIN_SEEDS,
     Comparison,
     Gap,
     along_budget,
@@ -26,6 +27,7 @@ from treeline.analysis.boundary import (
     pareto_front,
     replay_exactness,
 )
+from treeline.analysis.flags import flags, label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,9 +57,9 @@ def _gap_text(g: Gap) -> str:
 
 def _winner(g: Gap) -> str:
     if g.deep_ahead:
-        return f"deep ({g.deep})"
+        return f"deep ({label(g.deep, list(g.deep_flags))})"
     if g.tree_ahead:
-        return f"tree ({g.tree})"
+        return f"tree ({label(g.tree, list(g.tree_flags))})"
     return "tie" if not math.isnan(g.mean) else "–"
 
 
@@ -81,7 +83,7 @@ def decision_rows(frame: pd.DataFrame, comparisons: list[Comparison]) -> list[li
         winners = "; ".join(f"{g.n:,}: {_winner(g)}" for g in c.gaps)
         n_star = f"{c.crossover.n_star:,.0f}" if c.crossover.n_star else c.crossover.verdict
         if c.crossover.indicative:
-            n_star += " (indicative: 1 seed)"
+            n_star += f" (indicative: fewer than {MIN_SEEDS} seeds)"
         rows.append([c.dataset, c.runner, winners, n_star, *costs])
     return rows
 
@@ -194,16 +196,18 @@ def build(
                         "tree score",
                         "best deep",
                         "deep score",
+                        "trivial baseline",
                         "deep − tree [95 % CI]",
                         "winner",
                     ],
                     [
                         [
                             f"{g.n:,}",
-                            g.tree or "–",
+                            label(g.tree, list(g.tree_flags)),
                             _fmt(_mean(g.tree_scores)),
-                            g.deep or "–",
+                            label(g.deep, list(g.deep_flags)),
                             _fmt(_mean(g.deep_scores)),
+                            _fmt(_baseline(frame, c, g.n)),
                             _gap_text(g),
                             _winner(g),
                         ]
@@ -290,6 +294,16 @@ def _replay_blocks(replays: pd.DataFrame) -> list[Block]:
     return [Block("h2", "Replays"), Block("p", text), Block("table", (header, body))]
 
 
+def _baseline(frame: pd.DataFrame, c: Comparison, n: int | None = None) -> float:
+    """The trivial model's test score (majority class / mean) in this comparison's cells."""
+    cells = _cells(frame, c)
+    if n is not None:
+        cells = cells[cells["n"] == n]
+    if "baseline_test_score" not in cells or cells.empty:
+        return math.nan
+    return float(cells["baseline_test_score"].mean())
+
+
 def _mean(scores: dict[int, float]) -> float:
     return sum(scores.values()) / len(scores) if scores else math.nan
 
@@ -349,7 +363,9 @@ def _save(fig: Any, out: Path, name: str) -> Path:
     return path
 
 
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+# Tree and network markers differ (filled shapes, open-looking ones) and so do their lines, so
+# the families can be told apart in greyscale, not only by colour.
+_MARKERS = {"tree": ("o", "s", "^", "D"), "deep": ("v", "P", "X", "*", "h")}
 _SHADES = {"tree": "Greens", "deep": "Purples"}
 
 
@@ -362,12 +378,40 @@ def _styles(cells: pd.DataFrame) -> dict[str, dict[str, Any]]:
         names = sorted(part["contender"].unique())
         cmap = matplotlib.colormaps[_SHADES.get(str(family), "Greys")]
         for i, name in enumerate(names):
+            markers = _MARKERS.get(str(family), ("o",))
             styles[name] = {
                 "color": cmap(0.55 + 0.4 * i / max(1, len(names) - 1)),
-                "marker": _MARKERS[i % len(_MARKERS)],
+                "marker": markers[i % len(markers)],
                 "ls": "-" if family == "tree" else "--",
             }
     return styles
+
+
+def _legend_flags(cells: pd.DataFrame) -> str:
+    """' — untuned (1 trial) at n=20,000' for a contender whose score there is flagged."""
+    found: dict[str, list[int]] = {}
+    for n, at_n in cells.groupby("n"):
+        for flag in flags(at_n):
+            found.setdefault(flag, []).append(int(n))
+    return "".join(f" — {f} at n={', '.join(f'{n:,}' for n in ns)}" for f, ns in found.items())
+
+
+def _score_label(cells: pd.DataFrame) -> str:
+    """What the y axis is: the metric, oriented so higher is better (regression: −RMSE)."""
+    metric = str(cells["metric"].iloc[0]) if "metric" in cells and len(cells) else ""
+    if metric in ("rmse", "mae"):
+        return f"test score: −{metric.upper()} (target units; higher is better)"
+    return f"test score: {metric or 'score'} (higher is better)"
+
+
+def _size_axis(ax: Any, sizes: list[int]) -> None:
+    """Log n with the tested sizes as the ticks."""
+    ax.set_xscale("log")
+    if sizes:
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([f"{n:,}" for n in sizes], fontsize=7)
+        ax.minorticks_off()
+    ax.set_xlabel("n (labelled examples)")
 
 
 def _slug(c: Comparison) -> str:
@@ -383,21 +427,34 @@ def _plot_score_vs_n(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
         family = part["family"].iloc[0]
         style = styles[str(contender)]
         stats = part.groupby("n")["test_score"].agg(["mean", "min", "max"]).sort_index()
-        ax.plot(
-            stats.index, stats["mean"], lw=1, alpha=0.8, label=f"{contender} ({family})", **style
-        )
+        name = f"{contender} ({family}){_legend_flags(part)}"
+        ax.plot(stats.index, stats["mean"], lw=1, alpha=0.8, label=name, **style)
         ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.08, color=style["color"])
     for family in ("tree", "deep"):
         xs = [g.n for g in c.gaps if getattr(g, f"{family}_scores")]
         ys = [
             _mean(getattr(g, f"{family}_scores")) for g in c.gaps if getattr(g, f"{family}_scores")
         ]
-        ax.plot(xs, ys, lw=3.5, alpha=0.9, color=FAMILY_COLOURS[family], label=f"best {family}")
+        ax.plot(
+            xs,
+            ys,
+            lw=3.5,
+            alpha=0.9,
+            color=FAMILY_COLOURS[family],
+            ls="-" if family == "tree" else "--",
+            label=f"best {family}",
+        )
+    base = (
+        cells.groupby("n")["baseline_test_score"].mean().sort_index()
+        if "baseline_test_score" in cells
+        else None
+    )
+    if base is not None and base.notna().any():
+        ax.plot(base.index, base.values, color="grey", ls=":", lw=1.5, label="trivial baseline")
     if c.crossover.n_star:
-        ax.axvline(c.crossover.n_star, color="black", ls=":", label="n*")
-    ax.set_xscale("log")
-    ax.set_xlabel("n (labelled examples)")
-    ax.set_ylabel("test score (higher is better)")
+        ax.axvline(c.crossover.n_star, color="black", ls="-.", label="n*")
+    _size_axis(ax, sorted(cells["n"].unique()))
+    ax.set_ylabel(_score_label(cells))
     ax.set_title(f"{c.dataset} on {c.runner}: score vs n (band: seed min–max)")
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, out, f"score-vs-n-{_slug(c)}.png")
@@ -429,10 +486,18 @@ def _plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path
             ls=style["ls"],
         )
         ax.plot(
-            xs, ys, ls="none", ms=5, label=contender, color=style["color"], marker=style["marker"]
+            xs,
+            ys,
+            ls="none",
+            ms=5,
+            label=f"{contender}{_legend_flags(part)}",
+            color=style["color"],
+            marker=style["marker"],
         )
+    if len(cells):
+        ax.axvline(float(cells["budget"].max()), color="black", ls=":", label="budget")
     ax.set_xlabel("seconds of budget spent")
-    ax.set_ylabel("test score of the best model so far")
+    ax.set_ylabel(_score_label(cells).replace("test score", "test score of the best model so far"))
     ax.set_title(f"{c.dataset} on {c.runner}, n={n:,}: score vs budget (anytime)")
     ax.legend(fontsize=7)
     return _save(fig, out, f"score-vs-budget-{_slug(c)}.png")
@@ -448,14 +513,16 @@ def _plot_score_vs_cost(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
             [p[0] for p in fam],
             [p[1] for p in fam],
             color=FAMILY_COLOURS[family],
+            marker=_MARKERS[family][0],
             label=family,
             alpha=0.7,
         )
     front = pareto_front(points)
     ax.plot([p[0] for p in front], [p[1] for p in front], color="black", lw=1, label="Pareto front")
-    ax.set_xscale("log")
-    ax.set_xlabel("USD per cell")
-    ax.set_ylabel("test score")
+    if points and min(p[0] for p in points) > 0:  # a free runner has nothing to log-scale
+        ax.set_xscale("log")
+    ax.set_xlabel("USD per cell (fit + predict seconds × price; mean over seeds)")
+    ax.set_ylabel(_score_label(_cells(frame, c)))
     ax.set_title(f"{c.dataset} on {c.runner}: score vs dollars")
     ax.legend(fontsize=7)
     return _save(fig, out, f"score-vs-cost-{_slug(c)}.png")

@@ -68,6 +68,14 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "help": "run every cell again, replacing its recorded run (a fresh measurement)",
         },
     ),
+    (
+        "--allow-skipped",
+        {
+            "action": "store_true",
+            "help": "exit 0 even when every cell was skipped (by default that is a failure: "
+            "nothing that was asked for was measured)",
+        },
+    ),
 )
 
 
@@ -85,6 +93,7 @@ class RunOptions:
     only: list[str] | None = None
     rerun_failed: bool = False
     rerun_all: bool = False
+    allow_skipped: bool = False
 
     @classmethod
     def read(cls, get: Callable[[str], Any]) -> RunOptions:
@@ -96,4 +105,5 @@ class RunOptions:
             only=get("only"),
             rerun_failed=get("rerun_failed"),
             rerun_all=get("rerun_all"),
+            allow_skipped=get("allow_skipped"),
         )

@@ -1,0 +1,134 @@
+"""The report on partial and awkward results: it never crashes, and it says what it rests on.
+Results are built as the store gives them back (CellResult → results_frame)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from treeline.analysis.boundary import along_budget, compare
+from treeline.analysis.frame import results_frame
+from treeline.analysis.report import write_report
+from treeline.data import DatasetRef
+from treeline.execute.cell import Cell, ContenderSpec
+from treeline.execute.result import AnytimePoint, CellResult, Measurements
+
+FAMILY = {"xgboost": "tree", "lightgbm": "tree", "mlp": "deep", "tabm": "deep"}
+
+
+def _result(
+    contender: str,
+    n: int,
+    seed: int,
+    score: float,
+    *,
+    runner: str = "cpu",
+    status: str = "ok",
+    trials: int = 12,
+    cost: float = 0.001,
+    baseline: float = 0.76,
+    first_point: float = 1.0,
+    error: str = "",
+) -> CellResult:
+    cell = Cell(
+        suite="s",
+        dataset=DatasetRef(label="adult", name="adult"),
+        modality="tabular",
+        task="binary",
+        n=n,
+        contender=ContenderSpec(contender),
+        family=FAMILY[contender],
+        runner=runner,
+        device="cpu" if runner == "cpu" else "cuda",
+        threads=2,
+        gpu=None,
+        price_per_hour=0.1,
+        price_source="test",
+        seed=seed,
+        budget=8.0,
+    )
+    if status != "ok":
+        return CellResult(cell, status, error=error or f"{status} for a reason")  # type: ignore[arg-type]
+    m = Measurements(
+        test_score=score,
+        test_metric=score,
+        val_score=score,
+        baseline_test_score=baseline,
+        fit_seconds=8.0,
+        cost_usd=cost,
+        wall_seconds=12.0,
+        overhead_seconds=4.0,
+        peak_rss_mb=300.0,
+        peak_vram_mb=0.0,
+        n_trials=trials,
+    )
+    curve = [AnytimePoint(first_point, 0, score, score)]
+    return CellResult(cell, "ok", metric="accuracy", measurements=m, anytime=curve)
+
+
+def _report(tmp_path: Path, results: list[CellResult]) -> str:
+    return write_report("s", "constructed", results_frame(results), tmp_path).read_text()
+
+
+def test_networks_that_never_got_tuned_are_named_in_the_verdict(tmp_path: Path) -> None:
+    rows = []
+    for seed in range(3):
+        rows += [
+            _result("xgboost", 1000, seed, 0.86 + seed * 1e-3),
+            _result("mlp", 1000, seed, 0.76, trials=1),  # one trial, at the baseline
+        ]
+    md = _report(tmp_path, rows)
+    assert "mlp (≈ baseline, untuned (1 trial))" in md
+    assert "the networks did not train within 8 s at n = 1,000" in md
+    assert "| 0.76 |" in md  # the trivial baseline column
+
+
+def test_fewer_than_three_seeds_are_indicative(tmp_path: Path) -> None:
+    rows = [
+        _result(c, 1000, s, 0.8 + (0.05 if c == "xgboost" else 0) + s * 1e-3)
+        for c in ("xgboost", "mlp")
+        for s in range(2)
+    ]
+    (c,) = compare(results_frame(rows))
+    assert c.crossover.indicative
+    assert "indicative: fewer than 3 seeds" in _report(tmp_path, rows)
+
+
+def test_a_trial_ending_within_the_grace_counts_at_the_budget() -> None:
+    rows = []
+    for s in range(3):
+        rows += [
+            _result("xgboost", 1000, s, 0.85 + s * 1e-3, first_point=0.5),
+            _result("mlp", 1000, s, 0.80 + s * 1e-3, first_point=8.6),  # 0.6 s into the grace
+        ]
+    by_fraction = along_budget(results_frame(rows))
+    assert (
+        by_fraction[1.0][0].crossover.verdict == compare(results_frame(rows))[0].crossover.verdict
+    )
+    early = by_fraction[0.125][0].crossover.text
+    assert "the networks have no model yet at 0.125 of the budget" in early
+
+
+@pytest.mark.parametrize(
+    "case", ["skipped-runner", "all-failed", "zero-costs", "one-point", "missing-costs"]
+)
+def test_the_report_survives_partial_results(tmp_path: Path, case: str) -> None:
+    ok = [_result(c, 1000, 0, 0.8 if c == "mlp" else 0.85) for c in ("xgboost", "mlp")]
+    if case == "skipped-runner":
+        rows = ok + [_result(c, 1000, 0, 0, runner="t4", status="skipped") for c in FAMILY]
+    elif case == "all-failed":
+        rows = [_result(c, 1000, 0, 0, status="failed", error="ValueError: x") for c in FAMILY]
+    elif case == "zero-costs":
+        rows = [_result(c, 1000, 0, 0.8, cost=0.0) for c in ("xgboost", "mlp")]
+    elif case == "missing-costs":
+        rows = [_result(c, 1000, 0, 0.8, cost=math.nan) for c in ("xgboost", "mlp")]
+    else:
+        rows = ok[:1]
+    md = _report(tmp_path, rows)
+    assert md.startswith("# Treeline report: s")
+    if case in ("skipped-runner", "all-failed"):
+        assert "skipped" in md or "failed" in md  # the cells without a score are listed
+    if case == "all-failed":
+        assert "ValueError: x" in md  # with their reasons
