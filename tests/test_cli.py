@@ -155,3 +155,26 @@ def test_ui_says_when_it_is_ready_and_leaves_nothing_behind(tmp_path: Path) -> N
     time.sleep(1)
     with pytest.raises(OSError):  # nothing listens any more: the server went with it
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_every_option_has_help_and_ls_alone_says_what_it_lists(capsys) -> None:
+    import argparse
+
+    from treeline.cli import build_parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: str) -> None:
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sub in a.choices.items():
+                    walk(sub, f"{prefix} {name}")
+            elif not a.help and a.dest != "help":
+                missing.append(f"{prefix} {a.option_strings or a.dest}")
+
+    walk(build_parser(), "treeline")
+    assert missing == []
+    assert main(["ls"]) == 0
+    assert "datasets, featurizers, contenders, suites, runners" in " ".join(
+        capsys.readouterr().out.split()
+    )

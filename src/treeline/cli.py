@@ -43,9 +43,16 @@ def _table(title: str, columns: Sequence[str]):
     return table
 
 
+LISTABLE = ("datasets", "featurizers", "contenders", "suites", "runners")
+TRACKING_HELP = "MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite:///results/mlflow.db)"
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     what = args.what
     console = _console()
+    if what is None:
+        console.print("treeline ls WHAT, where WHAT is one of: " + ", ".join(LISTABLE))
+        return 0
     if what == "datasets":
         from treeline.data import builtin_names, dataset_class, get_dataset
 
@@ -344,11 +351,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ls", help="list datasets, featurizers, contenders, suites or runners")
-    p.add_argument("what", choices=["datasets", "featurizers", "contenders", "suites", "runners"])
+    p.add_argument(
+        "what",
+        nargs="?",
+        choices=LISTABLE,
+        help="what to list; without it, what can be listed",
+    )
     p.set_defaults(func=cmd_ls)
 
     p = sub.add_parser("validate", help="validate suite files (names or paths)")
-    p.add_argument("suites", nargs="+", metavar="SUITE")
+    p.add_argument("suites", nargs="+", metavar="SUITE", help="suite names or YAML paths")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("run", help="run a suite: every cell tuned under the same budget")
@@ -357,9 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="write the boundary report of a suite's recorded cells")
-    p.add_argument("suite", metavar="SUITE")
+    p.add_argument("suite", metavar="SUITE", help="a suite name from suites/ or a YAML path")
     p.add_argument("--out", metavar="DIR", help="default: results/reports/<suite>/")
-    p.add_argument("--tracking-uri", metavar="URI")
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
@@ -377,20 +389,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--runner", metavar="RUNNER", help="replay on another runner (default: the recorded one)"
     )
     p.add_argument("--tolerance", type=float, metavar="T", help="|Δ test score| allowed")
-    p.add_argument("--tracking-uri", metavar="URI")
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("ui", help="start the MLflow UI on the results store")
-    p.add_argument("--tracking-uri", metavar="URI")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    p.add_argument("--port", type=int, default=5000, help="port (default: %(default)s)")
     p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("data", help="list or prepare datasets in the cache")
     dsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     dsub.add_parser("list", help="what is prepared, and where")
     pp = dsub.add_parser("prepare", help="prepare datasets into the cache")
-    pp.add_argument("names", nargs="+", metavar="NAME")
+    pp.add_argument("names", nargs="+", metavar="NAME", help="built-in dataset names")
     p.set_defaults(func=cmd_data)
     return parser
 

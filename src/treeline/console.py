@@ -70,6 +70,11 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
     return results
 
 
+def plural(k: int, word: str) -> str:
+    """'1 trial', '2 trials'."""
+    return f"{k} {word}" if k == 1 else f"{k} {word}s"
+
+
 def duration(seconds: float) -> str:
     """`HH:MM:SS`, with whole days in front past 24 hours (a clock format would wrap), or '?'
     when there is no number to show."""
@@ -97,7 +102,7 @@ def _cell_line(o: CellResult) -> str:
         m = o.measurements
         return (
             f"{head}  test_{o.metric}={m.test_metric:.4g}  fit {m.fit_seconds:.1f} s  "
-            f"{int(m.n_trials)} trials  ${m.cost_usd:.5f}"
+            f"{plural(int(m.n_trials), 'trial')}  ${m.cost_usd:.5f}"
         )
     from rich.markup import escape
 
@@ -179,8 +184,8 @@ def decision_table(frame: pd.DataFrame):
         "runner",
         "winner by n",
         "n*",
-        "best tree USD/cell",
-        "best deep USD/cell",
+        "best tree USD per cell",
+        "best deep USD per cell",
     ):
         table.add_column(col, overflow="fold")
     for row in decision_rows(frame, compare(frame)):

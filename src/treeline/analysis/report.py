@@ -120,8 +120,8 @@ def build(
                     "runner",
                     "winner by n",
                     "n*",
-                    "best tree: USD/cell",
-                    "best deep: USD/cell",
+                    "best tree: USD per cell",
+                    "best deep: USD per cell",
                 ],
                 decision_rows(frame, comparisons),
             ),
@@ -225,7 +225,18 @@ def build(
         blocks.append(Block("img", _plot_score_vs_budget(frame, c, out)))
         blocks.append(Block("img", _plot_score_vs_cost(frame, c, out)))
         blocks.extend(_cost_blocks(frame, c))
+    blocks.append(
+        Block(
+            "p",
+            "USD per cell: the mean `cost_usd` of the family's best contender's finished cells "
+            "(every size and seed where it was best): fit (featurizing included) and test "
+            "prediction seconds × the runner's price per hour.",
+        )
+    )
     blocks.append(Block("h2", "Wall-clock and memory"))
+    overhead = _overhead_text(frame)
+    if overhead:
+        blocks.append(Block("p", overhead))
     blocks.append(Block("img", _plot_resources(frame, out)))
     if hw:
         blocks.append(Block("h2", "Hardware"))
@@ -292,6 +303,25 @@ def _replay_blocks(replays: pd.DataFrame) -> list[Block]:
         for r in rows
     ]
     return [Block("h2", "Replays"), Block("p", text), Block("table", (header, body))]
+
+
+def _overhead_text(frame: pd.DataFrame) -> str:
+    """The harness's own seconds per cell (start-up, imports, loading), by family: recorded
+    apart as `overhead_seconds` and not charged to any contender."""
+    if "overhead_seconds" not in frame:
+        return ""
+    ok = frame[(frame["status"] == "ok") & frame["overhead_seconds"].notna()]
+    if ok.empty:
+        return ""
+    parts = [
+        f"{family}: median {part['overhead_seconds'].median():.1f} s, "
+        f"max {part['overhead_seconds'].max():.1f} s over {len(part)} cells"
+        for family, part in ok.groupby("family")
+    ]
+    return (
+        "Harness overhead per cell (worker start-up, imports, data loading; not charged to the "
+        "contenders' cost): " + "; ".join(parts) + "."
+    )
 
 
 def _baseline(frame: pd.DataFrame, c: Comparison, n: int | None = None) -> float:
