@@ -144,6 +144,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from treeline.console import plural
     from treeline.execute.plan import load_suite
 
     console, failed = _console(), 0
@@ -161,9 +162,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             * len(s.seeds)
         )
         console.print(
-            f"[green]ok[/] {s.path}: suite '{s.name}', {len(s.datasets)} datasets, "
-            f"{len(s.contenders)} contenders, {len(s.runners)} runners, {cells} cells, "
-            f"{s.budget:g} s per cell",
+            f"[green]ok[/] {s.path}: suite '{s.name}', {plural(len(s.datasets), 'dataset')}, "
+            f"{plural(len(s.contenders), 'contender')}, {plural(len(s.runners), 'runner')}, "
+            f"{plural(cells, 'cell')}, {s.budget:g} s per cell",
             soft_wrap=True,
         )
     return EXIT_USAGE if failed else 0
