@@ -137,6 +137,8 @@ def test_ui_says_when_it_is_ready_and_leaves_nothing_behind(tmp_path: Path) -> N
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run started in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert ui.stdout is not None
     deadline = time.monotonic() + 120

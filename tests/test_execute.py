@@ -155,6 +155,8 @@ def test_a_worker_dies_with_its_parent(tmp_path: Path, how: str, signame: str) -
         env={**os.environ, "PYTHONPATH": path},
         start_new_session=True,  # its own process group, as a shell gives a command
         stderr=subprocess.DEVNULL,
+        # As from a terminal: a test run started in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         workers: list[int] = []

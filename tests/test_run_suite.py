@@ -264,6 +264,8 @@ def test_ctrl_c_stops_the_run_at_once_and_says_how_to_resume(tmp_path: Path) -> 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run started in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     worker = []
     deadline = time.monotonic() + 60
