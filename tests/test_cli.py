@@ -141,17 +141,22 @@ def test_ui_says_when_it_is_ready_and_leaves_nothing_behind(tmp_path: Path) -> N
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert ui.stdout is not None
-    deadline = time.monotonic() + 120
-    lines = []
-    while time.monotonic() < deadline:
-        line = ui.stdout.readline()
-        lines.append(line)
-        if "MLflow UI ready on" in line or not line:
-            break
-    assert any(f"MLflow UI ready on http://127.0.0.1:{port}" in ln for ln in lines), lines
-    socket.create_connection(("127.0.0.1", port), timeout=5).close()  # it does answer
-    ui.send_signal(signal.SIGINT)
-    out, err = ui.communicate(timeout=30)
+    try:
+        deadline = time.monotonic() + 120
+        lines = []
+        while time.monotonic() < deadline:
+            line = ui.stdout.readline()
+            lines.append(line)
+            if "MLflow UI ready on" in line or not line:
+                break
+        assert any(f"MLflow UI ready on http://127.0.0.1:{port}" in ln for ln in lines), lines
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # it does answer
+        ui.send_signal(signal.SIGINT)
+        out, err = ui.communicate(timeout=60)
+    finally:
+        if ui.poll() is None:  # a failed test must not leave a server behind either
+            ui.terminate()  # SIGTERM: treeline ui stops its server too
+            ui.wait(timeout=30)
     assert ui.returncode == 0 and "MLflow UI stopped" in out
     assert "Traceback" not in err
     time.sleep(1)
