@@ -112,7 +112,7 @@ CASES = [
     ("latin-1 bytes", lambda t: _write(t, "f.csv", "a,y\n1,caf\xe9\n2,no\n".encode("latin-1")),
      "y", "binary", "", "datasets[0].file", "f.csv is not UTF-8 text (byte 0xe9 at offset"),
     ("utf-16", lambda t: _write(t, "f.csv", _csv(_frame()).encode("utf-16")), "y", "binary", "",
-     "datasets[0].file", "f.csv is UTF-16 (or UTF-32) text: save it as UTF-8"),
+     "datasets[0].file", "f.csv is UTF-16 text: save it as UTF-8"),
     ("a folder", _dir, "y", "binary", "", "datasets[0].file", "not a file:"),
     ("spreadsheet", lambda t: _write(t, "f.xlsx", b"PK\x03\x04"), "y", "binary", "",
      "datasets[0].file", "must be one of .csv, .parquet, .pq, .csv.gz, got 'f.xlsx'"),

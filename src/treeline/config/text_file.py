@@ -22,7 +22,7 @@ _BOMS = (
 def read_text(path: Path, limit: int = MAX_BYTES) -> str:
     """The file's text; a missing, unreadable, oversized or non-UTF-8 file is a ConfigError."""
     data = _read_bytes(path, limit)
-    wide = _wide_encoding(data)
+    wide = wide_encoding(data)
     if wide:
         raise ConfigError.single(
             path, 1, "", f"the file is encoded as {wide}; save it as UTF-8 (without a BOM)"
@@ -76,7 +76,7 @@ def _too_large(size: int, limit: int) -> str:
     return f"the file is {size:,} bytes; configuration files are limited to {limit:,} bytes"
 
 
-def _wide_encoding(data: bytes) -> str | None:
+def wide_encoding(data: bytes) -> str | None:
     """'UTF-16' or 'UTF-32' when the file has their byte-order mark or their pattern of NULs
     (ASCII text in UTF-16 has a NUL in every other byte, in UTF-32 three in four)."""
     for bom, name in _BOMS:

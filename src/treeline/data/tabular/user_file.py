@@ -86,10 +86,12 @@ def check_file(path: Path, target: str, task: Task, sep: str | None = None) -> F
     if not path.is_file():
         problems.append(("file", f"{'not a file' if path.exists() else 'file not found'}: {path}"))
         return out
+    from treeline.config.text_file import wide_encoding
+
     with open(path, "rb") as f:
-        start = f.read(4)
-    if start[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(start) == 4 and start[1::2] == b"\0\0"):
-        problems.append(("file", f"{path.name} is UTF-16 (or UTF-32) text: save it as UTF-8"))
+        wide = wide_encoding(f.read(4))
+    if wide and not path.name.lower().endswith((".parquet", ".pq", ".gz")):
+        problems.append(("file", f"{path.name} is {wide} text: save it as UTF-8"))
         return out
     try:
         names = header(path, sep)
