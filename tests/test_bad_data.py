@@ -260,7 +260,9 @@ def test_a_library_error_becomes_one_readable_line() -> None:
 def test_a_run_skips_the_cell_the_data_cannot_support(tmp_path: Path) -> None:
     df = pd.DataFrame({"a": np.arange(60.0), "y": [f"c{i % 12}" for i in range(60)]})
     (tmp_path / "f.csv").write_text(_csv(df))
-    assert main(["run", str(_suite(tmp_path, "f.csv", task="multiclass"))]) == 0
+    suite = str(_suite(tmp_path, "f.csv", task="multiclass"))
+    assert main(["run", suite]) == 1  # nothing asked for was measured
+    assert main(["run", suite, "--allow-skipped"]) == 0
     with sqlite3.connect(tmp_path / "results" / "mlflow.db") as db:
         tags = dict(db.execute("SELECT key, value FROM tags WHERE key LIKE 'treeline.%'"))
     assert tags["treeline.status"] == "skipped"
