@@ -162,7 +162,7 @@ def summary_table(results: list[CellResult]):
 
 
 def _flagged(name: str, runs: list[CellResult]) -> str:
-    """`mlp (untuned (1 trial))`: a score that does not mean what it seems says so here too."""
+    """`mlp (untuned: 1 trial)`: a score that does not mean what it seems says so here too."""
     from treeline.analysis.flags import flags, label
     from treeline.analysis.frame import results_frame
 

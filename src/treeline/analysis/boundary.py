@@ -37,7 +37,7 @@ class Gap:
     mean: float  # NaN when a family has no finished cell at this n
     low: float  # NaN with fewer than two paired seeds: one seed gives no interval
     high: float
-    tree_flags: tuple[str, ...] = ()  # analysis/flags.py: ≈ baseline, untuned (1 trial)
+    tree_flags: tuple[str, ...] = ()  # analysis/flags.py: ≈ baseline, untuned: 1 trial
     deep_flags: tuple[str, ...] = ()
 
     @property

@@ -14,7 +14,7 @@ BASELINE = "≈ baseline"
 
 def flags(cells: pd.DataFrame) -> list[str]:
     """Flags of one contender's finished cells at one size (its seeds): '≈ baseline' when its
-    mean test score is no better than the trivial model's, 'untuned (1 trial)' when no seed ran
+    mean test score is no better than the trivial model's, 'untuned: 1 trial' when no seed ran
     more than its default trial."""
     if cells.empty:
         return []
@@ -24,12 +24,12 @@ def flags(cells: pd.DataFrame) -> list[str]:
     if known and cells["test_score"].mean() <= baseline.mean() + 1e-12:
         out.append(BASELINE)
     if "n_trials" in cells and cells["n_trials"].notna().all() and cells["n_trials"].max() <= 1:
-        out.append("untuned (1 trial)")
+        out.append("untuned: 1 trial")
     return out
 
 
 def label(name: str | None, cell_flags: list[str]) -> str:
-    """`mlp`, or `mlp (≈ baseline, untuned (1 trial))`."""
+    """`mlp`, or `mlp (≈ baseline; untuned: 1 trial)`."""
     if not name:
         return "–"
-    return f"{name} ({', '.join(cell_flags)})" if cell_flags else name
+    return f"{name} ({'; '.join(cell_flags)})" if cell_flags else name

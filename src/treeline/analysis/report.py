@@ -418,12 +418,19 @@ def _styles(cells: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 
 def _legend_flags(cells: pd.DataFrame) -> str:
-    """' — untuned (1 trial) at n=20,000' for a contender whose score there is flagged."""
+    """' — untuned: 1 trial at n=20,000' for a contender whose score there is flagged."""
     found: dict[str, list[int]] = {}
     for n, at_n in cells.groupby("n"):
         for flag in flags(at_n):
             found.setdefault(flag, []).append(int(n))
     return "".join(f" — {f} at n={', '.join(f'{n:,}' for n in ns)}" for f, ns in found.items())
+
+
+def _legend_below(ax: Any) -> None:
+    """Below the axes, in two columns: a legend never hides the data it explains."""
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
 
 
 def _score_label(cells: pd.DataFrame) -> str:
@@ -450,7 +457,7 @@ def _slug(c: Comparison) -> str:
 
 def _plot_score_vs_n(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
     plt = _figure()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 5.6))
     cells = _cells(frame, c)
     styles = _styles(cells)
     for contender, part in cells.groupby("contender"):
@@ -480,19 +487,26 @@ def _plot_score_vs_n(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
         else None
     )
     if base is not None and base.notna().any():
-        ax.plot(base.index, base.values, color="grey", ls=":", lw=1.5, label="trivial baseline")
+        low, high = cells["test_score"].min(), cells["test_score"].max()
+        if base.min() >= low - (high - low):
+            ax.plot(base.index, base.values, color="grey", ls=":", lw=1.5, label="trivial baseline")
+        else:  # far below every contender: a line there would flatten the comparison
+            value = f"{base.mean():.4g}"
+            ax.plot(
+                [], [], color="grey", ls=":", label=f"trivial baseline {value} (below the plot)"
+            )
     if c.crossover.n_star:
         ax.axvline(c.crossover.n_star, color="black", ls="-.", label="n*")
     _size_axis(ax, sorted(cells["n"].unique()))
     ax.set_ylabel(_score_label(cells))
     ax.set_title(f"{c.dataset} on {c.runner}: score vs n (band: seed min–max)")
-    ax.legend(fontsize=7, ncol=2)
+    _legend_below(ax)
     return _save(fig, out, f"score-vs-n-{_slug(c)}.png")
 
 
 def _plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
     plt = _figure()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 5.6))
     cells = _cells(frame, c)
     n = int(cells["n"].max()) if len(cells) else 0
     styles = _styles(cells)
@@ -527,15 +541,15 @@ def _plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path
     if len(cells):
         ax.axvline(float(cells["budget"].max()), color="black", ls=":", label="budget")
     ax.set_xlabel("seconds of budget spent")
-    ax.set_ylabel(_score_label(cells).replace("test score", "test score of the best model so far"))
+    ax.set_ylabel("best so far: " + _score_label(cells).split(" (")[0])
     ax.set_title(f"{c.dataset} on {c.runner}, n={n:,}: score vs budget (anytime)")
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     return _save(fig, out, f"score-vs-budget-{_slug(c)}.png")
 
 
 def _plot_score_vs_cost(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
     plt = _figure()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 5.6))
     points = _cost_points(frame, c)
     for family in ("tree", "deep"):
         fam = [p for p in points if p[2][2] == family]
@@ -549,12 +563,14 @@ def _plot_score_vs_cost(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
         )
     front = pareto_front(points)
     ax.plot([p[0] for p in front], [p[1] for p in front], color="black", lw=1, label="Pareto front")
-    if points and min(p[0] for p in points) > 0:  # a free runner has nothing to log-scale
+    costs = [p[0] for p in points if p[0] == p[0]]
+    # Log only over a wide range of positive costs (a free runner has nothing to log-scale).
+    if costs and min(costs) > 0 and max(costs) / min(costs) > 10:
         ax.set_xscale("log")
     ax.set_xlabel("USD per cell (fit + predict seconds × price; mean over seeds)")
     ax.set_ylabel(_score_label(_cells(frame, c)))
     ax.set_title(f"{c.dataset} on {c.runner}: score vs dollars")
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     return _save(fig, out, f"score-vs-cost-{_slug(c)}.png")
 
 
@@ -566,15 +582,25 @@ def _plot_resources(frame: pd.DataFrame, out: Path) -> Path:
         .agg(fit=("fit_seconds", "mean"), rss=("peak_rss_mb", "max"), vram=("peak_vram_mb", "max"))
         .reset_index()
     )
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.8))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 4.2))
     colours = [FAMILY_COLOURS.get(f) for f in stats["family"]]
-    a.bar(stats["contender"], stats["fit"], color=colours)
+    hatches = ["" if f == "tree" else "//" for f in stats["family"]]  # families in greyscale
+    a.bar(stats["contender"], stats["fit"], color=colours, hatch=hatches)
     a.set_ylabel("mean fit wall-clock (s)")
-    b.bar(stats["contender"], stats["rss"], color=colours, label="peak RSS")
+    a.set_title("fit seconds (mean over cells)", fontsize=9)
+    b.bar(stats["contender"], stats["rss"], color=colours, hatch=hatches)
     if stats["vram"].fillna(0).max() > 0:
         b.bar(stats["contender"], stats["vram"], color="orange", alpha=0.6, label="peak VRAM")
     b.set_ylabel("peak memory (MB)")
-    b.legend(fontsize=7)
+    b.set_title("peak RSS (max over cells)", fontsize=9)
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(facecolor=FAMILY_COLOURS["tree"], label="tree"),
+        Patch(facecolor=FAMILY_COLOURS["deep"], hatch="//", label="deep"),
+    ]
+    b.legend(handles=[*handles, *b.get_legend_handles_labels()[0]], fontsize=7)
+    fig.suptitle("Wall-clock and memory per contender")
     for axis in (a, b):
         axis.tick_params(axis="x", rotation=45, labelsize=8)
     return _save(fig, out, "resources.png")
