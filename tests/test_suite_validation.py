@@ -358,3 +358,18 @@ def test_contender_options_and_featurizers_are_in_the_cell_id_and_resume_key(
         "digits/n=500/mlp+pixels/cpu/s0",
     ]
     assert cells[0].contender.featurizer == "pixels" and cells[0].modality == "image"
+
+
+def test_n_max_means_every_labelled_row(tmp_path: Path) -> None:
+    from treeline.data import get_dataset
+
+    suite = load_suite(write(tmp_path, swap("n: [1000]", "n: [1000, max]")))
+    assert suite.datasets[0].sizes == (1000, get_dataset("adult").rows)
+    same = load_suite(write(tmp_path, swap("n: [1000]", f"n: [max, {get_dataset('adult').rows}]")))
+    assert same.datasets[0].sizes == (get_dataset("adult").rows,)  # one cell, not two
+
+
+def test_n_must_be_a_number_or_max(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(write(tmp_path, swap("n: [1000]", "n: [1000, maximum]")))]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "bad.yaml:5: n[1]: Input should be 'max', got 'maximum'" in err

@@ -49,7 +49,7 @@ class DatasetEntry(_Strict):
     target: str | None = None
     task: Task | None = None
     sep: str | None = Field(None, min_length=1, max_length=1)  # a 'file' CSV's separator
-    n: list[PositiveInt] | None = Field(None, min_length=1)
+    n: list[PositiveInt | Literal["max"]] | None = Field(None, min_length=1)
     options: dict[str, Any] | None = None
 
     @model_validator(mode="after")
@@ -130,7 +130,7 @@ class SuiteFile(_Strict):
         gt=0, allow_inf_nan=False, description="seconds of tuning + training per cell"
     )
     seeds: list[int] = Field(min_length=1)
-    n: list[PositiveInt] | None = Field(None, min_length=1)
+    n: list[PositiveInt | Literal["max"]] | None = Field(None, min_length=1)
     datasets: list[DatasetItem] = Field(min_length=1)
     contenders: list[ContenderItem] = Field(min_length=1)
     runners: list[str] = Field(default_factory=lambda: ["cpu"], min_length=1)

@@ -131,7 +131,7 @@ class _Checker:
                     f"the tree libraries accept), got {seed}",
                 )
         for i, n in enumerate(m.n or []):
-            if n < MIN_N:
+            if n != "max" and n < MIN_N:
                 self.add(("n", i), f"n must be >= {MIN_N}, got {n}")
 
         indexed = [(i, c) for i, e in enumerate(m.contenders) if (c := self._contender(i, e))]
@@ -332,6 +332,8 @@ class _Checker:
             dataset = self._builtin(entry.name)
             task = str((options or {}).get("task", dataset.task))
         ok = True
+        # `max`: every labelled row of this dataset (its test set is held out).
+        sizes = [dataset.rows if n == "max" else n for n in sizes]
         for j, n in enumerate(sizes):
             where = (*size_loc, j)
             if n < MIN_N:
@@ -346,7 +348,7 @@ class _Checker:
                 ok = False
         if not ok:
             return None
-        return SuiteDataset(ref, tuple(sorted(sizes)), dataset.modality, task)
+        return SuiteDataset(ref, tuple(sorted(set(sizes))), dataset.modality, task)
 
     def _builtin(self, name: str) -> Dataset:
         """A built-in dataset with its default options, once per name: building synthetic with
