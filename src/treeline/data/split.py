@@ -45,8 +45,9 @@ def every_class_twice(order: np.ndarray, y: np.ndarray, n: int, name: str = "") 
     """The first `n` of `order`, but with at least two rows of every class (one for train, one
     for validation): a class short in that prefix gets its earliest rows in `order` instead of
     the prefix's last rows of classes that can spare them. The same as `order[:n]` whenever
-    every class is there twice; nested in n otherwise too, since the rows brought forward are
-    each class's first in the seed's ordering."""
+    every class is there twice. The rows brought forward are each class's first in the seed's
+    ordering, so a smaller n stays a subset of a larger one unless the larger one's evictions
+    reach back below the smaller n (only when the two differ by fewer rows than it brings in)."""
     take = order[:n]
     classes, pool_counts = np.unique(y, return_counts=True)
     scarce = classes[pool_counts < 2]
