@@ -313,3 +313,20 @@ def test_a_run_that_measured_nothing_is_not_a_success(
     assert "cells: 2 skipped" in out and "every cell was skipped" in out
     allowed = ["run", suite, "--runner", "t4", "--tracking-uri", uri, "--allow-skipped"]
     assert main(allowed) == 0
+
+
+def test_a_chosen_metric_is_tuned_on_and_recorded(tmp_path: Path) -> None:
+    """`metric: roc_auc` on a dataset: tuning selects on it, MLflow records test_roc_auc as the
+    test score, and the trivial baseline is the chance level (class frequencies: AUC 0.5)."""
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(
+        TINY.format(sizes="[300]")
+        .replace("  - name: adult\n", "  - name: adult\n    metric: roc_auc\n")
+        .replace("[xgboost, lightgbm]", "[xgboost]")
+    )
+    uri = f"sqlite:///{tmp_path}/m.db"
+    assert main(["run", str(suite), "--tracking-uri", uri]) == 0
+    (r,) = runs(uri)
+    m = r.data.metrics
+    assert r.data.tags["treeline.metric"] == "roc_auc"
+    assert m["test_roc_auc"] == m["test_score"] > 0.8 and m["baseline_test_score"] == 0.5

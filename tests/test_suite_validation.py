@@ -373,3 +373,20 @@ def test_n_must_be_a_number_or_max(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["validate", str(write(tmp_path, swap("n: [1000]", "n: [1000, maximum]")))]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "bad.yaml:5: n[1]: Input should be 'max', got 'maximum'" in err
+
+
+def test_a_dataset_may_choose_its_metric(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from treeline.run import SuiteRun
+
+    text = swap("datasets: [adult]", "datasets:\n  - {name: adult, metric: roc_auc}")
+    cells = SuiteRun(load_suite(write(tmp_path, text))).cells
+    assert {c.metric for c in cells} == {"roc_auc"}
+    (tmp_path / "default").mkdir()
+    default = SuiteRun(load_suite(write(tmp_path / "default", GOOD))).cells[0]
+    assert "metric" not in default.to_json()  # default cells keep their resume keys
+    bad = swap("datasets: [adult]", "datasets:\n  - {name: adult, metric: rmse}")
+    assert main(["validate", str(write(tmp_path, bad))]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "datasets[0].metric: unknown metric for a binary task 'rmse'" in err

@@ -435,9 +435,13 @@ def _legend_below(ax: Any) -> None:
 
 def _score_label(cells: pd.DataFrame) -> str:
     """What the y axis is: the metric, oriented so higher is better (regression: −RMSE)."""
+    from treeline.data.metrics import LOWER_IS_BETTER
+
     metric = str(cells["metric"].iloc[0]) if "metric" in cells and len(cells) else ""
     if metric in ("rmse", "mae"):
         return f"test score: −{metric.upper()} (target units; higher is better)"
+    if metric in LOWER_IS_BETTER:
+        return f"test score: −{metric} (higher is better)"
     return f"test score: {metric or 'score'} (higher is better)"
 
 

@@ -49,6 +49,7 @@ class DatasetEntry(_Strict):
     target: str | None = None
     task: Task | None = None
     sep: str | None = Field(None, min_length=1, max_length=1)  # a 'file' CSV's separator
+    metric: str | None = None  # checked against the task in the plan (data/metrics.py)
     n: list[PositiveInt | Literal["max"]] | None = Field(None, min_length=1)
     options: dict[str, Any] | None = None
 

@@ -60,6 +60,7 @@ class FitData:
     classes: tuple[str, ...]
     train: Split
     val: Split
+    metric: str | None = None  # what tuning selects on (data/metrics.py); None: the task's
 
     @property
     def n_classes(self) -> int:

@@ -49,6 +49,7 @@ class Cell:
     price_source: str
     seed: int
     budget: float
+    metric: str | None = None  # the suite's choice for this dataset; None: the task's default
 
     @property
     def id(self) -> str:
@@ -65,7 +66,10 @@ class Cell:
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["metric"] is None:  # absent, not null: resume keys of default cells stay the same
+            del d["metric"]
+        return d
 
     def on(self, runner: str, profile: RunnerProfile) -> Cell:
         """The same cell on another runner."""

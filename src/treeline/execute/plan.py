@@ -44,6 +44,7 @@ class SuiteDataset:
     sizes: tuple[int, ...]
     modality: str
     task: str
+    metric: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,10 @@ class Suite:
             {
                 "budget": self.budget,
                 "seeds": self.seeds,
-                "datasets": [(d.ref.identity(), d.sizes) for d in self.datasets],
+                "datasets": [
+                    (d.ref.identity(), d.sizes, *([d.metric] if d.metric else []))
+                    for d in self.datasets
+                ],
                 "contenders": [c.__dict__ for c in self.contenders],
                 "runners": self.runners,
             },
@@ -348,7 +352,17 @@ class _Checker:
                 ok = False
         if not ok:
             return None
-        return SuiteDataset(ref, tuple(sorted(set(sizes))), dataset.modality, task)
+        metric = entry.metric
+        if metric is not None:
+            from treeline.data.metrics import METRICS
+
+            if metric not in METRICS.get(task, ()):
+                self.add(
+                    (*loc, "metric"),
+                    unknown_name(f"metric for a {task} task", metric, METRICS.get(task, ())),
+                )
+                return None
+        return SuiteDataset(ref, tuple(sorted(set(sizes))), dataset.modality, task, metric)
 
     def _builtin(self, name: str) -> Dataset:
         """A built-in dataset with its default options, once per name: building synthetic with
@@ -498,6 +512,7 @@ def expand(
             **runner_fields(runner, p),
             seed=seed,
             budget=suite.budget * budget_scale,
+            metric=ds.metric,
         )
         for ds in suite.datasets
         for n in ds.sizes

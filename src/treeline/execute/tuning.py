@@ -117,7 +117,7 @@ def tune(
             val_pred = getattr(model, "val_pred", None)
             if val_pred is None:
                 val_pred = contender.predict(model, data.val.X, data)
-            val = score(data.task, data.val.y, val_pred)
+            val = score(data.task, data.val.y, val_pred, data.metric)
         except optuna.TrialPruned:
             record.outcome, model, val = "pruned", None, None
             record.pruned_at = steps[-1] if steps else None

@@ -21,6 +21,7 @@ from typing import Any
 
 def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     import contextlib
+    import dataclasses
 
     from treeline.catalogue import import_path
     from treeline.data.metrics import score, trivial_score
@@ -68,10 +69,10 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         sync = torch.cuda.synchronize
     send("loaded", data_seconds=data_seconds)
 
-    data, test = bundle.fitdata(), bundle.test
+    data, test = dataclasses.replace(bundle.fitdata(), metric=cell.metric), bundle.test
 
     def score_test(model: Any) -> float:
-        return score(data.task, test.y, contender.predict(model, test.X, data)).score
+        return score(data.task, test.y, contender.predict(model, test.X, data), cell.metric).score
 
     sampler = NvmlSampler() if device == "cuda" else contextlib.nullcontext()
     replay = None
@@ -103,9 +104,9 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     t1 = time.perf_counter()
     pred = contender.predict(result.best_model, test.X, data)
     predict_seconds = time.perf_counter() - t1 + featurize_test
-    final = score(data.task, test.y, pred)
+    final = score(data.task, test.y, pred, cell.metric)
     print(f"test: {final.metric} {final.value:.6g} (predict {predict_seconds:.3f} s)", flush=True)
-    baseline = trivial_score(data.task, data.train.y, test.y, data.n_classes)
+    baseline = trivial_score(data.task, data.train.y, test.y, data.n_classes, cell.metric)
 
     peak_vram = 0.0  # a CPU runner hides the GPU: nothing was allocated there
     if device == "cuda":

@@ -236,7 +236,7 @@ class DeepContender(Contender):
             epochs += 1
             ctx.did("epochs")
             val_pred = self._predict_tensors(module, p.val, p.pre, data)
-            s = score(data.task, data.val.y, val_pred).score
+            s = score(data.task, data.val.y, val_pred, data.metric).score
             if s > best_score:
                 best_score, best_val_pred, bad_epochs = s, val_pred, 0
                 best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
