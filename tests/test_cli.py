@@ -40,6 +40,33 @@ def test_ls_datasets_shows_every_dataset(capsys: pytest.CaptureFixture[str]) -> 
         assert name in out
 
 
+@pytest.mark.parametrize("what", ["datasets", "contenders", "featurizers", "suites", "runners"])
+def test_ls_fits_80_columns_without_breaking_words_and_uses_full_width_in_a_pipe(
+    what: str,
+) -> None:
+    def ls(**env: str) -> list[str]:
+        env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | env
+        out = subprocess.run(
+            [sys.executable, "-m", "treeline", "ls", what],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        ).stdout
+        return out.splitlines()
+
+    narrow, piped = ls(COLUMNS="80"), ls()
+    assert max(len(line.rstrip()) for line in narrow) <= 80
+    # Every word printed whole: the words of the pipe's (unwrapped) table all appear in the
+    # 80-column output, none cut in two.
+    rows = [line for line in piped if line.startswith("│")]
+    assert rows
+    in_rows = {w for line in rows for w in line.split() if w != "│"}
+    assert in_rows <= {w for line in narrow for w in line.split()}
+    # In a pipe one row per entry: the table is as wide as its longest row, not folded to 80.
+    assert len(piped) <= len(narrow)
+
+
 @pytest.mark.parametrize("name", sorted(suite_files()))
 def test_every_shipped_suite_validates(name: str) -> None:
     suite = load_suite(name)

@@ -31,12 +31,13 @@ def _result(
     baseline: float = 0.76,
     first_point: float = 1.0,
     error: str = "",
+    metric: str = "accuracy",
 ) -> CellResult:
     cell = Cell(
         suite="s",
         dataset=DatasetRef(label="adult", name="adult"),
         modality="tabular",
-        task="binary",
+        task="regression" if metric == "rmse" else "binary",
         n=n,
         contender=ContenderSpec(contender),
         family=FAMILY[contender],
@@ -53,7 +54,7 @@ def _result(
         return CellResult(cell, status, error=error or f"{status} for a reason")  # type: ignore[arg-type]
     m = Measurements(
         test_score=score,
-        test_metric=score,
+        test_metric=-score if metric == "rmse" else score,
         val_score=score,
         baseline_test_score=baseline,
         fit_seconds=8.0,
@@ -65,7 +66,7 @@ def _result(
         n_trials=trials,
     )
     curve = [AnytimePoint(first_point, 0, score, score)]
-    return CellResult(cell, "ok", metric="accuracy", measurements=m, anytime=curve)
+    return CellResult(cell, "ok", metric=metric, measurements=m, anytime=curve)
 
 
 def _report(tmp_path: Path, results: list[CellResult]) -> str:
@@ -82,7 +83,7 @@ def test_networks_that_never_got_tuned_are_named_in_the_verdict(tmp_path: Path) 
     md = _report(tmp_path, rows)
     assert "mlp (≈ baseline; untuned: 1 trial)" in md
     assert "the networks did not train within 8 s at n = 1,000" in md
-    assert "| 0.76 |" in md  # the trivial baseline column
+    assert "| 0.7600 |" in md  # the trivial baseline column, in the metric's format
 
 
 def test_fewer_than_three_seeds_are_indicative(tmp_path: Path) -> None:
@@ -132,3 +133,29 @@ def test_the_report_survives_partial_results(tmp_path: Path, case: str) -> None:
         assert "skipped" in md or "failed" in md  # the cells without a score are listed
     if case == "all-failed":
         assert "ValueError: x" in md  # with their reasons
+
+
+def test_each_metric_prints_in_one_format_in_its_units(tmp_path: Path) -> None:
+    """RMSE is printed positive, in one number of decimals per table, under a heading that says
+    lower is better; accuracy keeps four decimals."""
+    from rich.console import Console
+
+    from treeline.console import summary_table
+    from treeline.data.metrics import number
+
+    rows = []
+    for seed in range(3):
+        rows += [
+            _result("xgboost", 1000, seed, -631.4552, metric="rmse", baseline=-3950.0),
+            _result("mlp", 1000, seed, -1234.5, metric="rmse", baseline=-3950.0),
+        ]
+    md = _report(tmp_path, rows)
+    assert "tree RMSE ↓" in md and "deep RMSE ↓" in md
+    assert "| 631.5 |" in md and "| 1,234.5 |" in md and "| 3,950.0 |" in md
+    assert "−RMSE (target units; higher is better)" not in md  # the axis label lives in the PNG
+    console = Console(width=120, record=True)
+    console.print(summary_table(rows))
+    text = console.export_text()
+    assert "RMSE ↓" in text and "631.5" in text and "1,234.5" in text
+    assert number("accuracy", 0.86456) == "0.8646" and number("log_loss", 0.3) == "0.3000"
+    assert number("rmse", 0.012341) == "0.01234" and number("rmse", float("nan")) == "–"

@@ -35,12 +35,9 @@ def print_problems(problems: Sequence[object]) -> None:
 
 
 def _table(title: str, columns: Sequence[str]):
-    from rich.table import Table
+    from treeline.console import Listing
 
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    return table
+    return Listing(title, columns)
 
 
 LISTABLE = ("datasets", "featurizers", "contenders", "suites", "runners")
@@ -72,7 +69,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 d.description,
                 f"[green]yes[/] ({where})" if ok else f"[yellow]no[/]: {where}",
             )
-        console.print(table)
+        table.show(console)
     elif what == "contenders":
         from treeline.contenders import catalogue
 
@@ -91,7 +88,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 ", ".join(cls.Options.model_fields) or "–",
                 cls.description,
             )
-        console.print(table)
+        table.show(console)
     elif what == "featurizers":
         from treeline.featurize import catalogue as featurizers
 
@@ -104,7 +101,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 f.library,
                 f.description,
             )
-        console.print(table)
+        table.show(console)
     elif what == "suites":
         from treeline.config.suite import suite_files
         from treeline.config.yaml_source import load_yaml
@@ -117,7 +114,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             except TreelineError as exc:
                 desc = f"[red]invalid[/]: {exc}"
             table.add_row(name, desc, str(path))
-        console.print(table)
+        table.show(console)
     else:  # runners
         from treeline.config.runner_profile import available_runners, load_runner
 
@@ -139,7 +136,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 f"{r.price_source} ({r.price_date})",
                 "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}",
             )
-        console.print(table)
+        table.show(console)
     return 0
 
 
@@ -194,7 +191,7 @@ def cmd_data(args: argparse.Namespace) -> int:
                 table.add_row(name, "[green]yes[/]", meta["source"], f"{size / 2**20:.1f} MiB")
             else:
                 table.add_row(name, "no", d.availability()[1], "-")
-        console.print(table)
+        table.show(console)
         return 0
     import time
 

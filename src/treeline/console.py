@@ -4,6 +4,7 @@ cell, the summary table and the decision table."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from treeline.execute.cell import Cell
@@ -70,6 +71,58 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
     return results
 
 
+class Listing:
+    """What `treeline ls` and `treeline data list` print: a table where it fits the terminal
+    unwrapped, otherwise one block per row (name, then `column: value` lines): a table squeezed
+    into 80 columns breaks words and stacks cells many lines deep. Sent to a file or pipe, the
+    table takes the width it needs, not 80."""
+
+    def __init__(self, title: str, columns: Sequence[str]) -> None:
+        self.title, self.columns = title, list(columns)
+        self.rows: list[list[str]] = []
+
+    def add_row(self, *values: str) -> None:
+        self.rows.append(list(values))
+
+    def table(self):
+        from rich.table import Table
+
+        table = Table(title=self.title, title_justify="left", header_style="bold")
+        for col in self.columns:
+            table.add_column(col, overflow="fold")
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def show(self, console) -> None:
+        import os
+
+        from rich.measure import Measurement
+
+        table = self.table()
+        wide = console.options.update_width(1_000_000)
+        need = Measurement.get(console, wide, table)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console.width = max(console.width, need.maximum)
+        if need.maximum <= console.width:
+            console.print(table)
+            return
+        from rich.padding import Padding
+        from rich.table import Table
+
+        console.print(f"[bold]{self.title}[/]", soft_wrap=True)
+        for row in self.rows:
+            console.print()
+            console.print(f"[bold]{row[0]}[/]")
+            fields = Table.grid(padding=(0, 1))
+            fields.add_column(style="dim", no_wrap=True)
+            fields.add_column()
+            for col, value in zip(self.columns[1:], row[1:], strict=True):
+                if value:
+                    fields.add_row(f"{col}:", value)
+            console.print(Padding(fields, (0, 0, 0, 2)))
+
+
 def plural(k: int, word: str) -> str:
     """'1 trial', '2 trials'."""
     return f"{k} {word}" if k == 1 else f"{k} {word}s"
@@ -100,8 +153,11 @@ def _cell_line(o: CellResult) -> str:
         return f"{head} [dim](recorded earlier; --rerun-failed runs it again)[/]  {reason}"
     if o.status == "ok":
         m = o.measurements
+        from treeline.data.metrics import NAMES, number
+
         return (
-            f"{head}  test_{o.metric}={m.test_metric:.4g}  fit {m.fit_seconds:.1f} s  "
+            f"{head}  test {NAMES.get(o.metric, o.metric)} {number(o.metric, m.test_metric)}"
+            f"  fit {m.fit_seconds:.1f} s  "
             f"{plural(int(m.n_trials), 'trial')}  ${m.cost_usd:.5f}"
         )
     from rich.markup import escape
@@ -110,16 +166,18 @@ def _cell_line(o: CellResult) -> str:
 
 
 def summary_table(results: list[CellResult]):
-    """Per dataset, n and runner, one row per contender: test score, fit time, trials and cost
-    (seed means); the group's best score in bold. Long rather than one column per contender, so
+    """Per dataset, n and runner, one row per contender: the test metric, fit time, trials and
+    cost (seed means); the group's best in bold. Long rather than one column per contender, so
     it stays readable at 80 columns and in a log file."""
-    from statistics import mean
+    from statistics import mean, median
 
     from rich import box
     from rich.table import Table
 
+    from treeline.data.metrics import heading, number
+
     table = Table(
-        title="summary (mean over seeds; score: higher is better, −RMSE for regression)",
+        title="summary (mean over seeds; ↑ higher is better, ↓ lower is better)",
         title_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD,
@@ -128,7 +186,7 @@ def summary_table(results: list[CellResult]):
     for col in ("dataset", "n", "runner"):
         table.add_column(col)
     table.add_column("contender", min_width=len("ft-transformer"))
-    for col in ("score", "fit s", "trials", "USD"):
+    for col in ("test", "fit s", "trials", "USD"):
         table.add_column(col, justify="right")
     groups: dict[tuple[str, int, str], dict[str, list[CellResult]]] = {}
     for o in results:
@@ -140,13 +198,17 @@ def summary_table(results: list[CellResult]):
             for c, runs in by_contender.items()
             if all(x.status == "ok" for x in runs)
         }
+        values = {c: mean(x.measurements.test_metric for x in by_contender[c]) for c in scores}
+        metric = next(iter(by_contender.values()))[0].metric
+        scale = median(values.values()) if values else None
         best = max(scores.values(), default=None)
         for i, (c, runs) in enumerate(by_contender.items()):
-            head = [label, f"{n:,}", runner] if i == 0 else ["", "", ""]
+            head = [f"{label}\n[dim]{heading(metric)}[/]", f"{n:,}", runner]
+            head = head if i == 0 else ["", "", ""]
             if c in scores:
                 m = [x.measurements for x in runs]
                 cells = [
-                    f"{scores[c]:.4g}",
+                    number(metric, values[c], scale),
                     f"{mean(x.fit_seconds for x in m):.1f}",
                     f"{mean(x.n_trials for x in m):.0f}",
                     f"{mean(x.cost_usd for x in m):.5f}",

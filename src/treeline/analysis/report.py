@@ -28,6 +28,7 @@ from treeline.analysis.boundary import (
     replay_exactness,
 )
 from treeline.analysis.flags import flags, label
+from treeline.data.metrics import NAMES, heading, number, value_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,14 +46,24 @@ def _fmt(x: float, digits: int = 4) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
-def _gap_text(g: Gap) -> str:
+def _metric(frame: pd.DataFrame, c: Comparison) -> str:
+    cells = _cells(frame, c)
+    return str(cells["metric"].iloc[0]) if "metric" in cells and len(cells) else ""
+
+
+def _value(metric: str, score: float, scale: float | None = None) -> str:
+    """A higher-is-better score printed as its metric (RMSE positive), in the metric's format."""
+    return number(metric, value_of(metric, score) if score is not None else None, scale)
+
+
+def _gap_text(g: Gap, metric: str, scale: float | None) -> str:
+    """How far the best network is ahead (negative: behind), in the metric's units."""
     if math.isnan(g.mean):
         return "–"
-    # Accuracy gaps to 4 decimals (0.01 = one point); RMSE gaps in the target's units.
-    spec = "+.4f" if abs(g.mean) < 1 else "+.4g"
     if math.isnan(g.low):
-        return f"{g.mean:{spec}} (1 seed)"
-    return f"{g.mean:{spec}} [{g.low:{spec}}, {g.high:{spec}}]"
+        return f"{number(metric, g.mean, scale, sign=True)} (1 seed)"
+    low, high = (number(metric, x, scale, sign=True) for x in (g.low, g.high))
+    return f"{number(metric, g.mean, scale, sign=True)} [{low}, {high}]"
 
 
 def _winner(g: Gap) -> str:
@@ -104,9 +115,11 @@ def build(
             "p",
             f"{len(frame)} cells: "
             + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-            + ". Scores are test scores oriented so "
-            "that higher is better (accuracy; RMSE negated). Intervals: 95 % paired bootstrap over "
-            "seeds of deep − tree, each family represented by its best contender at that size.",
+            + ". Tables give each dataset's test metric (↑ higher is better, ↓ lower); plots "
+            "and verdicts use the score, the metric oriented so that higher is better (RMSE, "
+            "MAE and log-loss negated). 'Deep ahead by': the best network's score minus the best "
+            "tree's, with a 95 % paired bootstrap interval over seeds, each family represented "
+            "by its best contender at that size.",
         )
     )
 
@@ -186,6 +199,8 @@ def build(
 
     for c in comparisons:
         blocks.append(Block("h2", f"{c.dataset} on {c.runner}"))
+        metric = _metric(frame, c)
+        scale = _scale(frame, c)
         blocks.append(
             Block(
                 "table",
@@ -193,22 +208,22 @@ def build(
                     [
                         "n",
                         "best tree",
-                        "tree score",
+                        f"tree {heading(metric)}",
                         "best deep",
-                        "deep score",
+                        f"deep {heading(metric)}",
                         "trivial baseline",
-                        "deep − tree [95 % CI]",
+                        "deep ahead by [95 % CI]",
                         "winner",
                     ],
                     [
                         [
                             f"{g.n:,}",
                             label(g.tree, list(g.tree_flags)),
-                            _fmt(_mean(g.tree_scores)),
+                            _value(metric, _mean(g.tree_scores), scale),
                             label(g.deep, list(g.deep_flags)),
-                            _fmt(_mean(g.deep_scores)),
-                            _fmt(_baseline(frame, c, g.n)),
-                            _gap_text(g),
+                            _value(metric, _mean(g.deep_scores), scale),
+                            _value(metric, _baseline(frame, c, g.n), scale),
+                            _gap_text(g, metric, scale),
                             _winner(g),
                         ]
                         for g in c.gaps
@@ -334,6 +349,12 @@ def _baseline(frame: pd.DataFrame, c: Comparison, n: int | None = None) -> float
     return float(cells["baseline_test_score"].mean())
 
 
+def _scale(frame: pd.DataFrame, c: Comparison) -> float | None:
+    """A typical metric value of the comparison: fixes the decimals of its RMSE/MAE column."""
+    cells = _cells(frame, c)
+    return float(cells["test_score"].abs().median()) if len(cells) else None
+
+
 def _mean(scores: dict[int, float]) -> float:
     return sum(scores.values()) / len(scores) if scores else math.nan
 
@@ -359,19 +380,25 @@ def _cost_blocks(frame: pd.DataFrame, c: Comparison) -> list[Block]:
     if not points:
         return []
     task = str(_cells(frame, c)["task"].iloc[0])
+    metric, scale = _metric(frame, c), _scale(frame, c)
+    name = NAMES.get(metric, metric)
     top = max(p[1] for p in points)
     cheap = cheapest_within(points, one_point(task, top))
     front = pareto_front(points)
     text = (
-        "Pareto front (cheapest first): "
-        + "; ".join(f"{lab[0]} n={lab[1]:,} ({_fmt(s)}, ${cost:.5f})" for cost, s, lab in front)
+        f"Pareto front (cheapest first; test {name}): "
+        + "; ".join(
+            f"{lab[0]} n={lab[1]:,} ({_value(metric, s, scale)}, ${cost:.5f})"
+            for cost, s, lab in front
+        )
         + ". "
     )
     if cheap:
-        point = "one point" if task != "regression" else "one point (1 % of the RMSE)"
+        point = "one point" if task != "regression" else f"one point (1 % of the {name})"
         text += (
-            f"Cheapest within {point} of the best score ({_fmt(top)}): {cheap[2][0]} at "
-            f"n={cheap[2][1]:,}, {_fmt(cheap[1])} for ${cheap[0]:.5f} per cell."
+            f"Cheapest within {point} of the best ({_value(metric, top, scale)}): "
+            f"{cheap[2][0]} at n={cheap[2][1]:,}, {_value(metric, cheap[1], scale)} for "
+            f"${cheap[0]:.5f} per cell."
         )
     return [Block("p", text)]
 
@@ -438,11 +465,10 @@ def _score_label(cells: pd.DataFrame) -> str:
     from treeline.data.metrics import LOWER_IS_BETTER
 
     metric = str(cells["metric"].iloc[0]) if "metric" in cells and len(cells) else ""
-    if metric in ("rmse", "mae"):
-        return f"test score: −{metric.upper()} (target units; higher is better)"
-    if metric in LOWER_IS_BETTER:
-        return f"test score: −{metric} (higher is better)"
-    return f"test score: {metric or 'score'} (higher is better)"
+    name = NAMES.get(metric, metric or "score")
+    units = "target units; " if metric in ("rmse", "mae") else ""
+    sign = "−" if metric in LOWER_IS_BETTER else ""
+    return f"test score: {sign}{name} ({units}higher is better)"
 
 
 def _size_axis(ax: Any, sizes: list[int]) -> None:
@@ -495,7 +521,8 @@ def _plot_score_vs_n(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
         if base.min() >= low - (high - low):
             ax.plot(base.index, base.values, color="grey", ls=":", lw=1.5, label="trivial baseline")
         else:  # far below every contender: a line there would flatten the comparison
-            value = f"{base.mean():.4g}"
+            metric = _metric(frame, c)
+            value = f"{NAMES.get(metric, metric)} {_value(metric, base.mean())}"
             ax.plot(
                 [], [], color="grey", ls=":", label=f"trivial baseline {value} (below the plot)"
             )

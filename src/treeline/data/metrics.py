@@ -89,3 +89,40 @@ def trivial_score(
         return score(task, y_test, pred, metric)
     prior = np.bincount(y_train, minlength=n_classes) / max(len(y_train), 1)
     return score(task, y_test, np.tile(prior, (len(y_test), 1)), metric)
+
+
+NAMES = {
+    "accuracy": "accuracy",
+    "roc_auc": "ROC-AUC",
+    "log_loss": "log-loss",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+}
+_UNBOUNDED = frozenset({"rmse", "mae"})  # in the target's units: any magnitude
+
+
+def heading(metric: str) -> str:
+    """`RMSE ↓`, `accuracy ↑`: the metric's name and which way is better."""
+    return f"{NAMES.get(metric, metric)} {'↓' if metric in LOWER_IS_BETTER else '↑'}"
+
+
+def value_of(metric: str, score: float) -> float:
+    """The metric as usually reported, from its higher-is-better `score`."""
+    return -score if metric in LOWER_IS_BETTER else score
+
+
+def number(metric: str, x: float | None, scale: float | None = None, sign: bool = False) -> str:
+    """One format per metric wherever a value is printed: four decimals for accuracy, ROC-AUC,
+    log-loss and R²; four significant digits for RMSE and MAE (target units), fixed by `scale`
+    (a typical value of the same table, so a column keeps one number of decimals)."""
+    import math
+
+    if x is None or not math.isfinite(x):
+        return "–"
+    plus = "+" if sign else ""
+    if metric not in _UNBOUNDED:
+        return f"{x:{plus}.4f}"
+    ref = abs(scale if scale is not None and math.isfinite(scale) and scale else x)
+    decimals = min(6, max(0, 3 - math.floor(math.log10(ref)))) if ref else 4
+    return f"{x:{plus},.{decimals}f}"
