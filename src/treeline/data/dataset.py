@@ -219,7 +219,13 @@ class CachedDataset(Dataset):
     def rows_text(self) -> str:
         return f"{self.rows:,} + {self.test_rows(self.total_rows):,}"
 
+    # Set where the source has an official test split: its last this many examples (load_raw
+    # puts them last) are the test set, so scores compare with published ones.
+    source_test_rows: int | None = None
+
     def test_rows(self, total: int) -> int:
+        if self.source_test_rows is not None:
+            return self.source_test_rows
         return min(round(total * self.test_fraction), self.test_cap)
 
     @abstractmethod
@@ -244,9 +250,12 @@ class CachedDataset(Dataset):
         started = time.perf_counter()
         inputs, y_raw = self.load_raw(raw)
         y, classes = encode_target(y_raw, self.task, self.class_order)
-        order = stratified_order(y, self.task != "regression", 0, TEST_STREAM)
         n_test = self.test_rows(len(y))
-        test_idx, pool_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
+        if self.source_test_rows is not None:
+            test_idx, pool_idx = np.arange(len(y) - n_test, len(y)), np.arange(len(y) - n_test)
+        else:
+            order = stratified_order(y, self.task != "regression", 0, TEST_STREAM)
+            test_idx, pool_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)

@@ -103,13 +103,28 @@ class SystemFile(Source):
         return self.path if self.path.exists() else None
 
 
+def content_sha256(path: Path) -> str:
+    """SHA-256 of a file's content, gunzipped first for `.gz`: the same data recompressed (as
+    Debian's packages do) has the same digest."""
+    import gzip
+
+    if path.suffix != ".gz":
+        return sha256_of(path)
+    h = hashlib.sha256()
+    with gzip.open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 class _Verified(Source):
-    """An online source whose file is kept in the cache once its SHA-256 matched."""
+    """An online source whose file is kept in the cache once its SHA-256 matched. With `files`
+    (name → SHA-256 of the content), the source is a folder of files, each verified."""
 
     online = True
 
-    def __init__(self, filename: str, sha256: str):
-        self.filename, self.sha256 = filename, sha256
+    def __init__(self, filename: str, sha256: str, files: dict[str, str] | None = None):
+        self.filename, self.sha256, self.files = filename, sha256, files
 
     def _target(self, cache: Path) -> Path:
         return cache / "downloads" / self.filename
@@ -118,13 +133,24 @@ class _Verified(Source):
         target = self._target(cache)
         return target if target.exists() else None
 
-    def _verify_into(self, tmp: Path, cache: Path) -> Path:
-        got = sha256_of(tmp)
-        if got != self.sha256:
+    def _check(self, path: Path, name: str, expected: str, digest) -> None:
+        got = digest(path)
+        if got != expected:
             raise DataUnavailable(
-                f"{self.label}: checksum mismatch for {self.filename}: "
-                f"expected sha256 {self.sha256}, got {got}; the file was not kept"
+                f"{self.label}: checksum mismatch for {name}: "
+                f"expected sha256 {expected}, got {got}; the file was not kept"
             )
+
+    def _verify_into(self, tmp: Path, cache: Path) -> Path:
+        """`tmp`: the file, or with `files` a folder holding them; moved into the cache only
+        once everything matched."""
+        if self.files is None:
+            self._check(tmp, self.filename, self.sha256, sha256_of)
+        else:
+            for name, expected in self.files.items():
+                if not (tmp / name).is_file():
+                    raise DataUnavailable(f"{self.label}: {name} is missing")
+                self._check(tmp / name, name, expected, content_sha256)
         target = self._target(cache)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp.replace(target)  # atomic: a half-written file is never taken for a good one
@@ -132,10 +158,17 @@ class _Verified(Source):
 
 
 class Url(_Verified):
-    """The original file on the web, checked against a pinned SHA-256 (http(s) or file://)."""
+    """The original file on the web, checked against a pinned SHA-256 (http(s) or file://).
+    With `files`, `url` is a folder: each name is fetched from it into one cached folder."""
 
-    def __init__(self, url: str, sha256: str, filename: str | None = None):
-        super().__init__(filename or url.rsplit("/", 1)[-1], sha256)
+    def __init__(
+        self,
+        url: str,
+        sha256: str = "",
+        filename: str | None = None,
+        files: dict[str, str] | None = None,
+    ):
+        super().__init__(filename or url.rstrip("/").rsplit("/", 1)[-1], sha256, files)
         self.url = url
 
     @property
@@ -151,25 +184,33 @@ class Url(_Verified):
         if found:
             return found
         (cache / "downloads").mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache / "downloads", delete=False) as tmp:
-            tmp_path = Path(tmp.name)
-            try:
-                with urllib.request.urlopen(self.url, timeout=60) as resp:
-                    shutil.copyfileobj(resp, tmp)
-            except (OSError, ValueError) as exc:
-                tmp_path.unlink(missing_ok=True)
-                raise DataUnavailable(f"{self.label}: {exc}") from None
+        with tempfile.TemporaryDirectory(dir=cache / "downloads") as work:
+            if self.files is None:
+                tmp = Path(work) / "file"
+                self._download(self.url, tmp)
+            else:
+                tmp = Path(work) / "folder"
+                tmp.mkdir()
+                for name in self.files:
+                    self._download(self.url.rstrip("/") + "/" + name, tmp / name)
+            return self._verify_into(tmp, cache)
+
+    def _download(self, url: str, to: Path) -> None:
         try:
-            return self._verify_into(tmp_path, cache)
-        finally:
-            tmp_path.unlink(missing_ok=True)
+            with urllib.request.urlopen(url, timeout=60) as resp, open(to, "wb") as out:
+                shutil.copyfileobj(resp, out)
+        except (OSError, ValueError) as exc:
+            raise DataUnavailable(f"download {url}: {exc}") from None
 
 
 class AptDownload(_Verified):
-    """One file out of a Debian package, via `apt-get download` (no install, no R needed)."""
+    """A file out of a Debian package, via `apt-get download` (no install, no R needed). With
+    `files`, `member` is a folder of the package and those files of it are kept."""
 
-    def __init__(self, apt_package: str, member: str, sha256: str):
-        super().__init__(f"{apt_package}--{Path(member).name}", sha256)
+    def __init__(
+        self, apt_package: str, member: str, sha256: str = "", files: dict[str, str] | None = None
+    ):
+        super().__init__(f"{apt_package}--{Path(member).name}", sha256, files)
         self.apt_package, self.member = apt_package, member
 
     @property
@@ -211,7 +252,13 @@ class AptDownload(_Verified):
             if not member.exists():
                 raise DataUnavailable(f"{self.label}: {self.member} is not in the package")
             tmp = Path(work) / "member.tmp"
-            shutil.copyfile(member, tmp)
+            if self.files is None:
+                shutil.copyfile(member, tmp)
+            else:
+                tmp.mkdir()
+                for name in self.files:
+                    if (member / name).is_file():
+                        shutil.copyfile(member / name, tmp / name)
             return self._verify_into(tmp, cache)
 
 
