@@ -1,23 +1,20 @@
-"""What every deep contender shares: preprocessing, the training loop, prediction.
-
-Preprocessing follows Gorishniy et al. (2021, 2024): numeric features through a quantile
-transform to a normal distribution fitted on train only (missing values first set to the train
-median), categorical features as integer codes (embedded by FT-Transformer and TabM, one-hot for
-MLP and ResNet), regression targets standardized with train statistics.
+"""What every deep contender shares, whatever its modality: the training loop and prediction.
+How a modality's inputs reach the device is its base class's (tabular/base.py, image/base.py).
 
 The loop: all tensors live on the device; each epoch draws a fresh permutation and batches are
 index slices of it — no Dataset/DataLoader per-row overhead. AdamW; the deadline is checked
 every step; validation after each epoch is reported to the pruner and drives early stopping
 (patience in epochs), restoring the best epoch's weights. On CUDA the forward pass runs under
-bf16 autocast. Batch size grows with n (below).
+bf16 autocast. Batch size grows with n (below) unless the network or the trial sets it.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from abc import abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PositiveInt
@@ -29,7 +26,6 @@ if TYPE_CHECKING:
     import torch
 
     from treeline.data import FitData
-    from treeline.data.inputs import Table
 
 PATIENCE_EPOCHS = 16
 # Parameters of the loop, not of the network.
@@ -43,15 +39,6 @@ def batch_size_for(n_train: int) -> int:
     return int(min(1024, max(32, 2 ** math.floor(math.log2(max(n_train, 1) / 50)))))
 
 
-@dataclass
-class Tensors:
-    """A split, preprocessed, on the device."""
-
-    x_num: torch.Tensor  # (n, d_num) float32, possibly with one-hot categoricals appended
-    x_cat: torch.Tensor | None  # (n, d_cat) int64 codes, for models that embed them
-    y: torch.Tensor | None
-
-
 class DeepOptions(BaseModel):
     """What a suite may fix for every network (not tuned): batch size and an epoch cap."""
 
@@ -61,81 +48,33 @@ class DeepOptions(BaseModel):
     max_epochs: PositiveInt | None = None  # None: until early stopping or the deadline
 
 
-class Preprocessor:
-    """Fitted on train only; turns any table of the same columns into tensors."""
+class DeviceData(Protocol):
+    """A split's inputs and targets on the device, in the form the network takes."""
 
-    def __init__(self, data: FitData, onehot: bool, seed: int):
-        from sklearn.preprocessing import QuantileTransformer
+    y: torch.Tensor | None
 
-        table: Table = data.train.X  # type: ignore[assignment]
-        self.task, self.onehot = data.task, onehot
-        self.numeric, self.categorical = table.numeric, table.categorical
-        X = table.frame
-        num = X[list(self.numeric)].to_numpy(dtype=np.float64)
-        self.median = np.nan_to_num(np.nanmedian(num, axis=0)) if num.size else np.zeros(0)
-        self.quantile = None
-        if num.shape[1]:
-            self.quantile = QuantileTransformer(
-                output_distribution="normal",
-                n_quantiles=max(min(len(X) // 30, 1000), 10),
-                subsample=10**9,
-                random_state=seed,
-            ).fit(self._impute(num))
-        # One code per level plus one for missing; cardinalities from the typed categories.
-        self.cardinalities = [len(X[c].cat.categories) + 1 for c in self.categorical]
-        self.y_mean, self.y_std = 0.0, 1.0
-        if data.task == "regression":
-            self.y_mean = float(np.mean(data.train.y))
-            self.y_std = float(np.std(data.train.y)) or 1.0
+    def __len__(self) -> int: ...
 
-    def _impute(self, num: np.ndarray) -> np.ndarray:
-        return np.where(np.isnan(num), self.median, num)
+    def batch(self, idx: Any) -> tuple[Any, ...]:
+        """The network's inputs for the rows `idx` (index tensor or slice)."""
 
-    @property
-    def n_num_features(self) -> int:
-        n = len(self.numeric)
-        return n + (sum(self.cardinalities) if self.onehot else 0)
 
-    def tensors(self, table: Table, y: np.ndarray | None, device: str) -> Tensors:
-        import torch
+class Preprocessing(Protocol):
+    """Fitted on the training split only; turns any split of the same kind into DeviceData."""
 
-        X = table.frame
-        num = X[list(self.numeric)].to_numpy(dtype=np.float64)
-        if self.quantile is not None:
-            num = self.quantile.transform(self._impute(num))
-        # Integer codes per categorical column; missing (-1) takes the last code.
-        codes = np.zeros((len(X), len(self.cardinalities)), dtype=np.int64)
-        for j, (col, card) in enumerate(zip(self.categorical, self.cardinalities, strict=True)):
-            c = X[col].cat.codes.to_numpy()
-            codes[:, j] = np.where(c < 0, card - 1, c)
-        x_cat = None
-        if self.onehot and codes.shape[1]:
-            blocks = [
-                np.eye(card, dtype=np.float32)[codes[:, j]]
-                for j, card in enumerate(self.cardinalities)
-            ]
-            num = np.concatenate([num, *blocks], axis=1)
-        elif codes.shape[1]:
-            x_cat = torch.as_tensor(codes, device=device)
-        x_num = torch.as_tensor(num.astype(np.float32), device=device)
-        y_t = None
-        if y is not None:
-            if self.task == "regression":
-                y_t = torch.as_tensor(
-                    ((y - self.y_mean) / self.y_std).astype(np.float32), device=device
-                )
-            else:
-                y_t = torch.as_tensor(y.astype(np.int64), device=device)
-        return Tensors(x_num, x_cat, y_t)
+    y_mean: float  # regression targets are standardized with these; 0 and 1 otherwise
+    y_std: float
+
+    def tensors(self, X: Any, y: np.ndarray | None, device: str) -> DeviceData: ...
 
 
 @dataclass
 class DeepInputs:
-    """Per-cell inputs shared by every trial: the fitted preprocessor and device tensors."""
+    """Per-cell inputs shared by every trial: the fitted preprocessing and device tensors."""
 
-    pre: Preprocessor
-    train: Tensors
-    val: Tensors
+    pre: Preprocessing
+    train: DeviceData
+    val: DeviceData
     device: str
 
 
@@ -145,7 +84,7 @@ class DeepModel:
     def __init__(
         self,
         module: Any,
-        pre: Preprocessor,
+        pre: Preprocessing,
         device: str,
         val_pred: np.ndarray,
         epochs: int,
@@ -158,29 +97,44 @@ class DeepModel:
 
 
 class DeepContender(Contender):
-    """A torch network trained by the shared loop; subclasses build the module."""
+    """A torch network trained by the shared loop. A modality's base class says how its inputs
+    reach the device (`preprocess`, `train_batch`); each network builds its module."""
 
     # torch.optim imports torch._dynamo on first use (~2 s here): load it before the clock starts,
     # or every deep cell pays it out of its budget.
-    libraries = ("torch", "torch._dynamo", "sklearn.preprocessing", "rtdl_revisiting_models")
+    libraries: tuple[str, ...] = ("torch", "torch._dynamo")
     family = "deep"
     Options = DeepOptions
-    onehot = True  # categorical codes → one-hot columns (MLP, ResNet); False: embeddings
     ensemble = False  # the module returns (batch, k, d_out) predictions to average (TabM)
+    eval_batch = EVAL_BATCH  # rows per forward pass when predicting
 
+    @abstractmethod
+    def preprocess(self, data: FitData, ctx: FitContext) -> Preprocessing:
+        """Fitted on data.train only."""
+
+    @abstractmethod
     def build(
-        self, params: dict[str, Any], pre: Preprocessor, d_out: int, train: Tensors
-    ) -> torch.nn.Module:
-        raise NotImplementedError
+        self, params: dict[str, Any], pre: Preprocessing, d_out: int, train: DeviceData
+    ) -> torch.nn.Module: ...
 
-    def forward(self, module: Any, x_num: torch.Tensor, x_cat: torch.Tensor | None):
-        if self.onehot:  # categoricals are already columns of x_num
-            return module(x_num)
-        return module(x_num if x_num.shape[1] else None, x_cat)
+    def forward(self, module: Any, *inputs: Any):
+        return module(*inputs)
+
+    def batch_size(self, n_train: int, params: dict[str, Any]) -> int:
+        return params.get("batch_size") or self.options.batch_size or batch_size_for(n_train)
+
+    def train_batch(
+        self, train: DeviceData, idx: torch.Tensor, params: dict[str, Any], gen: torch.Generator
+    ) -> tuple[Any, ...]:
+        """The inputs of one training step (images add their augmentation here)."""
+        return train.batch(idx)
+
+    def on_device(self, module: torch.nn.Module, device: str) -> torch.nn.Module:
+        return module.to(device)
 
     def prepare(self, data: FitData, ctx: FitContext) -> DeepInputs:
         _use_threads(ctx.threads)
-        pre = Preprocessor(data, self.onehot, ctx.seed)
+        pre = self.preprocess(data, ctx)
         device = "cuda" if ctx.device == "cuda" else "cpu"
         return DeepInputs(
             pre,
@@ -200,12 +154,12 @@ class DeepContender(Contender):
         _use_threads(ctx.threads)
         _seed_everything(ctx.seed)
         d_out = 1 if data.task == "regression" else data.n_classes
-        module = self.build(params, p.pre, d_out, p.train).to(p.device)
+        module = self.on_device(self.build(params, p.pre, d_out, p.train), p.device)
         opt = torch.optim.AdamW(
             module.parameters(), lr=params["lr"], weight_decay=params.get("weight_decay", 0.0)
         )
-        n = len(p.train.x_num)
-        bs = params.get("batch_size") or self.options.batch_size or batch_size_for(n)
+        n = len(p.train)
+        bs = self.batch_size(n, params)
         gen = torch.Generator(device=p.device).manual_seed(ctx.seed)
         loss_fn = _loss(data.task)
         best_score, best_state, best_val_pred, bad_epochs = -math.inf, None, None, 0
@@ -218,9 +172,9 @@ class DeepContender(Contender):
             perm = torch.randperm(n, device=p.device, generator=gen)
             for start in range(0, n, bs):
                 idx = perm[start : start + bs]
-                x_cat = p.train.x_cat[idx] if p.train.x_cat is not None else None
+                inputs = self.train_batch(p.train, idx, params, gen)
                 with _autocast(p.device):
-                    out = self.forward(module, p.train.x_num[idx], x_cat)
+                    out = self.forward(module, *inputs)
                 loss = loss_fn(out.float(), p.train.y[idx], self.ensemble)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -253,19 +207,19 @@ class DeepContender(Contender):
         return DeepModel(module, p.pre, p.device, best_val_pred, epochs, samples, train_seconds)
 
     def _predict_tensors(
-        self, module: Any, t: Tensors, pre: Preprocessor, data: FitData
+        self, module: Any, t: DeviceData, pre: Preprocessing, data: FitData
     ) -> np.ndarray:
         """Probabilities (n, k), or regression values in the target's own units."""
         import torch
 
         module.eval()
         outs = []
+        device = next(module.parameters()).device.type
         with torch.inference_mode():
-            for start in range(0, len(t.x_num), EVAL_BATCH):
-                sl = slice(start, start + EVAL_BATCH)
-                x_cat = t.x_cat[sl] if t.x_cat is not None else None
-                with _autocast(t.x_num.device.type):
-                    out = self.forward(module, t.x_num[sl], x_cat).float()
+            for start in range(0, len(t), self.eval_batch):
+                with _autocast(device):
+                    out = self.forward(module, *t.batch(slice(start, start + self.eval_batch)))
+                out = out.float()
                 if data.task == "regression":
                     out = out.mean(dim=1) if self.ensemble else out
                     outs.append(out.reshape(len(out), -1)[:, 0])
@@ -277,7 +231,7 @@ class DeepContender(Contender):
             return pred * pre.y_std + pre.y_mean
         return pred
 
-    def predict(self, model: DeepModel, X: Table, data: FitData) -> np.ndarray:
+    def predict(self, model: DeepModel, X: Any, data: FitData) -> np.ndarray:
         return self._predict_tensors(
             model.module, model.pre.tensors(X, None, model.device), model.pre, data
         )

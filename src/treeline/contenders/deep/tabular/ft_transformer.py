@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from treeline.contenders.base import log_uniform_or_zero
-from treeline.contenders.deep.loop import TRAINING_KEYS, DeepContender, Preprocessor, Tensors
+from treeline.contenders.deep.loop import TRAINING_KEYS
+from treeline.contenders.deep.tabular.base import Preprocessor, TabularNetwork, Tensors
 
 if TYPE_CHECKING:
     import optuna
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from treeline.data import FitData
 
 
-class FTTransformer(DeepContender):
+class FTTransformer(TabularNetwork):
     name = "ft-transformer"
     library = "rtdl-revisiting-models"
     description = "FT-Transformer, feature tokens + attention (Gorishniy et al. 2021)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from treeline.contenders.base import log_uniform_or_zero
-from treeline.contenders.deep.loop import DeepContender, Preprocessor, Tensors
+from treeline.contenders.deep.tabular.base import Preprocessor, TabularNetwork, Tensors
 
 if TYPE_CHECKING:
     import optuna
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from treeline.data import FitData
 
 
-class MLP(DeepContender):
+class MLP(TabularNetwork):
     name = "mlp"
     library = "rtdl-revisiting-models"
     description = "MLP, one-hot categoricals (Gorishniy et al. 2021)"

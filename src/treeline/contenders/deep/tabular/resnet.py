@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from treeline.contenders.base import log_uniform_or_zero
-from treeline.contenders.deep.loop import DeepContender, Preprocessor, Tensors
+from treeline.contenders.deep.tabular.base import Preprocessor, TabularNetwork, Tensors
 
 if TYPE_CHECKING:
     import optuna
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from treeline.data import FitData
 
 
-class ResNet(DeepContender):
+class ResNet(TabularNetwork):
     name = "resnet"
     library = "rtdl-revisiting-models"
     description = "ResNet for tables (Gorishniy et al. 2021)"

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import PositiveInt
 
 from treeline.contenders.base import log_uniform_or_zero
-from treeline.contenders.deep.loop import DeepContender, DeepOptions, Preprocessor, Tensors
+from treeline.contenders.deep.loop import DeepOptions
+from treeline.contenders.deep.tabular.base import Preprocessor, TabularNetwork, Tensors
 
 if TYPE_CHECKING:
     import optuna
@@ -34,7 +35,7 @@ class TabMOptions(DeepOptions):
     k: PositiveInt | None = None  # ensemble size; None: the preset (8 on CPU, 32 on CUDA)
 
 
-class TabM(DeepContender):
+class TabM(TabularNetwork):
     name = "tabm"
     library = "tabm, rtdl-num-embeddings"
     description = (
