@@ -29,10 +29,19 @@ SLOW = {
     "ft-transformer": {"n_blocks": 4, "d_block": 256, "lr": 1e-5},
     # One step must stay well under the 0.5 s slack on a busy 2-core runner (d_block 1024: ~0.3 s).
     "tabm": {"n_blocks": 4, "d_block": 512, "k": 32, "lr": 1e-5},
+    "cnn": {"channels": 64, "d_dense": 1024, "lr": 1e-5, "batch_size": 64},
 }
+# Image networks take the digits (multiclass); they have no binary or regression images.
+IMAGE_DATA = ("digits", 600)
 
 
-def _bundle(task: str) -> DataBundle:
+def _is_image(name: str) -> bool:
+    return "image" in load(name).modalities
+
+
+def _bundle(task: str, name: str = "") -> DataBundle:
+    if name and _is_image(name):
+        return get_dataset(IMAGE_DATA[0]).bundle(IMAGE_DATA[1], 0)
     if task == "binary":
         return get_dataset("adult").bundle(600, 0)
     if task == "regression":
@@ -54,12 +63,19 @@ def _ctx(budget: float = 60.0) -> FitContext:
 
 
 @pytest.fixture(scope="module", params=["binary", "multiclass", "regression"])
-def data(request: pytest.FixtureRequest) -> DataBundle:
-    return _bundle(request.param)
+def task(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def _data(name: str, task: str) -> DataBundle:
+    if _is_image(name) and task != "multiclass":
+        pytest.skip(f"{name} takes images: the digits, multiclass")
+    return _bundle(task, name)
 
 
 @pytest.mark.parametrize("name", CONTENDERS)
-def test_predictions_have_the_right_shape(name: str, data: DataBundle) -> None:
+def test_predictions_have_the_right_shape(name: str, task: str) -> None:
+    data = _data(name, task)
     c, fd = load(name), data.fitdata()
     ctx = _ctx()
     model = c.fit(fd, c.prepare(fd, ctx), _defaults(c, fd), ctx)
@@ -73,7 +89,8 @@ def test_predictions_have_the_right_shape(name: str, data: DataBundle) -> None:
 
 
 @pytest.mark.parametrize("name", CONTENDERS)
-def test_same_seed_same_predictions(name: str, data: DataBundle) -> None:
+def test_same_seed_same_predictions(name: str, task: str) -> None:
+    data = _data(name, task)
     c, fd = load(name), data.fitdata()
     preds = []
     for _ in range(2):
@@ -85,7 +102,7 @@ def test_same_seed_same_predictions(name: str, data: DataBundle) -> None:
 
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_stops_before_its_deadline(name: str) -> None:
-    data = _bundle("binary").fitdata()
+    data = _bundle("binary", name).fitdata()
     c = load(name)
     c.import_libraries()  # as the worker does before its clock starts
     ctx = _ctx(budget=0.5)
@@ -102,7 +119,7 @@ def test_stops_before_its_deadline(name: str) -> None:
 def test_a_deadline_cut_replays_as_the_same_amount_of_work(name: str) -> None:
     """Through the shared contract (`ctx.did` + `ctx.expired`), a fit the clock cut is repeated
     by a count of work alone, and gives the same model."""
-    bundle = _bundle("binary")
+    bundle = _bundle("binary", name)
     data = bundle.fitdata()
     c = load(name)
     c.import_libraries()
@@ -128,7 +145,7 @@ from treeline.contenders.base import FitContext
 from treeline.data import get_dataset
 from treeline.execute.budget import BudgetClock
 
-bundle = get_dataset("adult").bundle(600, 0)
+bundle = get_dataset(sys.argv[2]).bundle(600, 0)
 data = bundle.fitdata()
 c = load(sys.argv[1])
 c.import_libraries()
@@ -145,14 +162,17 @@ print(" ".join(sorted(set(sys.modules) - before)))
 def test_first_prepare_and_fit_import_nothing_on_the_clock(name: str) -> None:
     """Imports in prepare()/fit() are charged to the budget; `libraries` must load them first."""
     out = subprocess.run(
-        [sys.executable, "-c", _FIRST_FIT, name], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _FIRST_FIT, name, IMAGE_DATA[0] if _is_image(name) else "adult"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert out == [], f"{name} imported on the clock: {out[:10]}"
 
 
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_search_space_samples_are_valid_configurations(name: str) -> None:
-    data = _bundle("binary").fitdata()
+    data = _bundle("binary", name).fitdata()
     c = load(name)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     prepared = c.prepare(data, _ctx())

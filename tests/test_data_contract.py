@@ -120,9 +120,9 @@ def _test_arrays(bundle) -> list[np.ndarray]:
 def test_no_object_a_contender_receives_leads_to_the_test_split(name: str) -> None:
     """FitData, the context, the prepared inputs and a fitted model: none references a test row.
     Fails if FitData carried the bundle, the dataset or the test split."""
-    bundle = get_dataset("adult").bundle(400, 0)
-    data = bundle.fitdata()
     c = load(name)
+    bundle = get_dataset("digits" if "image" in c.modalities else "adult").bundle(400, 0)
+    data = bundle.fitdata()
     ctx = FitContext("cpu", 1, 0, BudgetClock(60), lambda step, value: None)
     prepared = c.prepare(data, ctx)
     params = {**c.default_params(data), **({"max_epochs": 1} if c.family == "deep" else {})}

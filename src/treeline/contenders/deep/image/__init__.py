@@ -1,0 +1,1 @@
+"""Networks on images: a CNN from scratch, ResNet18 and MobileNetV2 (torchvision)."""
