@@ -45,3 +45,23 @@ def test_pixels_suite_runs_into_mlflow_and_the_report(tmp_path: Path) -> None:
     assert main(["report", str(suite), "--tracking-uri", uri, "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
     assert "tested: image" in text and "digits" in text and "mlp+pixels" in text
+
+
+def test_hog_sees_edge_orientation_and_keeps_shape() -> None:
+    """324 features whatever the side; vertical and horizontal bars differ; same input, same
+    features; an empty split gives an empty table of the same columns."""
+    import numpy as np
+
+    from treeline.data.inputs import Images
+    from treeline.featurize.hog import HOG
+
+    bars = np.zeros((2, 1, 28, 28), dtype=np.uint8)
+    bars[0, 0, :, 12:16] = 255  # vertical
+    bars[1, 0, 12:16, :] = 255  # horizontal
+    table = HOG().transform(Images(bars))
+    X = table.frame.to_numpy()
+    assert X.shape == (2, 324) and not np.allclose(X[0], X[1])
+    np.testing.assert_array_equal(HOG().transform(Images(bars)).frame.to_numpy(), X)
+    digits = get_dataset("digits").pool().X
+    assert HOG().transform(digits.take(np.arange(5))).frame.shape == (5, 324)
+    assert HOG().transform(digits.take(np.arange(0))).frame.shape == (0, 324)
