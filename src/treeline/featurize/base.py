@@ -29,6 +29,13 @@ class Featurizer(ABC):
     def path(cls) -> str:
         return f"{cls.__module__}:{cls.__qualname__}"
 
+    def setup(self) -> None:
+        """Before any timing: import the libraries (and fetch what else it needs)."""
+        import importlib
+
+        for lib in self.libraries:
+            importlib.import_module(lib)
+
     @property
     def cacheable(self) -> bool:
         return not self.fitted

@@ -19,6 +19,7 @@ from pydantic import PositiveInt
 
 from treeline.contenders.base import FitContext
 from treeline.contenders.deep.loop import DeepContender, DeepOptions
+from treeline.data.image.tensors import IMAGENET_MEAN, IMAGENET_STD, to_input
 
 if TYPE_CHECKING:
     import torch
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from treeline.data.inputs import Images
 
 AUGMENTATIONS = ("none", "crop", "crop+flip")
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 class ImageOptions(DeepOptions):
@@ -53,7 +53,6 @@ class ImageTensors:
 
     def batch(self, idx: Any, augment: str = "none", gen: Any = None) -> tuple[torch.Tensor]:
         import torch
-        import torch.nn.functional as F
 
         x = self.pixels[idx]
         if augment != "none":
@@ -61,12 +60,7 @@ class ImageTensors:
             if augment == "crop+flip":
                 mirror = torch.rand(len(x), device=x.device, generator=gen) < 0.5
                 x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
-        x = x.float().div_(255.0)
-        if x.shape[1] != self.channels:  # grey into a colour network: the same plane 3 times
-            x = x.expand(-1, self.channels, -1, -1)
-        if self.size is not None and x.shape[-1] != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        x = (x - self.mean) / self.std
+        x = to_input(x, self.mean, self.std, self.channels, self.size)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return (x,)
