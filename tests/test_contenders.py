@@ -30,6 +30,8 @@ SLOW = {
     # One step must stay well under the 0.5 s slack on a busy 2-core runner (d_block 1024: ~0.3 s).
     "tabm": {"n_blocks": 4, "d_block": 512, "k": 32, "lr": 1e-5},
     "cnn": {"channels": 64, "d_dense": 1024, "lr": 1e-5, "batch_size": 64},
+    "resnet18": {"lr": 1e-5, "batch_size": 64},
+    "mobilenet-v2": {"lr": 1e-5, "batch_size": 32},
 }
 # Image networks take the digits (multiclass); they have no binary or regression images.
 IMAGE_DATA = ("digits", 600)
