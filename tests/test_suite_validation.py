@@ -213,7 +213,7 @@ CASES = [
         7,
         "contenders[0]",
         "cannot handle the image dataset 'digits' (it handles: tabular); "
-        "with a featurizer: xgboost+pixels",
+        "with a featurizer: xgboost+hog, xgboost+mobilenet-embed, xgboost+pixels",
     ),
     (
         "misspelt-featurizer",
@@ -390,3 +390,29 @@ def test_a_dataset_may_choose_its_metric(
     assert main(["validate", str(write(tmp_path, bad))]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "datasets[0].metric: unknown metric for a binary task 'rmse'" in err
+
+
+def test_a_suite_of_tables_and_images_pairs_contenders_by_modality(tmp_path: Path) -> None:
+    """Each contender runs on the datasets it takes (through its featurizer or directly); a
+    dataset may set its own budget; a dataset no contender takes is an error."""
+    from treeline.config.runner_profile import get_runner
+    from treeline.execute.plan import expand
+
+    mixed = swap(
+        "datasets: [adult]",
+        "datasets:\n  - adult\n  - name: digits\n    n: [500]\n    budget: 3",
+    ).replace("contenders: [xgboost]", "contenders: [xgboost, xgboost+pixels, cnn]")
+    suite = load_suite(write(tmp_path, mixed))
+    cells = expand(suite, {"cpu": get_runner("cpu")}, budget_scale=2)
+    assert [(c.id, c.budget) for c in cells] == [
+        ("adult/n=1000/xgboost/cpu/s0", 20.0),
+        ("digits/n=500/xgboost+pixels/cpu/s0", 6.0),
+        ("digits/n=500/cnn/cpu/s0", 6.0),
+    ]
+    assert main(["validate", str(tmp_path / "bad.yaml")]) == 0
+    orphan = swap("datasets: [adult]", "datasets: [adult, digits]")
+    with pytest.raises(ConfigError) as info:
+        load_suite(write(tmp_path, orphan))
+    assert [p.message for p in info.value.problems] == [
+        "no contender of this suite takes the image dataset 'digits'"
+    ]

@@ -153,15 +153,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print_problems(exc.problems)
             continue
         cells = (
-            sum(len(d.sizes) for d in s.datasets)
-            * len(s.contenders)
+            sum(len(d.sizes) * len(d.contenders) for d in s.datasets)
             * len(s.runners)
             * len(s.seeds)
         )
+        budgets = sorted({d.budget or s.budget for d in s.datasets})
+        budget = f"{budgets[0]:g}" + (f"–{budgets[-1]:g}" if len(budgets) > 1 else "")
         console.print(
             f"[green]ok[/] {s.path}: suite '{s.name}', {plural(len(s.datasets), 'dataset')}, "
             f"{plural(len(s.contenders), 'contender')}, {plural(len(s.runners), 'runner')}, "
-            f"{plural(cells, 'cell')}, {s.budget:g} s per cell",
+            f"{plural(cells, 'cell')}, {budget} s per cell",
             soft_wrap=True,
         )
     return EXIT_USAGE if failed else 0

@@ -33,7 +33,7 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
     cells = run.cells
     console.print(
         f"[bold]{run.suite.name}[/]: {len(cells)} cells, "
-        f"{cells[0].budget:g} s budget each, tracking {run.tracker.uri}",
+        f"{_budgets(cells)} s budget each, tracking {run.tracker.uri}",
         soft_wrap=True,
     )
     overhead: list[float] = []
@@ -121,6 +121,12 @@ class Listing:
                 if value:
                     fields.add_row(f"{col}:", value)
             console.print(Padding(fields, (0, 0, 0, 2)))
+
+
+def _budgets(cells: list[Cell]) -> str:
+    """`8` or `8–30` (a suite may give a dataset its own budget)."""
+    low, high = min(c.budget for c in cells), max(c.budget for c in cells)
+    return f"{low:g}" if low == high else f"{low:g}–{high:g}"
 
 
 def plural(k: int, word: str) -> str:

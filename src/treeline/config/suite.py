@@ -51,6 +51,8 @@ class DatasetEntry(_Strict):
     sep: str | None = Field(None, min_length=1, max_length=1)  # a 'file' CSV's separator
     metric: str | None = None  # checked against the task in the plan (data/metrics.py)
     n: list[PositiveInt | Literal["max"]] | None = Field(None, min_length=1)
+    # This dataset's cells' budget, in place of the suite's (equal within the dataset).
+    budget: float | None = Field(None, gt=0, allow_inf_nan=False, le=MAX_BUDGET)
     options: dict[str, Any] | None = None
 
     @model_validator(mode="after")

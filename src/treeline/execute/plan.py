@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,10 @@ class SuiteDataset:
     modality: str
     task: str
     metric: str | None = None
+    budget: float | None = None  # its own budget per cell; None: the suite's
+    # The suite's contenders that take this dataset's inputs (labels): a suite with images and
+    # tables pairs each contender with the datasets of its modality.
+    contenders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,12 @@ class Suite:
                 "budget": self.budget,
                 "seeds": self.seeds,
                 "datasets": [
-                    (d.ref.identity(), d.sizes, *([d.metric] if d.metric else []))
+                    (
+                        d.ref.identity(),
+                        d.sizes,
+                        *([d.metric] if d.metric else []),
+                        *([d.budget] if d.budget else []),
+                    )
                     for d in self.datasets
                 ],
                 "contenders": [c.__dict__ for c in self.contenders],
@@ -163,6 +172,7 @@ class _Checker:
 
         datasets = []
         labels: dict[str, int] = {}
+        mismatches: dict[int, list[str]] = {k: [] for k, _ in indexed}
         for i, entry in enumerate(m.datasets):
             ds = self._dataset(i, entry)
             if ds is None:
@@ -175,10 +185,26 @@ class _Checker:
                 )
                 continue
             labels[ds.ref.label] = i
-            datasets.append(ds)
-            if not too_many:  # pairs are datasets × contenders: bounded only with the cells
-                for k, spec in indexed:
-                    self._pair(spec, k, ds)
+            if too_many:  # pairs are datasets × contenders: bounded only with the cells
+                datasets.append(ds)
+                continue
+            fits = []
+            for k, spec in indexed:
+                why = self._pair(spec, ds)
+                if why is None:
+                    fits.append(spec.label)
+                else:
+                    mismatches[k].append(why)
+            if not fits and indexed:
+                self.add(
+                    ("datasets", i),
+                    f"no contender of this suite takes the {ds.modality} dataset '{ds.ref.label}'",
+                )
+            datasets.append(replace(ds, contenders=tuple(fits)))
+        for k, whys in mismatches.items():
+            if datasets and len(whys) == len(datasets):  # a contender with nothing to run on
+                for why in whys:
+                    self.add(("contenders", k), why)
 
         expectations = self._expectations(datasets, [c.label for c in contenders])
         if self.problems:
@@ -254,8 +280,8 @@ class _Checker:
             name, featurizer or None, _set_options(checked, options), entry.label or ""
         )
 
-    def _pair(self, spec: ContenderSpec, i: int, ds: SuiteDataset) -> None:
-        """Can this contender (with its featurizer) take this dataset's inputs?"""
+    def _pair(self, spec: ContenderSpec, ds: SuiteDataset) -> str | None:
+        """Why this contender (with its featurizer) cannot take this dataset's inputs, or None."""
         from treeline.contenders import contender_class
         from treeline.featurize import catalogue as featurizers
         from treeline.featurize import featurizer_class
@@ -265,30 +291,27 @@ class _Checker:
         if spec.featurizer:
             f = featurizer_class(spec.featurizer)
             if ds.modality not in f.modalities:
-                self.add(
-                    ("contenders", i),
+                return (
                     f"featurizer '{spec.featurizer}' takes {', '.join(f.modalities)} inputs, "
-                    f"but '{label}' is {ds.modality}",
+                    f"but '{label}' is {ds.modality}"
                 )
-            elif "tabular" not in cls.modalities:
-                self.add(
-                    ("contenders", i),
+            if "tabular" not in cls.modalities:
+                return (
                     f"contender '{spec.name}' does not take tables, so it cannot follow the "
-                    f"featurizer '{spec.featurizer}'",
+                    f"featurizer '{spec.featurizer}'"
                 )
-            return
+            return None
         if ds.modality in cls.modalities:
-            return
+            return None
         fits = [n for n, f in featurizers().items() if ds.modality in f.modalities]
         hint = (
             f"; with a featurizer: {', '.join(f'{spec.name}+{n}' for n in fits)}"
             if fits and "tabular" in cls.modalities
             else ""
         )
-        self.add(
-            ("contenders", i),
+        return (
             f"contender '{spec.name}' cannot handle the {ds.modality} dataset '{label}' "
-            f"(it handles: {', '.join(cls.modalities)}){hint}",
+            f"(it handles: {', '.join(cls.modalities)}){hint}"
         )
 
     def _dataset(self, i: int, entry: str | DatasetEntry) -> SuiteDataset | None:
@@ -362,7 +385,9 @@ class _Checker:
                     unknown_name(f"metric for a {task} task", metric, METRICS.get(task, ())),
                 )
                 return None
-        return SuiteDataset(ref, tuple(sorted(set(sizes))), dataset.modality, task, metric)
+        return SuiteDataset(
+            ref, tuple(sorted(set(sizes))), dataset.modality, task, metric, entry.budget
+        )
 
     def _builtin(self, name: str) -> Dataset:
         """A built-in dataset with its default options, once per name: building synthetic with
@@ -511,7 +536,7 @@ def expand(
             family=contender_class(spec.name).family,
             **runner_fields(runner, p),
             seed=seed,
-            budget=suite.budget * budget_scale,
+            budget=(ds.budget or suite.budget) * budget_scale,
             metric=ds.metric,
         )
         for ds in suite.datasets
@@ -519,6 +544,7 @@ def expand(
         for runner, p in profiles.items()
         for seed in suite.seeds
         for spec in suite.contenders
+        if spec.label in ds.contenders
     ]
     if only:
         cells = [c for c in cells if any(fnmatch.fnmatchcase(c.id, pat) for pat in only)]
