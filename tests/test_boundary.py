@@ -150,7 +150,7 @@ def test_report_writes_markdown_html_and_plots(tmp_path) -> None:
     frame.loc[0, "status"] = "failed"
     md = write_report("demo", "a constructed suite", frame, tmp_path).read_text()
     assert "## Decision table" in md and "n* " not in md.split("## Decision table")[0]
-    assert "deep (mlp)" in md and "tree (xgboost)" in md
+    assert "deep: mlp" in md and "tree: xgboost" in md
     assert "d/n=1000/xgboost/cpu/s0: failed" in md  # partial results are shown
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == [

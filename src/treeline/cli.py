@@ -11,9 +11,9 @@ from treeline.errors import EXIT_USAGE, ConfigError, TreelineError
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    from treeline.console import make_console
 
-    return Console(stderr=stderr, highlight=False)
+    return make_console(stderr)
 
 
 def error(message: object) -> None:

@@ -18,9 +18,24 @@ if TYPE_CHECKING:
     from treeline.run import SuiteRun
 
 
+PIPE_WIDTH = 200  # a table sent to a file or pipe takes its natural width up to this
+
+
+def make_console(stderr: bool = False):
+    """rich's Console, but sent to a file or pipe (no COLUMNS set) tables are not squeezed into
+    80 columns: a log keeps one row per line and every number whole."""
+    import os
+
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH
+    return console
+
+
 def run_with_progress(run: SuiteRun) -> list[CellResult]:
     """`treeline run`: a progress bar, a line per cell, and the summary table at the end."""
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -29,7 +44,7 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
         TimeElapsedColumn,
     )
 
-    console = Console(highlight=False)
+    console = make_console()
     cells = run.cells
     console.print(
         f"[bold]{run.suite.name}[/]: {len(cells)} cells, "

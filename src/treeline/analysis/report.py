@@ -68,9 +68,9 @@ def _gap_text(g: Gap, metric: str, scale: float | None) -> str:
 
 def _winner(g: Gap) -> str:
     if g.deep_ahead:
-        return f"deep ({label(g.deep, list(g.deep_flags))})"
+        return f"deep: {label(g.deep, list(g.deep_flags))}"
     if g.tree_ahead:
-        return f"tree ({label(g.tree, list(g.tree_flags))})"
+        return f"tree: {label(g.tree, list(g.tree_flags))}"
     return "tie" if not math.isnan(g.mean) else "–"
 
 
