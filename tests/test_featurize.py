@@ -41,6 +41,10 @@ def test_pixels_suite_runs_into_mlflow_and_the_report(tmp_path: Path) -> None:
         assert m["fit_seconds"] >= m["featurize_seconds"] * 0.8 * 300 / (300 + 359) - 1e-9
     cache = get_dataset("digits").cache_path() / "features" / "pixels-v1" / "meta.json"
     assert cache.exists()  # computed once for the dataset, reused by the second cell
+    from treeline.locate import results_dir
+
+    log = results_dir() / "logs" / "pix" / "digits__n=300__xgboost+pixels__cpu__s0.log"
+    assert "features: pixels (computed once per dataset, charged per row)" in log.read_text()
     out = tmp_path / "report"
     assert main(["report", str(suite), "--tracking-uri", uri, "--out", str(out)]) == 0
     text = (out / "report.md").read_text()

@@ -55,6 +55,12 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         featurizer.setup()
         bundle, cost = featurize(featurizer, dataset, bundle)
         featurize_fit, featurize_test = cost.fit_seconds, cost.test_seconds
+        how = "computed once per dataset, charged per row" if cost.cached else "fitted here"
+        print(
+            f"features: {featurizer.name} ({how}): {featurize_fit:.2f} s on the budget for "
+            f"train + validation, {featurize_test:.2f} s with prediction for test",
+            flush=True,
+        )
     # The parent resolved the catalogue entry; the worker imports exactly that class.
     contender = import_path(spec["contender"])(cell.contender.options)
     import optuna  # noqa: F401  (imports are not the contender's training time)
@@ -94,7 +100,9 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         fit_seconds = clock.elapsed()
     send("tuned", fit_seconds=fit_seconds)
     print(
-        f"tuned: {result.n_trials} trials ({result.n_pruned} pruned, {result.n_failed} failed) "
+        f"tuned: {result.n_trials} trial{'' if result.n_trials == 1 else 's'} "
+        f"({result.n_pruned} pruned, "
+        f"{result.n_failed} failed) "
         f"in {fit_seconds:.2f} s; best trial {result.best_trial}, validation "
         f"{result.best_val.score:.6g}",
         flush=True,
