@@ -633,7 +633,8 @@ def _plot_resources(frame: pd.DataFrame, out: Path) -> Path:
     b.legend(handles=[*handles, *b.get_legend_handles_labels()[0]], fontsize=7)
     fig.suptitle("Wall-clock and memory per contender")
     for axis in (a, b):
-        axis.tick_params(axis="x", rotation=45, labelsize=8)
+        # Anchored at the tick's right end, so long names (lightgbm+pixels) do not overlap.
+        plt.setp(axis.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor", size=8)
     return _save(fig, out, "resources.png")
 
 
