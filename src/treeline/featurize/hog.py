@@ -23,7 +23,7 @@ ROWS_PER_BLOCK = 4096
 class HOG(Featurizer):
     name = "hog"
     modalities = ("image",)
-    description = "histograms of oriented gradients: 9 orientations, 4×4 cells, 2×2 blocks"
+    description = "histograms of oriented gradients (9 orientations, 4×4 cells per image): 324"
     library = "scikit-image"
     libraries = ("skimage.feature",)
 
