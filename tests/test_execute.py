@@ -28,6 +28,7 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> None:
         fault_contenders.Crash,
         fault_contenders.Killed,
         fault_contenders.AlwaysRaises,
+        fault_contenders.SlowTestScoring,
     ):
         monkeypatch.setitem(catalogue(), cls.name, cls)
     path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
@@ -70,6 +71,16 @@ def test_ok_cell_reports_every_design_metric(tmp_path: Path) -> None:
     trials = [ln for ln in log if ln.startswith("trial ")]
     assert len(trials) == r.measurements.n_trials and "rounds" in trials[0]
     assert any(ln.startswith("tuned: ") for ln in log) and log[-1].startswith("test: accuracy")
+
+
+def test_test_scoring_with_the_clock_paused_moves_the_kill_deadline(
+    tmp_path: Path, faults: None
+) -> None:
+    """Every new best is scored on test with the budget clock paused (the anytime curve); a slow
+    test set (7 s a time, past the 5 s grace) must not get the worker killed for it."""
+    r = execute(cell("slow-test-scoring", budget=1.0), get_runner("cpu"), tmp_path / "c.log")
+    assert r.status == "ok", r.error
+    assert len(r.anytime) >= 1 and r.metrics["fit_seconds"] < 1.0 + grace_seconds(1.0)
 
 
 def test_a_worker_that_ignores_its_deadline_is_killed(tmp_path: Path, faults: None) -> None:

@@ -19,11 +19,20 @@ class BudgetClock:
     """Wall-clock of tuning + training. Work inside `paused()` (test scoring) is not charged;
     `spent` is work done before the clock started that still counts (featurizing)."""
 
-    def __init__(self, budget: float, sync: Callable[[], None] | None = None, spent: float = 0.0):
+    def __init__(
+        self,
+        budget: float,
+        sync: Callable[[], None] | None = None,
+        spent: float = 0.0,
+        on_pause: Callable[[float | None], None] | None = None,
+    ):
         self.budget = budget
         self._sync = sync
         self._start = time.perf_counter() - spent
         self._paused_total = 0.0
+        # Told when a pause starts (None) and how long it lasted (seconds), so the
+        # supervisor's kill deadline stands still with the budget.
+        self._on_pause = on_pause
 
     def elapsed(self, sync: bool = True) -> float:
         if sync and self._sync is not None:
@@ -42,12 +51,17 @@ class BudgetClock:
         if self._sync is not None:
             self._sync()
         t0 = time.perf_counter()
+        if self._on_pause is not None:
+            self._on_pause(None)
         try:
             yield
         finally:
             if self._sync is not None:
                 self._sync()
-            self._paused_total += time.perf_counter() - t0
+            seconds = time.perf_counter() - t0
+            self._paused_total += seconds
+            if self._on_pause is not None:
+                self._on_pause(seconds)
 
 
 def grace_seconds(budget: float) -> float:

@@ -129,6 +129,8 @@ def _supervise(
     buffer = b""
     phase, deadline = "loading", time.monotonic() + kill_after("loading", cell.budget)
     loaded_at = 0.0
+    paused = 0.0  # seconds the budget clock stood still (anytime test scoring)
+    tuning_deadline, in_pause = deadline, False
     data_seconds = 0.0
     final: dict[str, Any] | None = None
     while True:
@@ -146,6 +148,14 @@ def _supervise(
                     phase, loaded_at = "tuning", time.monotonic()
                     data_seconds = float(msg["data_seconds"])
                     deadline = loaded_at + kill_after("tuning", cell.budget, replay)
+                elif msg["event"] == "pause" and phase == "tuning":
+                    # Scoring a new best on test (the budget clock stands still): the tuning
+                    # deadline waits, and the scoring has the scoring phase's own limit.
+                    tuning_deadline, in_pause = deadline, True
+                    deadline = time.monotonic() + kill_after("scoring", cell.budget)
+                elif msg["event"] == "resume" and phase == "tuning":
+                    paused, in_pause = paused + float(msg["seconds"]), False
+                    deadline = tuning_deadline + float(msg["seconds"])
                 elif msg["event"] == "tuned":
                     phase = "scoring"
                     deadline = time.monotonic() + kill_after("scoring", cell.budget)
@@ -153,9 +163,11 @@ def _supervise(
                     final = msg
         elif time.monotonic() >= deadline:
             _kill(proc)
-            elapsed = time.monotonic() - loaded_at if loaded_at else 0.0
+            elapsed = time.monotonic() - loaded_at - paused if loaded_at else 0.0
             m = Measurements(data_seconds=data_seconds)
-            if phase == "tuning" and replay:
+            if in_pause:
+                error = "killed: scoring a new best model on test did not finish in time"
+            elif phase == "tuning" and replay:
                 error = f"killed: the replay ran past {replay_timeout(cell.budget):g} s"
             elif phase == "tuning":
                 m.update(fit_seconds=elapsed, overrun_seconds=elapsed - cell.budget)

@@ -83,8 +83,15 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     replay = None
     if spec.get("replay") is not None:  # a recorded schedule: run its work, not the clock's
         replay = [TrialRecord(**t) for t in spec["replay"]]
+
     # Featurizing the cell's train + validation rows is charged to its budget up front.
-    clock = BudgetClock(cell.budget, sync, spent=featurize_fit)
+    def on_pause(seconds: float | None) -> None:
+        if seconds is None:
+            send("pause")
+        else:
+            send("resume", seconds=seconds)
+
+    clock = BudgetClock(cell.budget, sync, spent=featurize_fit, on_pause=on_pause)
     with sampler:
         result = tune(
             contender,
