@@ -334,8 +334,10 @@ def _overhead_text(frame: pd.DataFrame) -> str:
         for family, part in ok.groupby("family")
     ]
     return (
-        "Harness overhead per cell (worker start-up, imports, data loading; not charged to the "
-        "contenders' cost): " + "; ".join(parts) + "."
+        "Harness overhead per cell (worker start-up, imports, data loading, and scoring each "
+        "new best on test for the anytime curve; not charged to the contenders' cost): "
+        + "; ".join(parts)
+        + "."
     )
 
 
