@@ -220,13 +220,18 @@ def _caveats(gaps: list[Gap], budget: float) -> str:
                 f" — the {family} did not train within {budget:g} s at n = {sizes} "
                 f"({'; '.join(why)})"
             )
-    none = [g.n for g in gaps if math.isnan(g.mean)]
+    none = [g for g in gaps if math.isnan(g.mean)]
     if none and len(none) < len(gaps):
-        out += (
-            f"; no verdict at n = {', '.join(f'{n:,}' for n in none)}: a family has no finished "
-            "cell there"
-        )
+        out += "; no verdict at " + ", ".join(f"n = {g.n:,} ({_lacking(g)})" for g in none)
     return out
+
+
+def _lacking(g: Gap) -> str:
+    """Which family a size without a verdict misses."""
+    missing = [name for name, best in (("tree", g.tree), ("network", g.deep)) if best is None]
+    if missing:
+        return f"no {' and no '.join(missing)} with a finished cell"
+    return "no seed that both families finished"
 
 
 def score_at_fraction(anytime: list[tuple[float, float]], budget: float, fraction: float) -> float:
