@@ -159,3 +159,16 @@ def test_each_metric_prints_in_one_format_in_its_units(tmp_path: Path) -> None:
     assert "RMSE ↓" in text and "631.5" in text and "1,234.5" in text
     assert number("accuracy", 0.86456) == "0.8646" and number("log_loss", 0.3) == "0.3000"
     assert number("rmse", 0.012341) == "0.01234" and number("rmse", float("nan")) == "–"
+
+
+def test_a_size_without_a_verdict_says_which_family_is_missing(tmp_path: Path) -> None:
+    rows = []
+    for seed in range(3):
+        rows += [
+            _result("xgboost", 1000, seed, 0.85 + seed * 1e-3),
+            _result("mlp", 1000, seed, 0.80 + seed * 1e-3),
+            _result("xgboost", 5000, seed, 0.86 + seed * 1e-3),
+            _result("mlp", 5000, seed, 0.0, status="timeout", error="killed: tuning ran 9 s"),
+        ]
+    md = _report(tmp_path, rows)
+    assert "no verdict at n = 5,000 (no network with a finished cell)" in md
