@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ import time
 import numpy as np
 import optuna
 import pytest
+from modal_data import MODAL_DATA, modal_bundle, modality_of, need_espeak
 
 from treeline.contenders import contender_names, load
 from treeline.contenders.base import FitContext
@@ -32,22 +34,25 @@ SLOW = {
     "cnn": {"channels": 64, "d_dense": 1024, "lr": 1e-5, "batch_size": 64},
     "resnet18": {"lr": 1e-5, "batch_size": 64},
     "mobilenet-v2": {"lr": 1e-5, "batch_size": 32},
+    "cnn1d": {"channels": 64, "lr": 1e-5, "batch_size": 32},
+    "gru": {"hidden": 256, "n_layers": 2, "lr": 1e-5, "batch_size": 32},
+    "audio-cnn": {"channels": 8, "n_blocks": 2, "lr": 1e-5, "batch_size": 16},
 }
-# Image networks take the digits (multiclass); they have no binary or regression images.
-IMAGE_DATA = ("digits", 600)
 # The deadline test measures the training loop stopping. A first epoch cut short is still scored
 # on validation (a model needs a score); at MobileNet's default 64 pixels that pass alone takes
 # ~0.65 s on one thread here, more than the test's slack (the worker's grace is >= 5 s).
 DEADLINE_OPTIONS: dict[str, dict] = {"mobilenet-v2": {"size": 32}}
 
 
-def _is_image(name: str) -> bool:
-    return "image" in load(name).modalities
+def _is_tabular(name: str) -> bool:
+    return modality_of(name) == "tabular"
 
 
 def _bundle(task: str, name: str = "") -> DataBundle:
-    if name and _is_image(name):
-        return get_dataset(IMAGE_DATA[0]).bundle(IMAGE_DATA[1], 0)
+    """Networks on images, sequences and audio take a small real multiclass set of theirs
+    (tests/modal_data.py); they have no binary or regression ones."""
+    if name and not _is_tabular(name):
+        return modal_bundle(modality_of(name))
     if task == "binary":
         return get_dataset("adult").bundle(600, 0)
     if task == "regression":
@@ -74,8 +79,8 @@ def task(request: pytest.FixtureRequest) -> str:
 
 
 def _data(name: str, task: str) -> DataBundle:
-    if _is_image(name) and task != "multiclass":
-        pytest.skip(f"{name} takes images: the digits, multiclass")
+    if not _is_tabular(name) and task != "multiclass":
+        pytest.skip(f"{name} takes {modality_of(name)}: a multiclass set")
     return _bundle(task, name)
 
 
@@ -145,13 +150,14 @@ def test_a_deadline_cut_replays_as_the_same_amount_of_work(name: str) -> None:
 
 
 _FIRST_FIT = """
+import json
 import sys
 from treeline.contenders import load
 from treeline.contenders.base import FitContext
-from treeline.data import get_dataset
+from treeline.data import DatasetRef
 from treeline.execute.budget import BudgetClock
 
-bundle = get_dataset(sys.argv[2]).bundle(600, 0)
+bundle = DatasetRef(sys.argv[2], sys.argv[2], json.loads(sys.argv[3])).build().bundle(200, 0)
 data = bundle.fitdata()
 c = load(sys.argv[1])
 c.import_libraries()
@@ -167,8 +173,11 @@ print(" ".join(sorted(set(sys.modules) - before)))
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_first_prepare_and_fit_import_nothing_on_the_clock(name: str) -> None:
     """Imports in prepare()/fit() are charged to the budget; `libraries` must load them first."""
+    if modality_of(name) == "audio":
+        need_espeak()
+    dataset, options = ("adult", {}) if _is_tabular(name) else MODAL_DATA[modality_of(name)][:2]
     out = subprocess.run(
-        [sys.executable, "-c", _FIRST_FIT, name, IMAGE_DATA[0] if _is_image(name) else "adult"],
+        [sys.executable, "-c", _FIRST_FIT, name, dataset, json.dumps(options)],
         capture_output=True,
         text=True,
         check=True,

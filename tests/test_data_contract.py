@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from modal_data import modal_bundle
 
 from treeline.contenders import contender_names, load
 from treeline.contenders.base import FitContext
@@ -111,6 +112,10 @@ def _test_arrays(bundle) -> list[np.ndarray]:
             np.asarray(X.frame[c].cat.codes if c in X.categorical else X.frame[c])
             for c in X.features
         ]
+    elif isinstance(X, Sequences):
+        arrays.append(np.asarray(X.dense.base if X.dense is not None else X.ragged.flat))
+    elif isinstance(X, Audio):
+        arrays.append(np.asarray(X.waves.flat))
     else:
         arrays.append(np.asarray(X.base))
     return arrays
@@ -121,7 +126,10 @@ def test_no_object_a_contender_receives_leads_to_the_test_split(name: str) -> No
     """FitData, the context, the prepared inputs and a fitted model: none references a test row.
     Fails if FitData carried the bundle, the dataset or the test split."""
     c = load(name)
-    bundle = get_dataset("digits" if "image" in c.modalities else "adult").bundle(400, 0)
+    modality = c.modalities[0]
+    bundle = (
+        get_dataset("adult").bundle(400, 0) if modality == "tabular" else modal_bundle(modality)
+    )
     data = bundle.fitdata()
     ctx = FitContext("cpu", 1, 0, BudgetClock(60), lambda step, value: None)
     prepared = c.prepare(data, ctx)

@@ -1,5 +1,6 @@
 """Discovery: a concept's implementations are the modules of its packages that define one
-module-level attribute (`DATASET`, `FEATURIZER`, `CONTENDER`). Adding one is adding a module."""
+module-level attribute (`DATASET`, `FEATURIZER`, `CONTENDER`), or its plural for a family
+(`DATASETS`: a tuple, e.g. the UCR archive's sets). Adding one is adding a module."""
 
 from __future__ import annotations
 
@@ -23,15 +24,15 @@ def discover(package: str, subpackages: Iterable[str], attribute: str) -> dict[s
             if info.ispkg or info.name.startswith("_"):
                 continue
             module = importlib.import_module(f"{pkg.__name__}.{info.name}")
-            obj = getattr(module, attribute, None)
-            if obj is None:
-                continue
-            name = obj.name
-            if name in found:
-                raise RuntimeError(
-                    f"two {attribute.lower()}s named '{name}': {module.__name__} and an earlier one"
-                )
-            found[name] = obj
+            one = getattr(module, attribute, None)
+            for obj in ((one,) if one is not None else ()) + getattr(module, f"{attribute}S", ()):
+                name = obj.name
+                if name in found:
+                    raise RuntimeError(
+                        f"two {attribute.lower()}s named '{name}': {module.__name__} and an "
+                        "earlier one"
+                    )
+                found[name] = obj
     return found
 
 

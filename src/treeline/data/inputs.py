@@ -229,6 +229,36 @@ class Sequences(Inputs):
             return np.full(len(self), self.dense.base.shape[2], dtype=np.int64)
         return self.ragged.lengths  # type: ignore[union-attr]
 
+    @property
+    def channels(self) -> int:
+        if self.dense is not None:
+            return int(self.dense.base.shape[1])
+        return int(np.prod(self.ragged.flat.shape[1:]))  # type: ignore[union-attr]
+
+    def padded(self, length: int | None = None, fill: float = 0.0) -> np.ndarray:
+        """N×C×T float32: ragged rows padded at the end with `fill` (or cut) to `length`,
+        by default the longest row's."""
+        if self.dense is not None and length in (None, self.dense.base.shape[2]):
+            return np.asarray(self.dense.values, dtype=np.float32)
+        lengths = self.lengths
+        T = int(length if length is not None else (lengths.max() if len(self) else 0))
+        out = np.full((len(self), self.channels, T), fill, dtype=np.float32)
+        for i in range(len(self)):
+            row = self.row(i)[:T]  # (T_i, C)
+            out[i, :, : len(row)] = row.T
+        return out
+
+    def row(self, i: int) -> np.ndarray:
+        """Row i as (T_i, C)."""
+        if self.dense is not None:
+            return np.asarray(self.dense.take(np.array([i])).values[0]).T
+        return self.ragged.row(i)  # type: ignore[union-attr]
+
+    def describe(self) -> dict[str, Any]:
+        lengths = self.lengths
+        span = [int(lengths.min()), int(lengths.max())] if len(self) else [0, 0]
+        return {**super().describe(), "channels": self.channels, "length": span}
+
     def save(self, folder: Path, part: str) -> dict[str, Any]:
         return {"ragged": self.ragged is not None, **self.part.save(folder, part)}
 

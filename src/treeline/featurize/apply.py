@@ -3,8 +3,9 @@
 A featurizer that learns nothing (`cacheable`) is computed once per dataset over the whole
 labelled pool and the test set, cached beside the prepared data with the seconds it took, and a
 cell takes its rows from it; the cell is still charged the measured seconds per row for its own
-rows, so a cached feature costs every cell the same as computing it. A fitted featurizer is fitted
-on the cell's training rows only and timed in full.
+rows, so a cached feature costs every cell the same as computing it (an unsupervised one's fit on
+the pool's inputs is in those seconds too). A fitted featurizer is fitted on the cell's training
+rows only and timed in full.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def _cached(featurizer: Featurizer, dataset: CachedDataset) -> tuple[Table, Tabl
     if not meta_file.exists():
         pool, test = dataset.pool(), dataset.test()
         t0 = time.perf_counter()
+        if featurizer.unsupervised:
+            featurizer.fit(pool.X, None)
         tables = {"pool": featurizer.transform(pool.X), "test": featurizer.transform(test.X)}
         seconds = time.perf_counter() - t0
         tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")

@@ -2,7 +2,10 @@
 
 `fit` sees the training rows only (the harness calls it); `transform` maps any rows. A
 featurizer that learns nothing from the rows (`fitted = False`) gives every row the same features
-in every cell, so the harness may compute them once per dataset and cache them (apply.py).
+in every cell, so the harness may compute them once per dataset and cache them (apply.py). One
+that learns from the inputs alone, never the labels (`unsupervised`: MiniRocket's bias
+quantiles, a padding length), is fitted once on the labelled pool's inputs (never the test set)
+and cached the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Featurizer(ABC):
     libraries: ClassVar[tuple[str, ...]] = ()  # imported before any timing starts
     version: ClassVar[int] = 1  # bump when its output changes, so cached features are redone
     fitted: ClassVar[bool] = False  # learns from the training rows (or their labels)
+    unsupervised: ClassVar[bool] = False  # learns from the pool's inputs, never labels
 
     @classmethod
     def path(cls) -> str:
@@ -40,8 +44,8 @@ class Featurizer(ABC):
     def cacheable(self) -> bool:
         return not self.fitted
 
-    def fit(self, X: Inputs, y: np.ndarray) -> None:
-        """Learn from the training rows; nothing to learn by default."""
+    def fit(self, X: Inputs, y: np.ndarray | None) -> None:
+        """Learn from the training rows (y None: from inputs alone); nothing by default."""
         return None
 
     @abstractmethod

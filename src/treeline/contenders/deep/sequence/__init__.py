@@ -1,0 +1,1 @@
+"""Networks on sequences (time series): 1-D CNN, GRU."""

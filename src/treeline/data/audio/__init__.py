@@ -1,0 +1,1 @@
+"""Audio datasets: mono waveforms at one sample rate."""

@@ -1,0 +1,1 @@
+"""Sequence datasets: time series, univariate or multivariate, equal or ragged lengths."""
