@@ -1,7 +1,8 @@
 """Training throughput of each deep contender: Treeline's shared loop vs a bare PyTorch loop of
 the same model and batch size, and vs a `DataLoader(TensorDataset)` loop, in one process.
 The CNN's bare loops take float images normalized once up front; Treeline keeps uint8 on the
-device and converts each batch, as it does in a real cell.
+device and converts each batch, as it does in a real cell. The sequence networks (MNIST-1D) take
+the same padded series and lengths in both.
 
 Same preprocessed tensors, same network, optimizer, batch size and number of epochs; samples/s
 counts training steps only (Treeline's per-epoch validation is excluded from its figure, and
@@ -19,6 +20,7 @@ import pytest
 
 DEEP = ["mlp", "resnet", "ft-transformer", "tabm"]
 IMAGE = ["cnn"]
+SEQUENCE = ["cnn1d", "gru"]
 EPOCHS = 2
 ROUNDS = 3
 
@@ -41,6 +43,16 @@ def images():
 
     torch.set_num_threads(1)
     return get_dataset("mnist").bundle(4_000, 0).fitdata()
+
+
+@pytest.fixture(scope="module")
+def sequences():
+    import torch
+
+    from treeline.data import get_dataset
+
+    torch.set_num_threads(1)
+    return get_dataset("mnist1d").bundle(4_000, 0).fitdata()
 
 
 def _setup(name: str, data, device: str = "cpu"):
@@ -71,9 +83,13 @@ def bare(c, prepared, params, data, dataloader: bool) -> float:
     loss_fn = _loss(data.task)
     t = prepared.train
     is_image = hasattr(t, "pixels")
+    is_padded = hasattr(t, "lengths")
     if is_image:  # normalized floats, prepared before the clock
         n, bs = len(t), c.batch_size(len(t), params)
         tensors = [t.batch(slice(None))[0].clone(), t.y]
+    elif is_padded:  # sequences: padded series and their lengths
+        n, bs = len(t), c.batch_size(len(t), params)
+        tensors = [t.x, t.y, t.lengths]
     else:
         n, bs = len(t.x_num), batch_size_for(len(t.x_num))
         tensors = [t.x_num, t.y] + ([t.x_cat] if t.x_cat is not None else [])
@@ -89,7 +105,7 @@ def bare(c, prepared, params, data, dataloader: bool) -> float:
             batches = ([x[perm[i : i + bs]] for x in tensors] for i in range(0, n, bs))
         for batch in batches:
             x, y, *rest = batch
-            inputs = (x,) if is_image else (x, rest[0] if rest else None)
+            inputs = (x,) if is_image else (x, rest[0] if rest else None)  # (x, lengths) too
             # CUDA: the same bf16 autocast as the shared loop (channels-last comes with `t`).
             with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
                 out = c.forward(net, *inputs)
@@ -103,9 +119,10 @@ def bare(c, prepared, params, data, dataloader: bool) -> float:
     return samples / (time.perf_counter() - t0)
 
 
-@pytest.mark.parametrize("name", DEEP + IMAGE)
+@pytest.mark.parametrize("name", DEEP + IMAGE + SEQUENCE)
 def test_deep_training_throughput(name: str, request, benchmark) -> None:
-    data = request.getfixturevalue("images" if name in IMAGE else "data")
+    kind = "images" if name in IMAGE else "sequences" if name in SEQUENCE else "data"
+    data = request.getfixturevalue(kind)
     c, ctx, prepared, params = _setup(name, data)
     rates: dict[str, list[float]] = {"treeline": [], "bare": [], "dataloader": []}
 

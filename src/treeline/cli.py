@@ -60,7 +60,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for name in builtin_names():
             d = get_dataset(name)
             ok, where = d.availability()
-            task = "any (option)" if dataset_class(name).Options is not None else d.task
+            options = dataset_class(name).Options
+            task = "any (option)" if options and "task" in options.model_fields else d.task
             table.add_row(
                 name,
                 d.modality,

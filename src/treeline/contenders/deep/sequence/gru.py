@@ -52,7 +52,7 @@ class GRU(SequenceNetwork):
         }
 
     def build(self, params: dict[str, Any], pre: Any, d_out: int, train: Any) -> torch.nn.Module:
-        return _module()(pre.channels, params, d_out)
+        return _module()(pre.channels, params, d_out, packed=pre.ragged)
 
 
 @cache
@@ -62,8 +62,9 @@ def _module():
     from torch.nn.utils.rnn import pack_padded_sequence
 
     class Net(nn.Module):
-        def __init__(self, c_in: int, params: dict[str, Any], d_out: int):
+        def __init__(self, c_in: int, params: dict[str, Any], d_out: int, packed: bool):
             super().__init__()
+            self.packed = packed  # equal lengths (training split): no packing to pay for
             self.gru = nn.GRU(
                 c_in,
                 params["hidden"],
@@ -78,10 +79,11 @@ def _module():
 
         def forward(self, x, lengths):
             steps = x.transpose(1, 2)  # (n, T, C)
-            packed = pack_padded_sequence(
-                steps, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
-            )
-            _, h = self.gru(packed)  # (layers × 2, n, hidden)
+            if self.packed or bool((lengths < steps.shape[1]).any()):
+                steps = pack_padded_sequence(
+                    steps, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
+                )
+            _, h = self.gru(steps)  # (layers × 2, n, hidden)
             return self.head(torch.cat([h[-2], h[-1]], dim=1))
 
     return Net
