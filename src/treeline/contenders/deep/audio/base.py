@@ -8,13 +8,11 @@ autocast.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from treeline.contenders.base import FitContext
-from treeline.contenders.deep.loop import DeepContender
-from treeline.contenders.deep.sequence.base import PaddedTensors
+from treeline.contenders.deep.sequence.base import PaddedTensors, SequenceNetwork
 
 if TYPE_CHECKING:
     import torch
@@ -50,21 +48,14 @@ class AudioPreprocessor:
         )
 
 
-class AudioNetwork(DeepContender):
-    """A network on waveforms; classification."""
+class AudioNetwork(SequenceNetwork):
+    """A network on waveforms (one-channel padded series); classification."""
 
     modalities = ("audio",)
     eval_batch = 512
 
-    def preprocess(self, data: FitData, ctx: FitContext) -> AudioPreprocessor:
-        if data.task == "regression":
-            raise ValueError(f"{self.name} classifies audio; the task is regression")
+    def preprocessor(self, data: FitData) -> AudioPreprocessor:
         return AudioPreprocessor(data)
-
-    def train_batch(
-        self, train: Any, idx: torch.Tensor, params: dict[str, Any], gen: torch.Generator
-    ) -> tuple[Any, ...]:
-        return train.batch(idx, params.get("augment", "none"), gen)
 
 
 @cache  # built on first use, so reading the catalogue does not import torch

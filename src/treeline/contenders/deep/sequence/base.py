@@ -128,15 +128,18 @@ class SequencePreprocessor:
 
 
 class SequenceNetwork(DeepContender):
-    """A network on sequences; classification (the sequence datasets' tasks)."""
+    """A network on padded series (sequences; audio subclasses it); classification."""
 
     modalities = ("sequence",)
     eval_batch = 2048
 
+    def preprocessor(self, data: FitData) -> Any:
+        return SequencePreprocessor(data)
+
     def preprocess(self, data: FitData, ctx: FitContext) -> Any:
         if data.task == "regression":
-            raise ValueError(f"{self.name} classifies sequences; the task is regression")
-        return SequencePreprocessor(data)
+            raise ValueError(f"{self.name} classifies {self.modalities[0]}; the task is regression")
+        return self.preprocessor(data)
 
     def train_batch(
         self, train: Any, idx: torch.Tensor, params: dict[str, Any], gen: torch.Generator
