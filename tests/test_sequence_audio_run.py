@@ -35,7 +35,7 @@ def test_sequence_and_audio_cells_run_into_mlflow_and_the_report(tmp_path: Path)
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("seqaudio").experiment_id])
     # A dataset with options is labelled with their digest: spoken-digits-<digest>.
-    by_name = {r.info.run_name.replace(r.info.run_name.split("/")[0], "", 1): r for r in runs}
+    by_name = {r.info.run_name[r.info.run_name.index("/n=") :]: r for r in runs}
     assert sorted(by_name) == sorted(
         [f"/n=270/{c}/cpu/s0" for c in ("lightgbm+catch22", "lightgbm+minirocket", "cnn1d", "gru")]
         + [f"/n=150/{c}/cpu/s0" for c in ("xgboost+mfcc", "audio-cnn")]
