@@ -15,9 +15,9 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from treeline.contenders.base import log_uniform_or_zero
 from treeline.contenders.deep.audio.base import AudioNetwork
-from treeline.contenders.deep.sequence.base import AUGMENTATIONS
+from treeline.contenders.deep.blocks import conv_blocks
+from treeline.contenders.deep.sequence.base import training_space
 
 if TYPE_CHECKING:
     import optuna
@@ -47,11 +47,7 @@ class AudioCNN(AudioNetwork):
         return {
             "n_blocks": trial.suggest_int("n_blocks", 2, 4),
             "channels": trial.suggest_int("channels", 8, 48),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-            "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-            "weight_decay": log_uniform_or_zero(trial, "weight_decay", 1e-6, 1e-3),
-            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
-            "augment": trial.suggest_categorical("augment", list(AUGMENTATIONS)),
+            **training_space(trial, [32, 64, 128]),
         }
 
     def build(self, params: dict[str, Any], pre: Any, d_out: int, train: Any) -> torch.nn.Module:
@@ -69,18 +65,8 @@ def _module():
         def __init__(self, sample_rate: int, params: dict[str, Any], d_out: int):
             super().__init__()
             self.front = log_mel_class()(sample_rate)
-            layers: list[nn.Module] = [nn.BatchNorm2d(1)]
-            c_in = 1
-            for i in range(params["n_blocks"]):
-                c_out = params["channels"] * 2**i
-                layers += [
-                    nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-                    nn.BatchNorm2d(c_out),
-                    nn.ReLU(inplace=True),
-                    nn.MaxPool2d(2, ceil_mode=True),
-                ]
-                c_in = c_out
-            self.body = nn.Sequential(*layers)
+            layers, c_in = conv_blocks(2, 1, params["channels"], params["n_blocks"], ceil=True)
+            self.body = nn.Sequential(nn.BatchNorm2d(1), *layers)
             self.head = nn.Sequential(nn.Dropout(params["dropout"]), nn.Linear(2 * c_in, d_out))
 
         def forward(self, wave, lengths):

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from treeline.contenders.base import log_uniform_or_zero
+from treeline.contenders.deep.blocks import conv_blocks
 from treeline.contenders.deep.image.base import AUGMENTATIONS, ImageNetwork
 
 if TYPE_CHECKING:
@@ -74,18 +75,9 @@ class CNN(ImageNetwork):
     ) -> torch.nn.Module:
         from torch import nn
 
-        c_in, h, w = pre.channels, *pre.image_shape[1:]
-        layers: list[nn.Module] = []
-        k = params["kernel"]
-        for i in range(params["n_blocks"]):
-            c_out = params["channels"] * 2**i
-            layers += [
-                nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False),
-                nn.BatchNorm2d(c_out),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(2),
-            ]
-            c_in, h, w = c_out, h // 2, w // 2
+        n = params["n_blocks"]
+        layers, c_in = conv_blocks(2, pre.channels, params["channels"], n, params["kernel"])
+        h, w = (side // 2**n for side in pre.image_shape[1:])
         return nn.Sequential(
             *layers,
             nn.Flatten(),

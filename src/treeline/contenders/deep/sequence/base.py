@@ -19,16 +19,30 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from treeline.contenders.base import FitContext
+from treeline.contenders.base import FitContext, log_uniform_or_zero
 from treeline.contenders.deep.loop import DeepContender
 
 if TYPE_CHECKING:
+    import optuna
     import torch
 
     from treeline.data import FitData
     from treeline.data.inputs import Sequences
 
 AUGMENTATIONS = ("none", "shift", "shift+noise")
+
+
+def training_space(trial: optuna.Trial, batch_sizes: list[int]) -> dict[str, Any]:
+    """What the sequence and audio networks tune alike: dropout Uniform[0, 0.5], AdamW's lr
+    LogUniform[1e-4, 1e-2] and weight decay {0, LogUniform[1e-6, 1e-3]} (Gorishniy et al.
+    2021's ranges), the batch size, and the augmentation."""
+    return {
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
+        "weight_decay": log_uniform_or_zero(trial, "weight_decay", 1e-6, 1e-3),
+        "batch_size": trial.suggest_categorical("batch_size", batch_sizes),
+        "augment": trial.suggest_categorical("augment", list(AUGMENTATIONS)),
+    }
 
 
 @dataclass

@@ -14,8 +14,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from treeline.contenders.base import log_uniform_or_zero
-from treeline.contenders.deep.sequence.base import AUGMENTATIONS, SequenceNetwork
+from treeline.contenders.deep.blocks import conv_blocks
+from treeline.contenders.deep.sequence.base import SequenceNetwork, training_space
 
 if TYPE_CHECKING:
     import optuna
@@ -55,11 +55,7 @@ class CNN1D(SequenceNetwork):
             "n_blocks": trial.suggest_int("n_blocks", 1, max_blocks(_length(data))),
             "channels": trial.suggest_int("channels", 16, 64),
             "kernel": trial.suggest_categorical("kernel", [3, 5, 7]),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-            "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-            "weight_decay": log_uniform_or_zero(trial, "weight_decay", 1e-6, 1e-3),
-            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
-            "augment": trial.suggest_categorical("augment", list(AUGMENTATIONS)),
+            **training_space(trial, [32, 64, 128, 256]),
         }
 
     def build(self, params: dict[str, Any], pre: Any, d_out: int, train: Any) -> torch.nn.Module:
@@ -75,17 +71,9 @@ def _module():
     class Net(nn.Module):
         def __init__(self, c_in: int, params: dict[str, Any], d_out: int):
             super().__init__()
-            layers: list[nn.Module] = []
-            k = params["kernel"]
-            for i in range(params["n_blocks"]):
-                c_out = params["channels"] * 2**i
-                layers += [
-                    nn.Conv1d(c_in, c_out, k, padding=k // 2, bias=False),
-                    nn.BatchNorm1d(c_out),
-                    nn.ReLU(inplace=True),
-                    nn.MaxPool1d(2, ceil_mode=True),
-                ]
-                c_in = c_out
+            layers, c_in = conv_blocks(
+                1, c_in, params["channels"], params["n_blocks"], params["kernel"], ceil=True
+            )
             self.body = nn.Sequential(*layers)
             self.head = nn.Sequential(nn.Dropout(params["dropout"]), nn.Linear(2 * c_in, d_out))
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from treeline.contenders.base import log_uniform_or_zero
-from treeline.contenders.deep.sequence.base import AUGMENTATIONS, SequenceNetwork
+from treeline.contenders.deep.sequence.base import SequenceNetwork, training_space
 
 if TYPE_CHECKING:
     import optuna
@@ -44,11 +43,7 @@ class GRU(SequenceNetwork):
         return {
             "n_layers": trial.suggest_int("n_layers", 1, 2),
             "hidden": trial.suggest_int("hidden", 16, 256, log=True),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-            "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-            "weight_decay": log_uniform_or_zero(trial, "weight_decay", 1e-6, 1e-3),
-            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
-            "augment": trial.suggest_categorical("augment", list(AUGMENTATIONS)),
+            **training_space(trial, [32, 64, 128, 256]),
         }
 
     def build(self, params: dict[str, Any], pre: Any, d_out: int, train: Any) -> torch.nn.Module:
