@@ -2,7 +2,7 @@
 (sequence/base.py's tensors, stored as float16), cut to the longest training clip (at most
 MAX_SECONDS), and a log-mel spectrogram front end inside the network, computed on the device a
 batch at a time with torch.stft (torchaudio has no build for this torch), in float32 even under
-autocast.
+autocast, and standardized per clip and mel band over the clip's real frames.
 """
 
 from __future__ import annotations
@@ -79,12 +79,22 @@ def log_mel_class():
         def frames(self, lengths: torch.Tensor) -> torch.Tensor:
             return lengths // self.hop + 1
 
-        def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
             with torch.autocast(wave.device.type, enabled=False):
                 spec = torch.stft(
                     wave[:, 0].float(), self.n_fft, self.hop, self.win, self.window,
                     center=True, return_complex=True,
                 ).abs().pow(2)  # fmt: skip
-                return torch.log(self.mel @ spec + 1e-6)[:, None]
+                logmel = torch.log(self.mel @ spec + 1e-6)
+                # Each band standardized over the clip's real frames (cepstral mean and variance
+                # normalization), padding set to 0: silence padded onto short clips would
+                # otherwise dominate the input's statistics (log 1e-6 against speech near 0).
+                t = logmel.shape[-1]
+                frames = self.frames(lengths).clamp(1, t)
+                real = (torch.arange(t, device=wave.device) < frames[:, None])[:, None, :]
+                count = real.sum(-1, keepdim=True)
+                mean = (logmel * real).sum(-1, keepdim=True) / count
+                var = (((logmel - mean) * real) ** 2).sum(-1, keepdim=True) / count
+                return (((logmel - mean) / (var + 1e-5).sqrt()) * real)[:, None]
 
     return LogMel
