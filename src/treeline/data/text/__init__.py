@@ -1,0 +1,1 @@
+"""Text datasets: one string per row."""
