@@ -73,6 +73,9 @@ class Contender(ABC):
     name: ClassVar[str]
     family: ClassVar[Family]
     modalities: ClassVar[tuple[str, ...]] = ("tabular",)  # inputs it takes without a featurizer
+    takes_sparse: ClassVar[bool] = False  # a sparse featurizer's CSR block (TF-IDF)
+    # Inputs always reach it through this featurizer (minilm-head: minilm-embed).
+    featurizer: ClassVar[str | None] = None
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
     device_note: ClassVar[str] = ""  # why a device is missing, shown with a skip
     # Devices where the same work gives bit-equal models (same threads and library versions):

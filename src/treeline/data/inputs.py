@@ -130,6 +130,13 @@ class Text(_ArrayView):
         strings = json.loads((folder / f"{part}.json").read_text())
         return cls(np.array(strings, dtype=object))
 
+    def describe(self) -> dict[str, Any]:
+        words = [len(s.split()) for s in self.values[:5_000]]
+        return {
+            **super().describe(),
+            "words": [min(words), int(np.median(words)), max(words)] if words else [0, 0, 0],
+        }
+
 
 @dataclass(frozen=True, eq=False)
 class Ragged(Inputs):
@@ -322,50 +329,108 @@ class Audio(Inputs):
 
 @dataclass(frozen=True, eq=False)
 class Table(Inputs):
-    """Columns typed once: numeric (float32) and categorical (pandas `category`)."""
+    """Columns typed once: numeric (float32) and categorical (pandas `category`) — and, from a
+    sparse featurizer (TF-IDF), a block of sparse numeric columns: a SciPy CSR matrix over the
+    same rows, named `sparse_names`, which no one densifies (tree libraries take CSR)."""
 
     modality: ClassVar[str] = "tabular"
     source: pd.DataFrame
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     index: np.ndarray | None = None
+    sparse: Any = None  # scipy.sparse.csr_matrix, rows aligned with `source`
+    sparse_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.source) if self.index is None else len(self.index)
 
     def take(self, idx: np.ndarray) -> Table:
         return Table(
-            self.source, self.numeric, self.categorical, _compose(self.index, idx, len(self))
+            self.source,
+            self.numeric,
+            self.categorical,
+            _compose(self.index, idx, len(self)),
+            self.sparse,
+            self.sparse_names,
         )
 
     @cached_property
     def frame(self) -> pd.DataFrame:
-        """The selected rows as a DataFrame (gathered once, on first use)."""
+        """The selected rows' dense columns as a DataFrame (gathered once, on first use)."""
         if self.index is None:
             return self.source
         return self.source.iloc[self.index].reset_index(drop=True)
 
     @property
+    def is_sparse(self) -> bool:
+        return self.sparse is not None
+
+    @cached_property
+    def sparse_rows(self) -> Any:
+        """The selected rows of the sparse block (CSR)."""
+        return self.sparse if self.index is None else self.sparse[self.index]
+
+    def csr(self) -> tuple[Any, list[str], list[int]]:
+        """Every column as one CSR matrix — the sparse block, then numeric, then categorical
+        columns as category codes (missing: NaN) — with the names and the categorical columns'
+        positions, for the libraries that take sparse input."""
+        import scipy.sparse as sp
+
+        frame = self.frame
+        dense = [frame[c].to_numpy(dtype=np.float32) for c in self.numeric] + [
+            np.where(frame[c].cat.codes < 0, np.nan, frame[c].cat.codes).astype(np.float32)
+            for c in self.categorical
+        ]
+        blocks = [self.sparse_rows] if self.is_sparse else []
+        if dense:
+            blocks.append(sp.csr_matrix(np.column_stack(dense)))
+        matrix = sp.hstack(blocks, format="csr", dtype=np.float32) if blocks else None
+        names = [*self.sparse_names, *self.numeric, *self.categorical]
+        first_cat = len(self.sparse_names) + len(self.numeric)
+        return matrix, names, list(range(first_cat, len(names)))
+
+    @property
     def features(self) -> tuple[str, ...]:
-        return self.numeric + self.categorical
+        return self.numeric + self.categorical + self.sparse_names
 
     def save(self, folder: Path, part: str) -> dict[str, Any]:
         self.frame.to_parquet(folder / f"{part}.parquet", index=False)
-        return {"numeric": list(self.numeric), "categorical": list(self.categorical)}
+        meta = {"numeric": list(self.numeric), "categorical": list(self.categorical)}
+        if self.is_sparse:
+            import scipy.sparse as sp
+
+            sp.save_npz(folder / f"{part}.sparse.npz", self.sparse_rows.tocsr())
+            meta |= {"sparse_names": list(self.sparse_names), "rows": len(self)}
+        return meta
 
     @classmethod
     def load(cls, folder: Path, part: str, meta: dict[str, Any]) -> Table:
         import pandas as pd
 
         frame = pd.read_parquet(folder / f"{part}.parquet")
-        return cls(frame, tuple(meta["numeric"]), tuple(meta["categorical"]))
+        if "sparse_names" not in meta:
+            return cls(frame, tuple(meta["numeric"]), tuple(meta["categorical"]))
+        import scipy.sparse as sp
+
+        if frame.shape[1] == 0:  # Parquet keeps no row count without columns
+            frame = pd.DataFrame(index=pd.RangeIndex(meta["rows"]))
+        sparse = sp.load_npz(folder / f"{part}.sparse.npz").tocsr()
+        return cls(
+            frame,
+            tuple(meta["numeric"]),
+            tuple(meta["categorical"]),
+            None,
+            sparse,
+            tuple(meta["sparse_names"]),
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out = {
             **super().describe(),
             "numeric": len(self.numeric),
             "categorical": len(self.categorical),
         }
+        return out | ({"sparse": len(self.sparse_names)} if self.is_sparse else {})
 
 
 @dataclass(frozen=True, eq=False)

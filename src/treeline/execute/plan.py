@@ -264,6 +264,10 @@ class _Checker:
         if featurizer and featurizer not in featurizers():
             self.add(loc, unknown_name("featurizer", featurizer, featurizers()))
             ok = False
+        own = catalogue()[name].featurizer if ok else None
+        if own and featurizer and featurizer != own:
+            self.add(loc, f"contender '{name}' always takes its inputs through '{own}'")
+            ok = False
         if not ok:
             return None
         options = entry.options
@@ -277,11 +281,15 @@ class _Checker:
             )
             return None
         return ContenderSpec(
-            name, featurizer or None, _set_options(checked, options), entry.label or ""
+            name,
+            featurizer or own or None,
+            _set_options(checked, options),
+            entry.label or (name if own else ""),  # its own featurizer is not in its cell ids
         )
 
     def _pair(self, spec: ContenderSpec, ds: SuiteDataset) -> str | None:
         """Why this contender (with its featurizer) cannot take this dataset's inputs, or None."""
+        from treeline.contenders import catalogue as contenders
         from treeline.contenders import contender_class
         from treeline.featurize import catalogue as featurizers
         from treeline.featurize import featurizer_class
@@ -295,10 +303,17 @@ class _Checker:
                     f"featurizer '{spec.featurizer}' takes {', '.join(f.modalities)} inputs, "
                     f"but '{label}' is {ds.modality}"
                 )
-            if "tabular" not in cls.modalities:
+            if "tabular" not in cls.modalities and spec.featurizer != cls.featurizer:
                 return (
                     f"contender '{spec.name}' does not take tables, so it cannot follow the "
                     f"featurizer '{spec.featurizer}'"
+                )
+            if f.sparse and not cls.takes_sparse:
+                takers = [n for n, c in contenders().items() if c.takes_sparse]
+                return (
+                    f"featurizer '{spec.featurizer}' gives a sparse table, which contender "
+                    f"'{spec.name}' would have to densify; these take it sparse: "
+                    f"{', '.join(f'{n}+{spec.featurizer}' for n in takers)}"
                 )
             return None
         if ds.modality in cls.modalities:

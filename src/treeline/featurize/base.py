@@ -28,6 +28,7 @@ class Featurizer(ABC):
     version: ClassVar[int] = 1  # bump when its output changes, so cached features are redone
     fitted: ClassVar[bool] = False  # learns from the training rows (or their labels)
     unsupervised: ClassVar[bool] = False  # learns from the pool's inputs, never labels
+    sparse: ClassVar[bool] = False  # gives a sparse block (only tree contenders take it)
 
     @classmethod
     def path(cls) -> str:

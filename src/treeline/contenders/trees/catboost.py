@@ -42,6 +42,19 @@ def _catboost_frame(X: pd.DataFrame, categorical: tuple[str, ...]) -> pd.DataFra
     return X
 
 
+def _pool(X: Inputs, y: np.ndarray | None) -> Any:
+    """A Pool of the frame, or of a sparse table's CSR matrix. CatBoost's categorical features
+    must be integers or strings, which a float CSR matrix cannot hold: there, a table's
+    categorical columns are taken by their codes as numbers."""
+    from catboost import Pool
+
+    if X.is_sparse:  # type: ignore[attr-defined]
+        matrix, names, _ = X.csr()  # type: ignore[attr-defined]
+        return Pool(matrix, y, feature_names=names)
+    cats = X.categorical  # type: ignore[attr-defined]
+    return Pool(_catboost_frame(X.frame, cats), y, cat_features=list(cats))  # type: ignore[attr-defined]
+
+
 class CatBoost(Contender):
     name = "catboost"
     family = "tree"
@@ -49,15 +62,11 @@ class CatBoost(Contender):
     library = "catboost"
     description = "CatBoost, ordered target statistics for categoricals"
     libraries = ("catboost",)
+    takes_sparse = True
 
     def prepare(self, data: FitData, ctx: FitContext) -> Any:
-        from catboost import Pool
 
-        cats = data.train.X.categorical
-        return tuple(
-            Pool(_catboost_frame(s.X.frame, cats), s.y, cat_features=list(cats))
-            for s in (data.train, data.val)
-        )
+        return tuple(_pool(s.X, s.y) for s in (data.train, data.val))
 
     def default_params(self, data: FitData, device: str = "cpu") -> dict[str, Any]:
         return {}
@@ -113,9 +122,7 @@ class CatBoost(Contender):
         return model
 
     def predict(self, model: Any, X: Inputs, data: FitData) -> np.ndarray:
-        from catboost import Pool
-
-        pool = Pool(_catboost_frame(X.frame, X.categorical), cat_features=list(X.categorical))
+        pool = _pool(X, None)
         if data.task == "regression":
             return np.asarray(model.predict(pool))
         return as_proba(model.predict(pool, prediction_type="Probability"), data.n_classes)

@@ -32,6 +32,15 @@ if TYPE_CHECKING:
     from treeline.data import FitData, Inputs
 
 
+def _input(X: Inputs) -> tuple[Any, dict[str, Any]]:
+    """The frame (native categoricals), or for a sparse table one CSR matrix with its names and
+    categorical columns."""
+    if not X.is_sparse:  # type: ignore[attr-defined]
+        return X.frame, {}  # type: ignore[attr-defined]
+    matrix, names, cats = X.csr()  # type: ignore[attr-defined]
+    return matrix, {"feature_name": names, "categorical_feature": cats or "auto"}
+
+
 def _objective(data: FitData) -> dict[str, Any]:
     if data.task == "regression":
         return {"objective": "regression", "metric": "rmse"}
@@ -52,16 +61,17 @@ class LightGBM(Contender):
     library = "lightgbm"
     description = "LightGBM, leaf-wise trees, native categoricals"
     libraries = ("lightgbm",)
+    takes_sparse = True
 
     def prepare(self, data: FitData, ctx: FitContext) -> Any:
         import lightgbm as lgb
 
         # feature_pre_filter off: the tuned min_child_samples must not depend on trial 0's.
         params = {"feature_pre_filter": False, "verbosity": -1, "num_threads": ctx.threads}
-        train = lgb.Dataset(data.train.X.frame, data.train.y, params=params, free_raw_data=False)
-        val = lgb.Dataset(
-            data.val.X.frame, data.val.y, reference=train, params=params, free_raw_data=False
-        )
+        X, kw = _input(data.train.X)
+        train = lgb.Dataset(X, data.train.y, params=params, free_raw_data=False, **kw)
+        X, kw = _input(data.val.X)
+        val = lgb.Dataset(X, data.val.y, reference=train, params=params, free_raw_data=False, **kw)
         return train, val
 
     def default_params(self, data: FitData, device: str = "cpu") -> dict[str, Any]:
@@ -126,7 +136,7 @@ class LightGBM(Contender):
         )
 
     def predict(self, model: Any, X: Inputs, data: FitData) -> np.ndarray:
-        pred = model.predict(X.frame, num_iteration=model.best_iteration or None)
+        pred = model.predict(_input(X)[0], num_iteration=model.best_iteration or None)
         return pred if data.task == "regression" else as_proba(pred, data.n_classes)
 
 

@@ -27,7 +27,9 @@ BLOCK = 20  # trees added between deadline checks
 MAX_TREES = 500
 
 
-def _matrix(X: Inputs) -> np.ndarray:
+def _matrix(X: Inputs) -> Any:
+    if X.is_sparse:  # type: ignore[attr-defined]
+        return X.csr()[0]  # type: ignore[attr-defined]  # scikit-learn's forests take CSR
     frame = X.frame  # type: ignore[attr-defined]
     cols = [
         np.where(frame[c].cat.codes < 0, np.nan, frame[c].cat.codes)
@@ -46,6 +48,7 @@ class RandomForest(Contender):
     library = "scikit-learn"
     description = "Random forest (scikit-learn), trees added until the deadline"
     libraries = ("sklearn.ensemble",)
+    takes_sparse = True
 
     def prepare(self, data: FitData, ctx: FitContext) -> Any:
         return _matrix(data.train.X)

@@ -44,6 +44,21 @@ def _objective(data: FitData) -> dict[str, Any]:
     }
 
 
+def _dmatrix(X: Inputs, y: np.ndarray | None, threads: int | None = None) -> Any:
+    """A table as a DMatrix: the frame with native categoricals, or (sparse tables) one CSR
+    matrix whose categorical columns are typed 'c'."""
+    import xgboost as xgb
+
+    if not X.is_sparse:  # type: ignore[attr-defined]
+        return xgb.DMatrix(X.frame, y, enable_categorical=True, nthread=threads)  # type: ignore[attr-defined]
+    matrix, names, cats = X.csr()  # type: ignore[attr-defined]
+    types = ["c" if i in set(cats) else "q" for i in range(len(names))]
+    return xgb.DMatrix(
+        matrix, y, feature_names=names, feature_types=types, enable_categorical=True,
+        nthread=threads,
+    )  # fmt: skip
+
+
 class XGBoost(Contender):
     name = "xgboost"
     family = "tree"
@@ -52,14 +67,13 @@ class XGBoost(Contender):
     library = "xgboost"
     description = "XGBoost, hist trees, native categoricals"
     libraries = ("xgboost",)
+    takes_sparse = True
 
     def prepare(self, data: FitData, ctx: FitContext) -> Any:
-        import xgboost as xgb
 
-        kw = {"enable_categorical": True, "nthread": ctx.threads}
         return (
-            xgb.DMatrix(data.train.X.frame, data.train.y, **kw),
-            xgb.DMatrix(data.val.X.frame, data.val.y, **kw),
+            _dmatrix(data.train.X, data.train.y, ctx.threads),
+            _dmatrix(data.val.X, data.val.y, ctx.threads),
         )
 
     def default_params(self, data: FitData, device: str = "cpu") -> dict[str, Any]:
@@ -120,9 +134,7 @@ class XGBoost(Contender):
         )
 
     def predict(self, model: Any, X: Inputs, data: FitData) -> np.ndarray:
-        import xgboost as xgb
-
-        pred = model.predict(xgb.DMatrix(X.frame, enable_categorical=True))
+        pred = model.predict(_dmatrix(X, None))
         return pred if data.task == "regression" else as_proba(pred, data.n_classes)
 
 
