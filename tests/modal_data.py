@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import shutil
+from functools import cache
 
 import pytest
 
-from treeline.contenders import load
+from treeline.contenders import contender_class, load
 from treeline.data import DataBundle, DatasetRef
 
 # (dataset, options, n): the digits (8×8 images), JapaneseVowels (12 channels, ragged lengths),
-# a small spoken-digits set (synthesized in a few seconds). All multiclass.
+# a small spoken-digits set (synthesized in a few seconds): multiclass; election tweets (short
+# texts, 1,289 in the test set): binary.
 MODAL_DATA: dict[str, tuple[str, dict, int]] = {
     "image": ("digits", {}, 600),
     "sequence": ("ucr/JapaneseVowels", {}, 270),
     "audio": ("spoken-digits", {"rows": 200, "test_rows": 60}, 200),
+    "text": ("election-tweets", {}, 300),
 }
 
 
@@ -36,3 +39,24 @@ def modal_bundle(modality: str, seed: int = 0) -> DataBundle:
     if modality == "audio":
         need_espeak()
     return modal_ref(modality).build().bundle(MODAL_DATA[modality][2], seed)
+
+
+def modal_task(modality: str) -> str:
+    return "binary" if modality == "text" else "multiclass"
+
+
+@cache
+def contender_bundle(name: str, seed: int = 0) -> DataBundle:
+    """A non-tabular contender's test data: its modality's set, through the featurizer the
+    contender always takes (minilm-head: minilm-embed) where it has one — computed for these rows
+    only, never cached for the dataset."""
+    from treeline.featurize import featurizer_class
+    from treeline.featurize.apply import featurize
+
+    cls = contender_class(name)
+    bundle = modal_bundle(cls.modalities[0], seed)
+    if cls.featurizer is None:
+        return bundle
+    featurizer = featurizer_class(cls.featurizer)()
+    featurizer.setup()
+    return featurize(featurizer, None, bundle)[0]  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import optuna
 import pytest
-from modal_data import MODAL_DATA, modal_bundle, modality_of, need_espeak
+from modal_data import MODAL_DATA, contender_bundle, modal_task, modality_of, need_espeak
 
 from treeline.contenders import contender_names, load
 from treeline.contenders.base import FitContext
@@ -37,6 +37,8 @@ SLOW = {
     "cnn1d": {"channels": 64, "lr": 1e-5, "batch_size": 32},
     "gru": {"hidden": 256, "n_layers": 2, "lr": 1e-5, "batch_size": 32},
     "audio-cnn": {"channels": 8, "n_blocks": 2, "lr": 1e-5, "batch_size": 16},
+    "embedding-bag": {"dim": 200, "hidden": 256, "lr": 1e-5, "batch_size": 32},
+    "minilm-head": {"n_blocks": 8, "d_block": 512, "lr": 1e-5},
 }
 # The deadline test measures the training loop stopping. A first epoch cut short is still scored
 # on validation (a model needs a score); at MobileNet's default 64 pixels that pass alone takes
@@ -52,7 +54,7 @@ def _bundle(task: str, name: str = "") -> DataBundle:
     """Networks on images, sequences and audio take a small real multiclass set of theirs
     (tests/modal_data.py); they have no binary or regression ones."""
     if name and not _is_tabular(name):
-        return modal_bundle(modality_of(name))
+        return contender_bundle(name)
     if task == "binary":
         return get_dataset("adult").bundle(600, 0)
     if task == "regression":
@@ -79,8 +81,9 @@ def task(request: pytest.FixtureRequest) -> str:
 
 
 def _data(name: str, task: str) -> DataBundle:
-    if not _is_tabular(name) and task != "multiclass":
-        pytest.skip(f"{name} takes {modality_of(name)}: a multiclass set")
+    modality = modality_of(name)
+    if modality != "tabular" and task != modal_task(modality):
+        pytest.skip(f"{name} takes {modality}: a {modal_task(modality)} set")
     return _bundle(task, name)
 
 
@@ -158,8 +161,15 @@ from treeline.data import DatasetRef
 from treeline.execute.budget import BudgetClock
 
 bundle = DatasetRef(sys.argv[2], sys.argv[2], json.loads(sys.argv[3])).build().bundle(200, 0)
-data = bundle.fitdata()
 c = load(sys.argv[1])
+if c.featurizer:  # as the worker: its featurizer is set up and applied before the clock
+    from treeline.featurize import featurizer_class
+    from treeline.featurize.apply import featurize
+
+    f = featurizer_class(c.featurizer)()
+    f.setup()
+    bundle = featurize(f, None, bundle)[0]
+data = bundle.fitdata()
 c.import_libraries()
 ctx = FitContext(device="cpu", threads=1, seed=0, limit=BudgetClock(60), report=lambda s, v: None)
 before = set(sys.modules)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from modal_data import modal_bundle
+from modal_data import contender_bundle
 
 from treeline.contenders import contender_names, load
 from treeline.contenders.base import FitContext
@@ -128,7 +128,7 @@ def test_no_object_a_contender_receives_leads_to_the_test_split(name: str) -> No
     c = load(name)
     modality = c.modalities[0]
     bundle = (
-        get_dataset("adult").bundle(400, 0) if modality == "tabular" else modal_bundle(modality)
+        get_dataset("adult").bundle(400, 0) if modality == "tabular" else contender_bundle(name)
     )
     data = bundle.fitdata()
     ctx = FitContext("cpu", 1, 0, BudgetClock(60), lambda step, value: None)

@@ -1,0 +1,1 @@
+"""Networks on text: from scratch over word tokens, and on a pretrained sentence encoder."""

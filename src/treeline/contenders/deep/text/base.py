@@ -1,0 +1,99 @@
+"""How text reaches a network trained from scratch: lower-cased word tokens (runs of letters,
+digits and apostrophes), a vocabulary of the training split's words seen at least twice (the
+50,000 most frequent), and each pair of neighbouring words hashed into 2^16 bigram buckets
+(fastText's trick: word order without a bigram vocabulary). A document is its first 512 tokens
+and their bigrams, as padded id tensors on the device with their lengths; id 0 is padding, 1 an
+unknown word.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from treeline.contenders.base import FitContext
+from treeline.contenders.deep.loop import DeepContender
+
+if TYPE_CHECKING:
+    import torch
+
+    from treeline.data import FitData
+    from treeline.data.inputs import Text
+
+MAX_WORDS = 50_000
+BUCKETS = 1 << 16
+MAX_TOKENS = 512
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())[:MAX_TOKENS]
+
+
+@dataclass
+class TokenTensors:
+    """A split on the device: ids (n, T) int64 — words, then their bigrams — zero-padded, and the
+    number of real ids per row."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    y: torch.Tensor | None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def batch(self, idx: Any) -> tuple[Any, ...]:
+        lengths = self.lengths[idx]
+        width = max(int(lengths.max()), 1) if len(lengths) else 1  # cut the batch's padding
+        return self.ids[idx, :width], lengths
+
+
+class TokenPreprocessor:
+    y_mean, y_std = 0.0, 1.0
+
+    def __init__(self, data: FitData):
+        X: Text = data.train.X  # type: ignore[assignment]
+        counts = Counter(w for s in X.strings for w in words(s))
+        kept = [w for w, c in counts.most_common(MAX_WORDS) if c >= 2]
+        self.vocab = {w: i + 2 for i, w in enumerate(kept)}  # 0: padding, 1: unknown
+        self.n_ids = len(self.vocab) + 2 + BUCKETS
+
+    def ids(self, text: str) -> list[int]:
+        ws = words(text)
+        unigrams = [self.vocab.get(w, 1) for w in ws]
+        base = len(self.vocab) + 2
+        pairs = itertools.pairwise(ws)
+        bigrams = [base + zlib.crc32(f"{a} {b}".encode()) % BUCKETS for a, b in pairs]
+        return unigrams + bigrams
+
+    def tensors(self, X: Text, y: np.ndarray | None, device: str) -> TokenTensors:
+        import torch
+
+        rows = [self.ids(s) for s in X.strings]
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        out = np.zeros((len(rows), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
+        for i, r in enumerate(rows):
+            out[i, : len(r)] = r
+        return TokenTensors(
+            torch.from_numpy(out).to(device),
+            torch.from_numpy(lengths).to(device),
+            None if y is None else torch.as_tensor(y.astype(np.int64), device=device),
+        )
+
+
+class TextNetwork(DeepContender):
+    """A network on word tokens; classification."""
+
+    modalities = ("text",)
+    eval_batch = 1024
+
+    def preprocess(self, data: FitData, ctx: FitContext) -> TokenPreprocessor:
+        if data.task == "regression":
+            raise ValueError(f"{self.name} classifies text; the task is regression")
+        return TokenPreprocessor(data)
