@@ -393,6 +393,26 @@ class Table(Inputs):
     def features(self) -> tuple[str, ...]:
         return self.numeric + self.categorical + self.sparse_names
 
+    def join(self, *others: Table) -> Table:
+        """These rows' columns and the dense columns of other tables over the same rows (their
+        names must differ); a sparse block stays this table's."""
+        import pandas as pd
+
+        frames = [self.frame.reset_index(drop=True)]
+        numeric, categorical = list(self.numeric), list(self.categorical)
+        for t in others:
+            if t.is_sparse:
+                raise ValueError("only one table of a join may have a sparse block")
+            frames.append(t.frame.reset_index(drop=True))
+            numeric += t.numeric
+            categorical += t.categorical
+        frame = pd.concat(frames, axis=1)
+        shared = frame.columns[frame.columns.duplicated()]
+        if len(shared):
+            raise ValueError(f"joined tables share columns: {sorted(shared)}")
+        sparse = self.sparse_rows if self.is_sparse else None
+        return Table(frame, tuple(numeric), tuple(categorical), None, sparse, self.sparse_names)
+
     def save(self, folder: Path, part: str) -> dict[str, Any]:
         self.frame.to_parquet(folder / f"{part}.parquet", index=False)
         meta = {"numeric": list(self.numeric), "categorical": list(self.categorical)}

@@ -6,6 +6,10 @@ cell takes its rows from it; the cell is still charged the measured seconds per 
 rows, so a cached feature costs every cell the same as computing it (an unsupervised one's fit on
 the pool's inputs is in those seconds too). A fitted featurizer is fitted on the cell's training
 rows only and timed in full.
+
+On multimodal inputs a featurizer turns the part it takes (the text) into features and the
+table part's columns join them: `xgboost+tfidf` on tweets with their metadata sees the TF-IDF
+terms and the time and counts.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from treeline.data import CachedDataset, DataBundle, Dataset, Split
-from treeline.data.inputs import Table
+from treeline.data.inputs import Inputs, Multimodal, Table
 
 if TYPE_CHECKING:
     from treeline.featurize.base import Featurizer
@@ -53,10 +57,10 @@ def featurize(
         n_fit = len(bundle.train) + len(bundle.val)
         return out, FeaturizeCost(per_row * n_fit, per_row * len(bundle.test), True)
     t0 = time.perf_counter()
-    featurizer.fit(bundle.train.X, bundle.train.y)
-    train, val = featurizer.transform(bundle.train.X), featurizer.transform(bundle.val.X)
+    featurizer.fit(_own_part(featurizer, bundle.train.X), bundle.train.y)
+    train, val = transform(featurizer, bundle.train.X), transform(featurizer, bundle.val.X)
     t1 = time.perf_counter()
-    test = featurizer.transform(bundle.test.X)
+    test = transform(featurizer, bundle.test.X)
     t2 = time.perf_counter()
     out = replace(
         bundle,
@@ -75,8 +79,8 @@ def _cached(featurizer: Featurizer, dataset: CachedDataset) -> tuple[Table, Tabl
         pool, test = dataset.pool(), dataset.test()
         t0 = time.perf_counter()
         if featurizer.unsupervised:
-            featurizer.fit(pool.X, None)
-        tables = {"pool": featurizer.transform(pool.X), "test": featurizer.transform(test.X)}
+            featurizer.fit(_own_part(featurizer, pool.X), None)
+        tables = {"pool": transform(featurizer, pool.X), "test": transform(featurizer, test.X)}
         seconds = time.perf_counter() - t0
         tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -91,3 +95,23 @@ def _cached(featurizer: Featurizer, dataset: CachedDataset) -> tuple[Table, Tabl
     pool_t = Table.load(folder, "pool", meta["parts"]["pool"])
     test_t = Table.load(folder, "test", meta["parts"]["test"])
     return pool_t, test_t, meta["seconds"] / max(meta["rows"], 1)
+
+
+def _own_part(featurizer: Featurizer, X: Inputs) -> Inputs:
+    """The inputs a featurizer takes: X, or the part of multimodal X in its modalities."""
+    if not isinstance(X, Multimodal):
+        return X
+    for part in X.parts.values():
+        if part.modality in featurizer.modalities:
+            return part
+    kinds = ", ".join(p.modality for p in X.parts.values())
+    raise ValueError(f"featurizer {featurizer.name} takes none of the parts ({kinds})")
+
+
+def transform(featurizer: Featurizer, X: Inputs) -> Table:
+    """The featurizer's table; on multimodal inputs joined with the table parts' columns."""
+    features = featurizer.transform(_own_part(featurizer, X))
+    if not isinstance(X, Multimodal):
+        return features
+    tables = [p for p in X.parts.values() if isinstance(p, Table)]
+    return features.join(*tables)

@@ -19,7 +19,7 @@ BATCH = 64
 
 class MiniLMEmbed(Featurizer):
     name = "minilm-embed"
-    modalities = ("text",)
+    modalities = ("text", "multimodal")  # the text part, joined with the table
     description = "frozen all-MiniLM-L6-v2 sentence embeddings (384), sentence-transformers"
     library = "sentence-transformers"
     libraries = ("torch", "sentence_transformers")

@@ -21,7 +21,7 @@ MAX_TERMS = 20_000
 
 class TfIdf(Featurizer):
     name = "tfidf"
-    modalities = ("text",)
+    modalities = ("text", "multimodal")  # the text part, joined with the table
     description = f"TF-IDF of word 1-2-grams (scikit-learn), ≤{MAX_TERMS:,} terms, sparse"
     library = "scikit-learn"
     libraries = ("sklearn.feature_extraction.text", "scipy.sparse")

@@ -6,6 +6,9 @@ bagging_temperature Uniform[0, 1], leaf_estimation_iterations UniformInt[1, 10],
 LogUniform[1e-5, 1] (floor raised to 1e-3 for the budget reason given in xgboost.py);
 2000 iterations, early stopping after 50. Default configuration (trial 0): the library's defaults
 (its learning rate is chosen automatically from the data) plus early stopping.
+
+On text (alone or with a table) without a featurizer, CatBoost takes the text as its native text
+feature: its default tokenization, dictionaries and text estimators (classification only).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ def _pool(X: Inputs, y: np.ndarray | None) -> Any:
     categorical columns are taken by their codes as numbers."""
     from catboost import Pool
 
+    if X.modality in ("text", "multimodal"):
+        return _text_pool(X, y)
     if X.is_sparse:  # type: ignore[attr-defined]
         matrix, names, _ = X.csr()  # type: ignore[attr-defined]
         return Pool(matrix, y, feature_names=names)
@@ -55,12 +60,33 @@ def _pool(X: Inputs, y: np.ndarray | None) -> Any:
     return Pool(_catboost_frame(X.frame, cats), y, cat_features=list(cats))  # type: ignore[attr-defined]
 
 
+def _text_pool(X: Inputs, y: np.ndarray | None) -> Any:
+    """Text (alone, or with a table's columns) as CatBoost's native text feature: its own
+    tokenizer, dictionaries and bag-of-words / naive-Bayes estimators, classification only."""
+    import pandas as pd
+    from catboost import Pool
+
+    parts = X.parts if X.modality == "multimodal" else {"text": X}  # type: ignore[attr-defined]
+    frames, cats, texts = [], [], []
+    for name, part in parts.items():
+        if part.modality == "text":
+            frames.append(pd.DataFrame({name: part.strings}))
+            texts.append(name)
+        else:
+            cats += list(part.categorical)
+            frames.append(_catboost_frame(part.frame.reset_index(drop=True), part.categorical))
+    frame = pd.concat(frames, axis=1)
+    return Pool(frame, y, cat_features=cats, text_features=texts)
+
+
 class CatBoost(Contender):
     name = "catboost"
     family = "tree"
     devices = ("cpu", "cuda")
     library = "catboost"
-    description = "CatBoost, ordered target statistics for categoricals"
+    description = "CatBoost, ordered target statistics for categoricals; native text features"
+    # Text as its own tokenized features (classification on CPU), alone or beside a table.
+    modalities = ("tabular", "text", "multimodal")
     libraries = ("catboost",)
     takes_sparse = True
 
