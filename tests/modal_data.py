@@ -12,12 +12,13 @@ from treeline.data import DataBundle, DatasetRef
 
 # (dataset, options, n): the digits (8×8 images), JapaneseVowels (12 channels, ragged lengths),
 # a small spoken-digits set (synthesized in a few seconds): multiclass; election tweets (short
-# texts, 1,289 in the test set): binary.
+# texts, 1,289 in the test set), alone or with their metadata: binary.
 MODAL_DATA: dict[str, tuple[str, dict, int]] = {
     "image": ("digits", {}, 600),
     "sequence": ("ucr/JapaneseVowels", {}, 270),
     "audio": ("spoken-digits", {"rows": 200, "test_rows": 60}, 200),
     "text": ("election-tweets", {}, 300),
+    "multimodal": ("election-tweets-meta", {}, 300),
 }
 
 
@@ -42,7 +43,7 @@ def modal_bundle(modality: str, seed: int = 0) -> DataBundle:
 
 
 def modal_task(modality: str) -> str:
-    return "binary" if modality == "text" else "multiclass"
+    return "binary" if modality in ("text", "multimodal") else "multiclass"
 
 
 @cache

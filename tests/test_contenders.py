@@ -39,6 +39,7 @@ SLOW = {
     "audio-cnn": {"channels": 8, "n_blocks": 2, "lr": 1e-5, "batch_size": 16},
     "embedding-bag": {"dim": 200, "hidden": 256, "lr": 1e-5, "batch_size": 32},
     "minilm-head": {"n_blocks": 8, "d_block": 512, "lr": 1e-5},
+    "fusion": {"dim": 200, "table_layers": 3, "table_units": 256, "lr": 1e-5, "batch_size": 32},
 }
 # The deadline test measures the training loop stopping. A first epoch cut short is still scored
 # on validation (a model needs a score); at MobileNet's default 64 pixels that pass alone takes

@@ -105,13 +105,21 @@ def _leads_to_test(seen: dict[int, object], test_arrays: list[np.ndarray]) -> li
 
 
 def _test_arrays(bundle) -> list[np.ndarray]:
-    X = bundle.test.X
-    arrays = [bundle.test.y]
-    if isinstance(X, Table):
+    return [bundle.test.y, *_input_arrays(bundle.test.X)]
+
+
+def _input_arrays(X) -> list[np.ndarray]:
+    arrays: list[np.ndarray] = []
+    if isinstance(X, Multimodal):
+        for part in X.parts.values():
+            arrays += _input_arrays(part)
+    elif isinstance(X, Table):
         arrays += [
             np.asarray(X.frame[c].cat.codes if c in X.categorical else X.frame[c])
-            for c in X.features
+            for c in X.numeric + X.categorical
         ]
+        if X.is_sparse:
+            arrays.append(X.sparse.data)
     elif isinstance(X, Sequences):
         arrays.append(np.asarray(X.dense.base if X.dense is not None else X.ragged.flat))
     elif isinstance(X, Audio):

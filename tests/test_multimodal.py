@@ -108,3 +108,13 @@ def test_what_takes_text_with_a_table_and_what_does_not(
     err = capsys.readouterr().err
     assert "contender 'embedding-bag' cannot handle the multimodal dataset" in err
     assert "xgboost+tfidf" in err  # the hint: what would take it
+
+
+def test_late_fusion_learns_from_the_text_and_the_table() -> None:
+    bundle = _cell_data("election-tweets-meta", 600)
+    data = bundle.fitdata()
+    c = load("fusion")
+    ctx = FitContext("cpu", 1, 0, BudgetClock(120), lambda step, value: None)
+    model = c.fit(data, c.prepare(data, ctx), {**c.default_params(data), "max_epochs": 8}, ctx)
+    accuracy = (c.predict(model, bundle.test.X, data).argmax(1) == bundle.test.y).mean()
+    assert accuracy > 0.8, accuracy

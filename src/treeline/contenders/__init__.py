@@ -12,7 +12,15 @@ from treeline.errors import TreelineError, unknown_name
 if TYPE_CHECKING:
     from treeline.contenders.base import Contender
 
-PACKAGES = ("trees", "deep.tabular", "deep.image", "deep.sequence", "deep.audio", "deep.text")
+PACKAGES = (
+    "trees",
+    "deep.tabular",
+    "deep.image",
+    "deep.sequence",
+    "deep.audio",
+    "deep.text",
+    "deep.fusion",
+)
 
 
 @cache

@@ -1,0 +1,1 @@
+"""Networks on several inputs at once (text with a table)."""
