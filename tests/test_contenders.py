@@ -39,12 +39,20 @@ SLOW = {
     "audio-cnn": {"channels": 8, "n_blocks": 2, "lr": 1e-5, "batch_size": 16},
     "embedding-bag": {"dim": 200, "hidden": 256, "lr": 1e-5, "batch_size": 32},
     "minilm-head": {"n_blocks": 8, "d_block": 512, "lr": 1e-5},
+    # One step of 32 texts is ~1.5 s on one thread (11 M encoder weights × 1,024 word pieces).
+    "minilm-finetune": {"lr": 1e-5, "batch_size": 4},
     "fusion": {"dim": 200, "table_layers": 3, "table_units": 256, "lr": 1e-5, "batch_size": 32},
 }
 # The deadline test measures the training loop stopping. A first epoch cut short is still scored
 # on validation (a model needs a score); at MobileNet's default 64 pixels that pass alone takes
-# ~0.65 s on one thread here, more than the test's slack (the worker's grace is >= 5 s).
-DEADLINE_OPTIONS: dict[str, dict] = {"mobilenet-v2": {"size": 32}}
+# ~0.65 s on one thread here, more than the test's slack (the worker's grace is >= 5 s); so
+# does MiniLM's on 256 word pieces.
+# Cheaper options where the default configuration takes minutes per fit on one thread.
+TEST_OPTIONS: dict[str, dict] = {"minilm-finetune": {"max_length": 16}}
+DEADLINE_OPTIONS: dict[str, dict] = {
+    "mobilenet-v2": {"size": 32},
+    "minilm-finetune": {"max_length": 8},
+}
 
 
 def _is_tabular(name: str) -> bool:
@@ -91,7 +99,7 @@ def _data(name: str, task: str) -> DataBundle:
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_predictions_have_the_right_shape(name: str, task: str) -> None:
     data = _data(name, task)
-    c, fd = load(name), data.fitdata()
+    c, fd = load(name, TEST_OPTIONS.get(name)), data.fitdata()
     ctx = _ctx()
     model = c.fit(fd, c.prepare(fd, ctx), _defaults(c, fd), ctx)
     pred = c.predict(model, data.test.X, fd)
@@ -106,7 +114,7 @@ def test_predictions_have_the_right_shape(name: str, task: str) -> None:
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_same_seed_same_predictions(name: str, task: str) -> None:
     data = _data(name, task)
-    c, fd = load(name), data.fitdata()
+    c, fd = load(name, TEST_OPTIONS.get(name)), data.fitdata()
     preds = []
     for _ in range(2):
         ctx = _ctx()
@@ -118,7 +126,7 @@ def test_same_seed_same_predictions(name: str, task: str) -> None:
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_stops_before_its_deadline(name: str) -> None:
     data = _bundle("binary", name).fitdata()
-    c = load(name, DEADLINE_OPTIONS.get(name))
+    c = load(name, DEADLINE_OPTIONS.get(name, TEST_OPTIONS.get(name)))
     c.import_libraries()  # as the worker does before its clock starts
     ctx = _ctx(budget=0.5)
     prepared = c.prepare(data, ctx)
@@ -136,7 +144,7 @@ def test_a_deadline_cut_replays_as_the_same_amount_of_work(name: str) -> None:
     by a count of work alone, and gives the same model."""
     bundle = _bundle("binary", name)
     data = bundle.fitdata()
-    c = load(name)
+    c = load(name, TEST_OPTIONS.get(name))
     c.import_libraries()
     params = {**c.default_params(data), **SLOW[name]}
     runs = []
@@ -162,7 +170,7 @@ from treeline.data import DatasetRef
 from treeline.execute.budget import BudgetClock
 
 bundle = DatasetRef(sys.argv[2], sys.argv[2], json.loads(sys.argv[3])).build().bundle(200, 0)
-c = load(sys.argv[1])
+c = load(sys.argv[1], json.loads(sys.argv[4]))
 if c.featurizer:  # as the worker: its featurizer is set up and applied before the clock
     from treeline.featurize import featurizer_class
     from treeline.featurize.apply import featurize
@@ -188,7 +196,15 @@ def test_first_prepare_and_fit_import_nothing_on_the_clock(name: str) -> None:
         need_espeak()
     dataset, options = ("adult", {}) if _is_tabular(name) else MODAL_DATA[modality_of(name)][:2]
     out = subprocess.run(
-        [sys.executable, "-c", _FIRST_FIT, name, dataset, json.dumps(options)],
+        [
+            sys.executable,
+            "-c",
+            _FIRST_FIT,
+            name,
+            dataset,
+            json.dumps(options),
+            json.dumps(TEST_OPTIONS.get(name)),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -199,7 +215,7 @@ def test_first_prepare_and_fit_import_nothing_on_the_clock(name: str) -> None:
 @pytest.mark.parametrize("name", CONTENDERS)
 def test_search_space_samples_are_valid_configurations(name: str) -> None:
     data = _bundle("binary", name).fitdata()
-    c = load(name)
+    c = load(name, TEST_OPTIONS.get(name))
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     prepared = c.prepare(data, _ctx())
     for _ in range(6):

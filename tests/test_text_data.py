@@ -170,3 +170,16 @@ def test_the_bag_of_embeddings_learns_the_authors_in_five_epochs() -> None:
     model = c.fit(data, c.prepare(data, ctx), {**c.default_params(data), "max_epochs": 5}, ctx)
     accuracy = (c.predict(model, bundle.test.X, data).argmax(1) == bundle.test.y).mean()
     assert accuracy > 0.75, accuracy
+
+
+def test_fine_tuned_minilm_learns_the_authors_in_two_epochs() -> None:
+    """240 tweets, two epochs of the whole encoder (texts cut at 32 word pieces): well above
+    chance (0.5), so the pretrained weights load and train."""
+    bundle = modal_bundle("text")
+    data = bundle.fitdata()
+    c = load("minilm-finetune", {"max_length": 32})
+    c.import_libraries()
+    ctx = FitContext("cpu", 1, 0, BudgetClock(300), lambda step, value: None)
+    model = c.fit(data, c.prepare(data, ctx), {**c.default_params(data), "max_epochs": 2}, ctx)
+    accuracy = (c.predict(model, bundle.test.X, data).argmax(1) == bundle.test.y).mean()
+    assert accuracy > 0.7, accuracy

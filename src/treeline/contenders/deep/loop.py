@@ -129,6 +129,11 @@ class DeepContender(Contender):
         """The inputs of one training step (images add their augmentation here)."""
         return train.batch(idx)
 
+    def param_groups(self, module: torch.nn.Module, params: dict[str, Any]) -> Any:
+        """What AdamW trains, at `lr` unless a group sets its own (a pretrained encoder and a
+        fresh head learn at different rates)."""
+        return module.parameters()
+
     def on_device(self, module: torch.nn.Module, device: str) -> torch.nn.Module:
         return module.to(device)
 
@@ -156,7 +161,9 @@ class DeepContender(Contender):
         d_out = 1 if data.task == "regression" else data.n_classes
         module = self.on_device(self.build(params, p.pre, d_out, p.train), p.device)
         opt = torch.optim.AdamW(
-            module.parameters(), lr=params["lr"], weight_decay=params.get("weight_decay", 0.0)
+            self.param_groups(module, params),
+            lr=params["lr"],
+            weight_decay=params.get("weight_decay", 0.0),
         )
         n = len(p.train)
         bs = self.batch_size(n, params)
