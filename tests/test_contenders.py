@@ -224,3 +224,20 @@ def test_search_space_samples_are_valid_configurations(name: str) -> None:
         model = c.fit(data, prepared, params, _ctx(budget=0.5))
         assert np.isfinite(c.predict(model, data.val.X, data)).all(), params
         study.tell(trial, 0.0)
+
+
+def test_a_first_epoch_cut_short_leaves_time_to_score_it() -> None:
+    """A network whose first epoch the deadline cuts must still score it on validation; the loop
+    stops early enough for that pass (a third of a training step per row) to fit the budget,
+    where it used to start it at the deadline and overrun by the whole pass (audio-cnn at
+    16,000 clips: killed past its grace)."""
+    data = contender_bundle("minilm-finetune").fitdata()
+    c = load("minilm-finetune", {"max_length": 64})
+    c.import_libraries()
+    ctx = _ctx(budget=2.5)  # one step (~0.5 s) and the validation pass (~1 s) fit in it
+    prepared = c.prepare(data, ctx)
+    params = {**c.default_params(data), "batch_size": 4}
+    t0 = time.perf_counter()
+    c.fit(data, prepared, params, ctx)
+    took = time.perf_counter() - t0
+    assert took < 2.5 + 0.25, f"ran {took:.2f} s on a 2.5 s clock"

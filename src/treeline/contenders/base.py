@@ -39,7 +39,7 @@ class NoOptions(BaseModel):
 class Limit(Protocol):
     """When a trial stops: the budget clock while tuning, the recorded work in a replay."""
 
-    def expired(self, sync: bool = True) -> bool: ...
+    def expired(self, sync: bool = True, reserve: float = 0.0) -> bool: ...
 
 
 @dataclass
@@ -61,10 +61,11 @@ class FitContext:
         """Count work done: boosting `rounds`, forest `trees`, optimizer `steps`, `epochs`."""
         self.work[unit] = self.work.get(unit, 0) + amount
 
-    def expired(self, sync: bool = True) -> bool:
+    def expired(self, sync: bool = True, reserve: float = 0.0) -> bool:
         """Ask after each unit of work, at the same places on every run: the answer may come
-        from a count of these questions. `sync=False` for per-step checks on GPU."""
-        return self.limit.expired(sync)
+        from a count of these questions. `sync=False` for per-step checks on GPU; `reserve`:
+        seconds of work that must still fit in the budget after stopping here."""
+        return self.limit.expired(sync, reserve)
 
 
 class Contender(ABC):

@@ -42,9 +42,10 @@ class BudgetClock:
     def remaining(self) -> float:
         return self.budget - self.elapsed()
 
-    def expired(self, sync: bool = True) -> bool:
-        """`sync=False` for per-step checks: a GPU sync every step would cost throughput."""
-        return self.elapsed(sync) >= self.budget
+    def expired(self, sync: bool = True, reserve: float = 0.0) -> bool:
+        """`sync=False` for per-step checks: a GPU sync every step would cost throughput.
+        `reserve`: seconds of work still to come after stopping (a validation pass)."""
+        return self.elapsed(sync) >= self.budget - reserve
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:

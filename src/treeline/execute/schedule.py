@@ -74,15 +74,15 @@ class _Checks:
         self.checks = 0
         self.cut_at: int | None = None
 
-    def expired(self, sync: bool = True) -> bool:
+    def expired(self, sync: bool = True, reserve: float = 0.0) -> bool:
         self.checks += 1
-        if self._stop(sync):
+        if self._stop(sync, reserve):
             if self.cut_at is None:
                 self.cut_at = self.checks
             return True
         return False
 
-    def _stop(self, sync: bool) -> bool:
+    def _stop(self, sync: bool, reserve: float) -> bool:
         raise NotImplementedError
 
 
@@ -93,8 +93,8 @@ class Deadline(_Checks):
         super().__init__()
         self.clock = clock
 
-    def _stop(self, sync: bool) -> bool:
-        return self.clock.expired(sync)
+    def _stop(self, sync: bool, reserve: float) -> bool:
+        return self.clock.expired(sync, reserve)
 
 
 class Allowance(_Checks):
@@ -104,5 +104,5 @@ class Allowance(_Checks):
         super().__init__()
         self.limit = cut_at_check
 
-    def _stop(self, sync: bool) -> bool:
+    def _stop(self, sync: bool, reserve: float) -> bool:  # the recorded cut already reserved it
         return self.limit is not None and self.checks >= self.limit

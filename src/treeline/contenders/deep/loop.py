@@ -188,7 +188,7 @@ class DeepContender(Contender):
                 opt.step()
                 samples += len(idx)
                 ctx.did("steps")
-                if ctx.expired(sync=False):
+                if ctx.expired(sync=False, reserve=self._val_reserve(best_state, p, samples, t0)):
                     stop = True
                     break
             train_seconds += time.perf_counter() - t0
@@ -212,6 +212,17 @@ class DeepContender(Contender):
                 break
         module.load_state_dict(best_state)
         return DeepModel(module, p.pre, p.device, best_val_pred, epochs, samples, train_seconds)
+
+    @staticmethod
+    def _val_reserve(best_state: Any, p: DeepInputs, samples: int, t0: float) -> float:
+        """Seconds to keep for scoring a first epoch cut short on validation (it must be
+        scored, and on a large validation split with a slow network that pass alone can outrun
+        the grace): a forward pass costs about a third of a training step per row."""
+        import time
+
+        if best_state is not None or not samples:
+            return 0.0
+        return (time.perf_counter() - t0) / samples * len(p.val) / 3
 
     def _predict_tensors(
         self, module: Any, t: DeviceData, pre: Preprocessing, data: FitData
