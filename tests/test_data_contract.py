@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from modal_data import contender_bundle
+from modal_data import TEST_OPTIONS, contender_bundle
 
 from treeline.contenders import contender_names, load
 from treeline.contenders.base import FitContext
@@ -133,7 +133,7 @@ def _input_arrays(X) -> list[np.ndarray]:
 def test_no_object_a_contender_receives_leads_to_the_test_split(name: str) -> None:
     """FitData, the context, the prepared inputs and a fitted model: none references a test row.
     Fails if FitData carried the bundle, the dataset or the test split."""
-    c = load(name)
+    c = load(name, TEST_OPTIONS.get(name))
     modality = c.modalities[0]
     bundle = (
         get_dataset("adult").bundle(400, 0) if modality == "tabular" else contender_bundle(name)

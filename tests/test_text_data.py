@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from modal_data import modal_bundle
+from modal_data import contender_bundle, modal_bundle
 
 from treeline.cli import main
 from treeline.contenders import load
@@ -175,7 +175,7 @@ def test_the_bag_of_embeddings_learns_the_authors_in_five_epochs() -> None:
 def test_fine_tuned_minilm_learns_the_authors_in_two_epochs() -> None:
     """240 tweets, two epochs of the whole encoder (texts cut at 32 word pieces): well above
     chance (0.5), so the pretrained weights load and train."""
-    bundle = modal_bundle("text")
+    bundle = contender_bundle("minilm-finetune")  # 300 test tweets
     data = bundle.fitdata()
     c = load("minilm-finetune", {"max_length": 32})
     c.import_libraries()
