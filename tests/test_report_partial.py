@@ -172,3 +172,28 @@ def test_a_size_without_a_verdict_says_which_family_is_missing(tmp_path: Path) -
         ]
     md = _report(tmp_path, rows)
     assert "no verdict at n = 5,000 (no network with a finished cell)" in md
+
+
+def test_a_cell_recorded_again_at_another_budget_is_reported_once_the_latest(
+    tmp_path: Path,
+) -> None:
+    """`--budget-scale 0.1` and later `0.25` leave two records of each cell (two resume keys);
+    the report takes the latest — as the store gives them back, newest first — and says so."""
+    from dataclasses import replace
+
+    from treeline.record.store import Tracker
+
+    old = replace(_result("mlp", 1000, 0, 0.50), started_at=1_000.0)
+    new = replace(_result("mlp", 1000, 0, 0.90), started_at=2_000.0)
+    tree = replace(_result("xgboost", 1000, 0, 0.80), started_at=1_500.0)
+    frame = results_frame([new, tree, old])
+    assert frame.attrs["superseded"] == 1
+    assert frame.loc[frame.contender == "mlp", "test_score"].tolist() == [0.90]
+    assert "(1 older records of the same cells, at another budget, set aside" in _report(
+        tmp_path, [new, tree, old]
+    )
+    # The store gives each record's start back (MLflow's run start), which decides the latest.
+    tracker = Tracker("s", f"sqlite:///{tmp_path}/m.db")
+    tracker.record(new, {}, 5.0)
+    (back,) = tracker.results()
+    assert back.started_at == pytest.approx(2_000.0)

@@ -12,8 +12,18 @@ if TYPE_CHECKING:
 
 
 def results_frame(results: list[CellResult]) -> pd.DataFrame:
+    """One row per cell id: where a store holds the same cell more than once (run again at
+    another budget scale, which is another resume key), the latest record stands; how many were
+    set aside is `frame.attrs["superseded"]`, so a report can say so."""
     import pandas as pd
 
+    latest: dict[str, CellResult] = {}
+    for r in results:
+        kept = latest.get(r.cell.id)
+        if kept is None or _when(r) >= _when(kept):
+            latest[r.cell.id] = r
+    superseded = len(results) - len(latest)
+    results = list(latest.values())
     rows = []
     for r in results:
         c, m = r.cell, r.measurements
@@ -49,7 +59,13 @@ def results_frame(results: list[CellResult]) -> pd.DataFrame:
                 "anytime": [(p.elapsed, p.test_score) for p in r.anytime],
             }
         )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["superseded"] = superseded
+    return frame
+
+
+def _when(r: CellResult) -> float:
+    return -math.inf if math.isnan(r.started_at) else r.started_at
 
 
 REPLAY_COLUMNS = (

@@ -115,6 +115,12 @@ def build(
             "p",
             f"{len(frame)} cells: "
             + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            + (
+                f" ({frame.attrs['superseded']} older records of the same cells, at another "
+                "budget, set aside: the latest of each stands)"
+                if frame.attrs.get("superseded")
+                else ""
+            )
             + ". Tables give each dataset's test metric (↑ higher is better, ↓ lower); plots "
             "and verdicts use the score, the metric oriented so that higher is better (RMSE, "
             "MAE and log-loss negated). 'Deep ahead by': the best network's score minus the best "

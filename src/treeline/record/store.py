@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -213,7 +214,10 @@ class Tracker:
         if anytime and run.data.tags.get(schema.TAG + "status") == "ok":
             history = self.client.get_metric_history(run.info.run_id, schema.ANYTIME_TEST)
             curve = sorted((m.step / 1000.0, m.value) for m in history)
-        return schema.from_mlflow(run.data.tags, run.data.metrics, run.data.params, curve)
+        result = schema.from_mlflow(run.data.tags, run.data.metrics, run.data.params, curve)
+        if result is None or run.info.start_time is None:
+            return result
+        return replace(result, started_at=run.info.start_time / 1000)  # the worker's start
 
     def _with_key(self, key: str) -> list[Run]:
         return self.client.search_runs(

@@ -117,14 +117,13 @@ def _module():
     import torch
     from torch import nn
 
+    from treeline.contenders.deep.text.base import bag_class
+
     class Net(nn.Module):
         def __init__(self, n_ids: int, d_table: int, params: dict[str, Any], d_out: int):
             super().__init__()
             dim, units, p = params["dim"], params["table_units"], params["dropout"]
-            self.embed = nn.Embedding(n_ids, dim, padding_idx=0)
-            nn.init.uniform_(self.embed.weight, -1 / dim, 1 / dim)
-            with torch.no_grad():
-                self.embed.weight[0].zero_()
+            self.bag = bag_class()(n_ids, dim)
             layers: list[nn.Module] = []
             width = d_table
             for _ in range(params["table_layers"]):
@@ -140,8 +139,7 @@ def _module():
             )
 
         def forward(self, ids, lengths, x_num):
-            text = self.embed(ids).sum(dim=1) / lengths.clamp(min=1)[:, None].to(torch.float32)
-            return self.head(torch.cat([text, self.table(x_num)], dim=1))
+            return self.head(torch.cat([self.bag(ids, lengths), self.table(x_num)], dim=1))
 
     return Net
 

@@ -13,6 +13,7 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,20 +39,49 @@ def words(text: str) -> list[str]:
 
 @dataclass
 class TokenTensors:
-    """A split on the device: ids (n, T) int64 — words, then their bigrams — zero-padded, and the
-    number of real ids per row."""
+    """A split on the device: ids (n, T) int64 zero-padded (words then their bigrams, or word
+    pieces), and the number of real ids per row. A batch is cut to its longest row and carries
+    the lengths, or (`mask`) an attention mask as a transformer takes it."""
 
     ids: torch.Tensor
     lengths: torch.Tensor
     y: torch.Tensor | None
+    mask: bool = False
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def batch(self, idx: Any) -> tuple[Any, ...]:
+        import torch
+
         lengths = self.lengths[idx]
         width = max(int(lengths.max()), 1) if len(lengths) else 1  # cut the batch's padding
-        return self.ids[idx, :width], lengths
+        ids = self.ids[idx, :width]
+        if not self.mask:
+            return ids, lengths
+        return ids, (torch.arange(width, device=ids.device)[None, :] < lengths[:, None]).long()
+
+
+@cache  # built on first use, so reading the catalogue does not import torch
+def bag_class():
+    import torch
+    from torch import nn
+
+    class Bag(nn.Module):
+        """The mean of a document's id embeddings (fastText's initialization, padding zero)."""
+
+        def __init__(self, n_ids: int, dim: int):
+            super().__init__()
+            self.embed = nn.Embedding(n_ids, dim, padding_idx=0)
+            nn.init.uniform_(self.embed.weight, -1 / dim, 1 / dim)
+            with torch.no_grad():
+                self.embed.weight[0].zero_()
+
+        def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            summed = self.embed(ids).sum(dim=1)  # padding embeds to zero
+            return summed / lengths.clamp(min=1)[:, None].to(summed.dtype)
+
+    return Bag
 
 
 class TokenPreprocessor:

@@ -55,25 +55,22 @@ class EmbeddingBag(TextNetwork):
 
 @cache
 def _module():
-    import torch
     from torch import nn
+
+    from treeline.contenders.deep.text.base import bag_class
 
     class Net(nn.Module):
         def __init__(self, n_ids: int, params: dict[str, Any], d_out: int):
             super().__init__()
             dim, hidden = params["dim"], params["hidden"]
-            self.embed = nn.Embedding(n_ids, dim, padding_idx=0)
-            nn.init.uniform_(self.embed.weight, -1 / dim, 1 / dim)  # fastText's initialization
-            with torch.no_grad():
-                self.embed.weight[0].zero_()
+            self.bag = bag_class()(n_ids, dim)
             layers: list[nn.Module] = [nn.Dropout(params["dropout"])]
             if hidden:
                 layers += [nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(params["dropout"])]
             self.head = nn.Sequential(*layers, nn.Linear(hidden or dim, d_out))
 
         def forward(self, ids, lengths):
-            summed = self.embed(ids).sum(dim=1)  # padding embeds to zero
-            return self.head(summed / lengths.clamp(min=1)[:, None].to(summed.dtype))
+            return self.head(self.bag(ids, lengths))
 
     return Net
 

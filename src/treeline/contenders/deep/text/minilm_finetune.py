@@ -14,7 +14,6 @@ minutes it sees part of one epoch, which is what such a budget buys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from pydantic import PositiveInt
 
 from treeline.contenders.base import FitContext, log_uniform_or_zero
 from treeline.contenders.deep.loop import DeepContender, DeepOptions
+from treeline.contenders.deep.text.base import TokenTensors
 
 if TYPE_CHECKING:
     import optuna
@@ -34,27 +34,6 @@ if TYPE_CHECKING:
 
 class FinetuneOptions(DeepOptions):
     max_length: PositiveInt = 128  # word pieces per text
-
-
-@dataclass
-class WordPieces:
-    """A split on the device: word-piece ids (n, max_length) zero-padded, and real lengths."""
-
-    ids: torch.Tensor
-    lengths: torch.Tensor
-    y: torch.Tensor | None
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def batch(self, idx: Any) -> tuple[Any, ...]:
-        import torch
-
-        lengths = self.lengths[idx]
-        width = max(int(lengths.max()), 1) if len(lengths) else 1  # cut the batch's padding
-        ids = self.ids[idx, :width]
-        mask = torch.arange(width, device=ids.device)[None, :] < lengths[:, None]
-        return ids, mask.long()
 
 
 class Tokenizer:
@@ -72,7 +51,7 @@ class Tokenizer:
         # Read once per cell; each trial trains a copy.
         self.encoder = AutoModel.from_pretrained(str(minilm_dir()))
 
-    def tensors(self, X: Text, y: np.ndarray | None, device: str) -> WordPieces:
+    def tensors(self, X: Text, y: np.ndarray | None, device: str) -> TokenTensors:
         import torch
 
         enc = self.tok(
@@ -80,10 +59,11 @@ class Tokenizer:
             return_attention_mask=True, return_tensors="np",
         )  # fmt: skip
         lengths = enc["attention_mask"].sum(axis=1).astype(np.int64)
-        return WordPieces(
+        return TokenTensors(
             torch.as_tensor(enc["input_ids"].astype(np.int64), device=device),
             torch.as_tensor(lengths, device=device),
             None if y is None else torch.as_tensor(y.astype(np.int64), device=device),
+            mask=True,
         )
 
 
