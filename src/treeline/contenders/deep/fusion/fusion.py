@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from treeline.contenders.base import FitContext, log_uniform_or_zero
+from treeline.contenders.base import FitContext
 from treeline.contenders.deep.loop import DeepContender
+from treeline.contenders.deep.text.base import training_space
 
 if TYPE_CHECKING:
     import optuna
@@ -102,10 +103,7 @@ class Fusion(DeepContender):
             "table_layers": trial.suggest_int("table_layers", 1, 3),
             "table_units": trial.suggest_int("table_units", 16, 256),
             "hidden": trial.suggest_categorical("hidden", [64, 128, 256]),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-            "lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True),
-            "weight_decay": log_uniform_or_zero(trial, "weight_decay", 1e-6, 1e-3),
-            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+            **training_space(trial),
         }
 
     def build(self, params: dict[str, Any], pre: Any, d_out: int, train: Any) -> torch.nn.Module:

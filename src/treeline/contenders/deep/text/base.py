@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from treeline.contenders.base import FitContext
+from treeline.contenders.base import FitContext, log_uniform_or_zero
 from treeline.contenders.deep.loop import DeepContender
 
 if TYPE_CHECKING:
+    import optuna
     import torch
 
     from treeline.data import FitData
@@ -35,6 +36,18 @@ _WORD = re.compile(r"[a-z0-9']+")
 
 def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())[:MAX_TOKENS]
+
+
+def training_space(trial: optuna.Trial) -> dict[str, Any]:
+    """What the from-scratch text networks (embedding-bag, fusion) tune alike: dropout
+    Uniform[0, 0.5], AdamW's lr LogUniform[1e-4, 3e-2] (embedding bags train at high rates),
+    weight decay {0, LogUniform[1e-6, 1e-3]}, batch {32, 64, 128}."""
+    return {
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True),
+        "weight_decay": log_uniform_or_zero(trial, "weight_decay", 1e-6, 1e-3),
+        "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+    }
 
 
 @dataclass

@@ -14,8 +14,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from treeline.contenders.base import log_uniform_or_zero
-from treeline.contenders.deep.text.base import TextNetwork
+from treeline.contenders.deep.text.base import TextNetwork, training_space
 
 if TYPE_CHECKING:
     import optuna
@@ -43,10 +42,7 @@ class EmbeddingBag(TextNetwork):
         return {
             "dim": trial.suggest_categorical("dim", [50, 100, 200]),
             "hidden": trial.suggest_categorical("hidden", [0, 256]),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-            "lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True),
-            "weight_decay": log_uniform_or_zero(trial, "weight_decay", 1e-6, 1e-3),
-            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+            **training_space(trial),
         }
 
     def build(self, params: dict[str, Any], pre: Any, d_out: int, train: Any) -> torch.nn.Module:
