@@ -13,7 +13,7 @@ from design_names import METRICS
 from treeline.config.runner_profile import get_runner
 from treeline.contenders import catalogue, contender_class
 from treeline.data import DatasetRef
-from treeline.execute.budget import grace_seconds
+from treeline.execute.budget import grace_seconds, kill_after
 from treeline.execute.cell import Cell, ContenderSpec
 from treeline.execute.supervise import execute
 
@@ -29,6 +29,8 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> None:
         fault_contenders.Killed,
         fault_contenders.AlwaysRaises,
         fault_contenders.SlowTestScoring,
+        fault_contenders.SlowTestRows,
+        fault_contenders.HungTestScoring,
     ):
         monkeypatch.setitem(catalogue(), cls.name, cls)
     path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
@@ -77,10 +79,30 @@ def test_test_scoring_with_the_clock_paused_moves_the_kill_deadline(
     tmp_path: Path, faults: None
 ) -> None:
     """Every new best is scored on test with the budget clock paused (the anytime curve); a slow
-    test set (7 s a time, past the 5 s grace) must not get the worker killed for it."""
+    test set (5.5 s a time, past the 5 s grace) must not get the worker killed for it."""
     r = execute(cell("slow-test-scoring", budget=1.0), get_runner("cpu"), tmp_path / "c.log")
     assert r.status == "ok", r.error
     assert len(r.anytime) >= 1 and r.metrics["fit_seconds"] < 1.0 + grace_seconds(1.0)
+
+
+def test_a_large_test_set_is_scored_in_chunks_each_under_the_scoring_limit(
+    tmp_path: Path, faults: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scoring limit bounds one chunk of test rows, not the whole test set: 3.3 s of test
+    predictions in chunks of 2,048 rows (1 s each) pass a 1.6 s limit; one call did not."""
+    from treeline.execute import supervise
+
+    def short_scoring(phase: str, budget: float, replay: bool = False) -> float:
+        return 1.6 if phase == "scoring" else kill_after(phase, budget, replay)
+
+    monkeypatch.setattr(supervise, "kill_after", short_scoring)
+    r = execute(cell("slow-test-rows", budget=0.5), get_runner("cpu"), tmp_path / "c.log")
+    assert r.status == "ok", r.error
+    assert r.metrics["predict_seconds"] > 3.0
+    # A chunk that never returns is still killed at the limit, and the error says what hung.
+    r = execute(cell("hung-test-scoring", budget=0.5), get_runner("cpu"), tmp_path / "h.log")
+    assert r.status == "timeout"
+    assert "predicting a chunk of 2,048 test rows took over 1.6 s" in r.error
 
 
 def test_a_worker_that_ignores_its_deadline_is_killed(tmp_path: Path, faults: None) -> None:

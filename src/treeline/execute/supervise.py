@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from treeline.config.runner_profile import RunnerProfile
-from treeline.execute.budget import grace_seconds, kill_after, replay_timeout
+from treeline.execute.budget import SCORE_CHUNK_ROWS, grace_seconds, kill_after, replay_timeout
 from treeline.execute.cell import Cell
 from treeline.execute.measure import cost_usd, oom_kills
 from treeline.execute.result import AnytimePoint, CellResult, Measurements
@@ -156,6 +156,9 @@ def _supervise(
                 elif msg["event"] == "resume" and phase == "tuning":
                     paused, in_pause = paused + float(msg["seconds"]), False
                     deadline = tuning_deadline + float(msg["seconds"])
+                elif msg["event"] == "scored" and (in_pause or phase == "scoring"):
+                    # A chunk of test rows is done: the scoring limit starts again for the next.
+                    deadline = time.monotonic() + kill_after("scoring", cell.budget)
                 elif msg["event"] == "tuned":
                     phase = "scoring"
                     deadline = time.monotonic() + kill_after("scoring", cell.budget)
@@ -165,8 +168,12 @@ def _supervise(
             _kill(proc)
             elapsed = time.monotonic() - loaded_at - paused if loaded_at else 0.0
             m = Measurements(data_seconds=data_seconds)
+            stalled = (
+                f"predicting a chunk of {SCORE_CHUNK_ROWS:,} test rows took over "
+                f"{kill_after('scoring', cell.budget):g} s"
+            )
             if in_pause:
-                error = "killed: scoring a new best model on test did not finish in time"
+                error = f"killed: scoring a new best model on test, {stalled}"
             elif phase == "tuning" and replay:
                 error = f"killed: the replay ran past {replay_timeout(cell.budget):g} s"
             elif phase == "tuning":
@@ -175,6 +182,8 @@ def _supervise(
                     f"killed: tuning ran {elapsed:.1f} s, past its budget of "
                     f"{cell.budget:g} s plus {grace_seconds(cell.budget):g} s grace"
                 )
+            elif phase == "scoring":
+                error = f"killed: test scoring, {stalled}"
             else:
                 error = f"killed: {phase} did not finish in time"
             return CellResult(cell, "timeout", error=error, measurements=m)

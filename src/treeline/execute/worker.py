@@ -1,7 +1,8 @@
 """The worker: one cell in its own process (`python -m treeline.execute.worker SPEC FD`).
 
 It reports progress to the parent as JSON lines on file descriptor FD: `loaded` when the data
-is ready and the budget clock starts, `tuned` when tuning has stopped, then `result` or `error`.
+is ready and the budget clock starts, `tuned` when tuning has stopped, `scored` after each chunk
+of test rows is predicted, then `result` or `error`.
 Thread counts come from the environment the parent set before this interpreter started, so
 every library (OpenMP, BLAS, torch, the boosting libraries) sees them. The test split stays
 here: the contender is handed `FitData` (train and validation), and test scores come from
@@ -76,8 +77,11 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
 
     data, test = dataclasses.replace(bundle.fitdata(), metric=cell.metric), bundle.test
 
+    def predict_test(model: Any) -> Any:
+        return predict_in_chunks(contender, model, test.X, data, lambda: send("scored"))
+
     def score_test(model: Any) -> float:
-        return score(data.task, test.y, contender.predict(model, test.X, data), cell.metric).score
+        return score(data.task, test.y, predict_test(model), cell.metric).score
 
     sampler = NvmlSampler() if device == "cuda" else contextlib.nullcontext()
     replay = None
@@ -116,7 +120,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     )
 
     t1 = time.perf_counter()
-    pred = contender.predict(result.best_model, test.X, data)
+    pred = predict_test(result.best_model)
     predict_seconds = time.perf_counter() - t1 + featurize_test
     final = score(data.task, test.y, pred, cell.metric)
     print(f"test: {final.metric} {final.value:.6g} (predict {predict_seconds:.3f} s)", flush=True)
@@ -185,6 +189,27 @@ def _deterministic_torch() -> None:
 
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
+
+
+def predict_in_chunks(
+    contender: Any, model: Any, X: Any, data: Any, on_chunk: Any, rows: int | None = None
+) -> Any:
+    """`contender.predict` over `X` in chunks of `rows`, calling `on_chunk` after each."""
+    import numpy as np
+
+    from treeline.execute.budget import SCORE_CHUNK_ROWS
+
+    rows = rows or SCORE_CHUNK_ROWS
+    if len(X) <= rows:
+        pred = contender.predict(model, X, data)
+        on_chunk()
+        return pred
+    parts = []
+    for start in range(0, len(X), rows):
+        chunk = X.take(np.arange(start, min(start + rows, len(X))))
+        parts.append(contender.predict(model, chunk, data))
+        on_chunk()
+    return np.concatenate(parts)
 
 
 def main(argv: list[str]) -> int:
