@@ -40,9 +40,11 @@ class TfIdf(Featurizer):
             dtype=np.float32,
         )  # fmt: skip
         self.vectorizer.fit(texts)
-        # Names the tree libraries accept (no JSON specials, no brackets): tfidf_<term>.
+        # Names the tree libraries accept (no JSON specials, no brackets) and unique: a term's
+        # words are joined by ".", which no token contains — "_" is a word character, so the
+        # bigram "mike pence" and the hashtag word "mike_pence" would share a name.
         self.names = tuple(
-            "tfidf_" + t.replace(" ", "_") for t in self.vectorizer.get_feature_names_out()
+            "tfidf_" + t.replace(" ", ".") for t in self.vectorizer.get_feature_names_out()
         )
 
     def transform(self, X: Text) -> Table:  # type: ignore[override]
