@@ -269,16 +269,35 @@ def test_a_slow_first_step_does_not_stop_the_first_epoch(monkeypatch: pytest.Mon
         def train_batch(self, *args: object) -> object:
             SlowStart.calls += 1
             if SlowStart.calls == 1:
-                time.sleep(1.0)  # warm-up: 1 s for the first 8 rows
+                time.sleep(1.5)  # warm-up: 1.5 s for the first 4 rows
             return super().train_batch(*args)
 
     data = _bundle("binary", "mlp").fitdata()
     c = SlowStart()
-    ctx = _ctx(budget=3.0)
-    params = {**c.default_params(data), "batch_size": 8}
+    ctx = _ctx(budget=15.0)  # room for a slow machine's torch start-up on top of the 1.5 s
+    params = {**c.default_params(data), "batch_size": 4, "max_epochs": 1}
     model = c.fit(data, c.prepare(data, ctx), params, ctx)
-    assert len(data.val.y) * 1.0 / 8 / 2 > 3.0  # the first step alone asks for more than it has
-    assert model.samples > 8, "stopped after the first step"
+    assert len(data.val.y) * 1.5 / 4 / 2 > 15.0  # the first step alone asks for more than it has
+    assert model.samples > 4, "stopped after the first step"
     SlowStart.calls = 0  # a second trial in the same process: its slow first step counts
-    ctx = _ctx(budget=3.0)
+    ctx = _ctx(budget=15.0)
+    assert c.fit(data, c.prepare(data, ctx), params, ctx).samples == 4
+
+
+def test_a_later_trial_cut_in_its_first_epoch_ends_pruned_without_a_validation_pass() -> None:
+    """Only a cell's first trial must end with a model. A later one the deadline cuts in its
+    first epoch is pruned at once: scoring it on validation ran the fine-tuned MiniLM on the
+    election tweets (1,031 validation tweets, ~11 s) past a 30 s cell's grace, and the killed
+    worker took the cell's finished trials with it."""
+    import optuna
+
+    from treeline.contenders.deep.tabular.mlp import MLP
+
+    data = _bundle("binary", "mlp").fitdata()
+    c = MLP()
+    params = {**c.default_params(data), "batch_size": 8}
+    ctx = FitContext("cpu", 1, 0, BudgetClock(0.0), lambda step, value: None, needs_model=False)
+    with pytest.raises(optuna.TrialPruned):
+        c.fit(data, c.prepare(data, ctx), params, ctx)
+    ctx = FitContext("cpu", 1, 0, BudgetClock(0.0), lambda step, value: None)  # a first trial
     assert c.fit(data, c.prepare(data, ctx), params, ctx).samples == 8

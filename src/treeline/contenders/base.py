@@ -56,6 +56,9 @@ class FitContext:
     # Intermediate validation score (higher is better) at a step; may raise optuna.TrialPruned.
     report: Callable[[int, float], None]
     work: dict[str, int] = field(default_factory=dict)  # unit → amount done (schedule.UNITS)
+    # False once the cell has a model: a trial cut before it could be scored may then end
+    # without one (pruned) instead of scoring past the deadline.
+    needs_model: bool = True
 
     def did(self, unit: Unit, amount: int = 1) -> None:
         """Count work done: boosting `rounds`, forest `trees`, optimizer `steps`, `epochs`."""

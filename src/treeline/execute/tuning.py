@@ -108,7 +108,7 @@ def tune(
             steps.append(step)  # a prune is raised at the last step reported
             report(step, value)
 
-        ctx = FitContext(device, threads, seed, limit, reporting)
+        ctx = FitContext(device, threads, seed, limit, reporting, needs_model=state.best is None)
         record = TrialRecord(number, params)
         t0 = time.perf_counter()
         try:

@@ -202,6 +202,10 @@ class DeepContender(Contender):
             train_seconds += time.perf_counter() - t0
             if stop and best_state is not None:
                 break  # a cut-off epoch is not evaluated: the best complete epoch stands
+            if stop and not ctx.needs_model:
+                import optuna  # the cell has a model: no validation pass past the deadline
+
+                raise optuna.TrialPruned("cut in its first epoch")
             epochs += 1
             ctx.did("epochs")
             val_pred = self._predict_tensors(module, p.val, p.pre, data)
