@@ -174,7 +174,9 @@ def _print_trial(t: Any) -> None:
     work = ", ".join(f"{v} {k}" for k, v in t.work.items()) or "no work"
     how = {
         "complete": f"validation {t.val_score:.6g}" if t.val_score is not None else "complete",
-        "pruned": f"pruned at step {t.pruned_at}",
+        "pruned": f"pruned at step {t.pruned_at}"
+        if t.pruned_at is not None
+        else "pruned before its first score",
         "failed": f"failed: {t.error}",
     }[t.outcome]
     cut = f", cut by the deadline at check {t.cut_at_check}" if t.cut_at_check else ""
