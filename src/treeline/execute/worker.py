@@ -193,22 +193,15 @@ def _deterministic_torch() -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def predict_in_chunks(
-    contender: Any, model: Any, X: Any, data: Any, on_chunk: Any, rows: int | None = None
-) -> Any:
-    """`contender.predict` over `X` in chunks of `rows`, calling `on_chunk` after each."""
+def predict_in_chunks(contender: Any, model: Any, X: Any, data: Any, on_chunk: Any) -> Any:
+    """`contender.predict` over `X` in chunks of SCORE_CHUNK_ROWS, calling `on_chunk` after each."""
     import numpy as np
 
     from treeline.execute.budget import SCORE_CHUNK_ROWS
 
-    rows = rows or SCORE_CHUNK_ROWS
-    if len(X) <= rows:
-        pred = contender.predict(model, X, data)
-        on_chunk()
-        return pred
     parts = []
-    for start in range(0, len(X), rows):
-        chunk = X.take(np.arange(start, min(start + rows, len(X))))
+    for start in range(0, len(X), SCORE_CHUNK_ROWS):
+        chunk = X.take(np.arange(start, min(start + SCORE_CHUNK_ROWS, len(X))))
         parts.append(contender.predict(model, chunk, data))
         on_chunk()
     return np.concatenate(parts)
