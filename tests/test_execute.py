@@ -160,6 +160,19 @@ except KeyboardInterrupt:  # a caller that lives on (a pytest session, a noteboo
 """
 
 
+def _descendants(pid: int) -> list[int]:
+    """The warm worker a parent started and the cell's worker it forked (children first)."""
+    out = []
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            out.append(int(p.name))
+    return out + [d for child in out for d in _descendants(child)]
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/status").read_text()
@@ -175,7 +188,7 @@ def _alive(pid: int) -> bool:
 def test_a_worker_dies_with_its_parent(tmp_path: Path, how: str, signame: str) -> None:
     """However the parent ends (killed, interrupted alone or with its process group,
     terminated), the worker in flight — here a hung one — is gone within 2 s: nothing is left
-    competing for the cores."""
+    competing for the cores. The warm worker it was forked from goes with the parent."""
     import signal
     import subprocess
     import sys
@@ -193,25 +206,25 @@ def test_a_worker_dies_with_its_parent(tmp_path: Path, how: str, signame: str) -
     )
     try:
         workers: list[int] = []
-        for _ in range(600):  # up to 60 s for the worker to start
-            out = subprocess.run(
-                ["pgrep", "-P", str(parent.pid), "-f", "treeline.execute.worker"],
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-            workers = [int(p) for p in out]
-            if workers:
+        for _ in range(600):  # up to 60 s for the warm worker and the cell's child to start
+            workers = _descendants(parent.pid)
+            if len(workers) == 2:
                 break
             time.sleep(0.1)
-        assert workers, "the worker never started"
+        assert len(workers) == 2, "the warm worker and the cell's worker never started"
         time.sleep(2)  # into its endless fit
-        assert _alive(workers[0])
+        assert all(_alive(w) for w in workers)
         sig = getattr(signal, signame)
         if how == "group":
             os.killpg(parent.pid, sig)
         else:
             parent.send_signal(sig)
-        time.sleep(2)  # the parent may live on (SIGINT): the worker must not
-        assert not _alive(workers[0]), f"worker alive 2 s after {signame} to the {how}"
+        time.sleep(2)  # the parent may live on (SIGINT): the cell's worker must not
+        warm, worker = workers
+        assert not _alive(worker), f"worker alive 2 s after {signame} to the {how}"
+        if parent.poll() is not None:  # and with its parent gone, the warm worker is gone too
+            assert not _alive(warm), f"warm worker alive 2 s after {signame} to the {how}"
+        else:  # a caller that lives on keeps its warm worker, idle
+            assert not _descendants(warm)
     finally:
         parent.kill()

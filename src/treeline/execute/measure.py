@@ -10,18 +10,43 @@ import subprocess
 import threading
 from pathlib import Path
 
+_BASELINE_MB = 0.0  # resident size at a warm worker child's fork point (0: a fresh process)
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process's own image, in MiB.
 
-    Linux's `ru_maxrss` also carries the parent's resident size at fork across exec, so a worker
-    forked from a large process would report the parent's peak; VmHWM starts fresh at exec.
-    """
+def fork_baseline() -> None:
+    """In a child forked from a warm worker: peaks count from here. Linux resets the high-water
+    mark to the current resident size on `5` in clear_refs; what the parent had imported stays
+    resident in the child, so it is subtracted — the cell's own peak, not its libraries'."""
+    global _BASELINE_MB
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    _BASELINE_MB = _status_mb("VmRSS") or 0.0
+
+
+def _status_mb(field: str) -> float | None:
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process, in MiB, above the fork point of a warm worker.
+
+    Linux's `ru_maxrss` also carries the parent's resident size at fork across exec, so a worker
+    forked from a large process would report the parent's peak; VmHWM starts fresh at exec (and
+    at `fork_baseline`).
+    """
+    peak = _status_mb("VmHWM")
+    if peak is None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return peak - _BASELINE_MB
+
+
+def baseline_rss_mb() -> float:
+    """What a forked worker shared with its warm parent at the fork (0 for a fresh process)."""
+    return _BASELINE_MB
 
 
 class NvmlSampler:

@@ -52,6 +52,7 @@ class Measurements:
     peak_vram_mb: float = NAN
     wall_seconds: float = NAN  # the worker process, start to end
     overhead_seconds: float = NAN  # wall − fit − predict: start-up, loading, scoring the curve
+    curve_scoring_seconds: float = NAN  # scoring new bests on test (the budget clock stood still)
     cost_usd: float = NAN  # (fit + predict seconds) × the runner's price per hour
     n_trials: float = NAN
     n_trials_pruned: float = NAN

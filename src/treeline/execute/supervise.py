@@ -16,12 +16,14 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from treeline.config.runner_profile import RunnerProfile
+from treeline.execute import warm
 from treeline.execute.budget import SCORE_CHUNK_ROWS, grace_seconds, kill_after, replay_timeout
 from treeline.execute.cell import Cell
 from treeline.execute.measure import cost_usd, oom_kills
@@ -58,10 +60,18 @@ def worker_env(profile: RunnerProfile) -> dict[str, str]:
 
 
 def execute(
-    cell: Cell, profile: RunnerProfile, log_path: Path, replay: list[TrialRecord] | None = None
+    cell: Cell,
+    profile: RunnerProfile,
+    log_path: Path,
+    replay: list[TrialRecord] | None = None,
+    preload: list[str] | None = None,
+    gpu: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> CellResult:
     """Run `cell` on `profile` in a worker process; never raises for the cell's own failures.
-    With `replay`, the worker runs that recorded schedule instead of tuning to the clock."""
+    With `replay`, the worker runs that recorded schedule instead of tuning to the clock.
+    `preload`: the modules a warm worker imports once (default: this cell's). `gpu`: the one
+    GPU the worker sees. `cancel`: once set, the worker is killed and `Cancelled` raised."""
     reason = skip_reason(cell, profile)
     if reason:
         return CellResult(cell, "skipped", error=reason)
@@ -81,26 +91,30 @@ def execute(
     started = time.perf_counter()
     started_at = time.time()
     oom_before = oom_kills()
-    proc = None
+    proc: subprocess.Popen | warm.Child | None = None
     try:
         with open(log_path, "w") as log:
-            # The spec goes through stdin: no temporary file to leak when we are killed.
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "treeline.execute.worker", "-", str(write_fd)],
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=worker_env(profile),
-                pass_fds=(write_fd,),
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-            os.close(write_fd)
-            assert proc.stdin is not None
-            with contextlib.suppress(BrokenPipeError):  # a worker dead at start says why below
-                proc.stdin.write(json.dumps(spec).encode())
-                proc.stdin.close()
-            result = _supervise(proc, read_fd, cell, replay is not None, oom_before)
+            own_env = {"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {}
+            if warm.enabled():
+                proc = _fork_warm(spec, profile, log_path, write_fd, preload, own_env)
+            else:
+                # The spec goes through stdin: no temporary file to leak when we are killed.
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "treeline.execute.worker", "-", str(write_fd)],
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**worker_env(profile), **own_env},
+                    pass_fds=(write_fd,),
+                    start_new_session=True,
+                    preexec_fn=die_with_parent,
+                )
+                os.close(write_fd)
+                assert proc.stdin is not None
+                with contextlib.suppress(BrokenPipeError):  # a worker dead at start says why below
+                    proc.stdin.write(json.dumps(spec).encode())
+                    proc.stdin.close()
+            result = _supervise(proc, read_fd, cell, replay is not None, oom_before, cancel)
     except BaseException:  # Ctrl-C, a kill of ours: the worker in flight goes with us
         if proc is not None:
             _kill(proc)
@@ -123,8 +137,40 @@ def execute(
     return result
 
 
+def _fork_warm(
+    spec: dict[str, Any],
+    profile: RunnerProfile,
+    log_path: Path,
+    write_fd: int,
+    preload: list[str] | None,
+    own_env: dict[str, str],
+) -> warm.Child:
+    """A child of the warm worker for this runner's environment; the spec through a pipe."""
+    spec_r, spec_w = os.pipe()
+    try:
+        modules = preload or warm.preload_modules(
+            [spec["contender"]], [spec["featurizer"]] if spec["featurizer"] else []
+        )
+        child = warm.spawn(worker_env(profile), spec_r, write_fd, log_path, modules, own_env)
+    finally:
+        os.close(spec_r)
+        os.close(write_fd)
+    with open(spec_w, "w") as pipe, contextlib.suppress(BrokenPipeError):
+        pipe.write(json.dumps(spec))
+    return child
+
+
+class Cancelled(Exception):
+    """The run was cancelled while this cell was in flight; its worker is gone."""
+
+
 def _supervise(
-    proc: subprocess.Popen, read_fd: int, cell: Cell, replay: bool, oom_before: int | None
+    proc: subprocess.Popen | warm.Child,
+    read_fd: int,
+    cell: Cell,
+    replay: bool,
+    oom_before: int | None,
+    cancel: threading.Event | None = None,
 ) -> CellResult:
     buffer = b""
     phase, deadline = "loading", time.monotonic() + kill_after("loading", cell.budget)
@@ -134,6 +180,8 @@ def _supervise(
     data_seconds = 0.0
     final: dict[str, Any] | None = None
     while True:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(cell.id)  # execute() kills the worker on the way out
         timeout = max(0.0, deadline - time.monotonic())
         ready, _, _ = select.select([read_fd], [], [], min(timeout, 1.0))
         if ready:
@@ -194,7 +242,7 @@ def _supervise(
             cell,
             "ok",
             metric=r["metric"],
-            measurements=Measurements(**r["measurements"]),
+            measurements=Measurements(**{**r["measurements"], "curve_scoring_seconds": paused}),
             params=r["params"],
             anytime=[AnytimePoint(**p) for p in r["anytime"]],
             trial_errors=r["trial_errors"],
@@ -248,9 +296,11 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc: subprocess.Popen | warm.Child) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):  # a forked child not yet in its own group
+        os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
 

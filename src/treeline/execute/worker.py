@@ -208,7 +208,17 @@ def predict_in_chunks(contender: Any, model: Any, X: Any, data: Any, on_chunk: A
 
 
 def main(argv: list[str]) -> int:
+    """A fresh interpreter's entry: the spec from a file, or from stdin when it is `-`."""
     spec_path, fd = argv[0], int(argv[1])
+    if spec_path == "-":  # the parent writes the spec to our stdin
+        return serve(sys.stdin, fd)
+    with open(spec_path) as f:
+        return serve(f, fd)
+
+
+def serve(spec_file: Any, fd: int) -> int:
+    """Run the cell whose spec `spec_file` holds, reporting on file descriptor `fd`; the exit
+    code. Also the entry of a child forked from a warm worker (warm.py)."""
     channel = os.fdopen(fd, "w", buffering=1)
 
     def send(event: str, **payload: Any) -> None:
@@ -216,11 +226,7 @@ def main(argv: list[str]) -> int:
         channel.flush()
 
     try:
-        if spec_path == "-":  # the parent writes the spec to our stdin
-            spec = json.load(sys.stdin)
-        else:
-            with open(spec_path) as f:
-                spec = json.load(f)
+        spec = json.load(spec_file)
         send("started", pid=os.getpid())
         send("result", result=run(spec, send))
         return 0
