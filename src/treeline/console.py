@@ -81,6 +81,9 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
             progress.console.print(_cell_line(result), soft_wrap=True)
             progress.update(task, advance=1, eta=eta())
 
+        run.notes = lambda message: progress.console.print(
+            f"[yellow]note[/] {message}", soft_wrap=True
+        )
         results = run.run(on_event)
     console.print(summary_table(results))
     return results

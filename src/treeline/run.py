@@ -3,8 +3,11 @@ record each in MLflow as soon as it ends (a crash loses at most the cell in flig
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from treeline.config.options import RunOptions
@@ -13,11 +16,13 @@ from treeline.execute.budget import grace_seconds
 from treeline.execute.cell import Cell
 from treeline.execute.plan import Suite, expand
 from treeline.execute.result import CellResult
-from treeline.execute.supervise import execute
 from treeline.locate import results_dir
 
 if TYPE_CHECKING:
+    from treeline.record.claims import Claim
     from treeline.record.store import Tracker
+
+OnEvent = Callable[[str, Cell, "CellResult | None"], None]
 
 
 class SuiteRun:
@@ -41,6 +46,7 @@ class SuiteRun:
             name: get_runner(name) for name in (options.runners or suite.runners)
         }
         self.cells = expand(suite, self.profiles, options.budget_scale, options.only)
+        self.notes: Callable[[str], None] | None = None  # where `say` prints; None: stdout
         if options.only and not self.cells:
             raise TreelineError(
                 f"--only {' '.join(options.only)} matches no cell of '{suite.name}'"
@@ -80,21 +86,97 @@ class SuiteRun:
         """Execute and record one cell, unless `done` holds a finished run for it."""
         if done is not None and cell.resume_key in done:
             return done[cell.resume_key]
-        log = results_dir() / "logs" / self.suite.name / (cell.id.replace("/", "__") + ".log")
-        result = execute(cell, self.profiles[cell.runner], log)
-        self.record(result)
-        return result
+        return self.execute([cell])[0]
 
-    def record(self, result: CellResult) -> None:
-        """Into the store; if the store fails, into the local spool, and the run stops."""
+    def log_path(self, cell: Cell, attempt: int) -> Path:
+        """One log per claim of a cell: a runner that takes over an expired claim does not write
+        into the log of the runner it replaces, which may still be alive."""
+        name = cell.id.replace("/", "__") + (f".attempt-{attempt}" if attempt > 1 else "")
+        return results_dir() / "logs" / self.suite.name / (name + ".log")
+
+    def execute(self, cells: list[Cell], on_event: OnEvent | None = None) -> list[CellResult]:
+        """Run `cells` on the executor the options name, each claimed in the store first and
+        recorded as soon as it ends; cells other runners hold are waited for (recorded by them,
+        or taken over once their claim expires). Results in the order of `cells`."""
+        from treeline.execute.executors import make_executor
+        from treeline.execute.result import FINISHED
+        from treeline.record.claims import ClaimBook
+
+        opts = self.options
+        statuses = ("ok",) if opts.rerun_failed else FINISHED
+        since = time.time() if opts.rerun_all else 0.0  # a rerun counts only its own runs
+        claims = ClaimBook(self.tracker.client, self.tracker.experiment_id)
+        executor = make_executor(opts.executor, opts.jobs, opts.address, cells)
+        for note in executor.notes():
+            self.say(note)
+        poll = min(5.0, claims.lease / 4)
+        results: dict[str, CellResult] = {}
+        waiting = list(cells)
+        in_flight: dict[Future[CellResult], tuple[Cell, Claim]] = {}
+        cancel = True
+        try:
+            while waiting or in_flight:
+                for cell in list(waiting):
+                    reason = executor.never_fits(cell)
+                    if reason is None and not executor.fits(cell):
+                        continue
+                    claim = claims.take(cell.resume_key, cell.id)
+                    if claims.problem:
+                        self.say(claims.problem)
+                        claims.problem = None
+                    if claim is None:  # another runner has it in flight
+                        continue
+                    waiting.remove(cell)
+                    if on_event:
+                        on_event("start", cell, None)
+                    earlier = self.tracker.recorded(cell.resume_key, statuses, since)
+                    if earlier is not None or reason is not None:
+                        # Recorded by another runner meanwhile; or it can never run here.
+                        result = earlier or CellResult(cell, "skipped", error=reason or "")
+                        if earlier is None:
+                            self.record(result, claims.owner)
+                        claims.release(claim)
+                        _finish(cell, result, results, on_event)
+                        continue
+                    log = self.log_path(cell, claim.attempt)
+                    future = executor.submit(cell, self.profiles[cell.runner], log)
+                    in_flight[future] = (cell, claim)
+                if not in_flight:
+                    time.sleep(poll)  # everything left is held by other runners
+                    continue
+                finished, _ = wait(in_flight, timeout=poll, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    cell, claim = in_flight.pop(future)
+                    executor.done(cell)
+                    result = future.result()
+                    if claims.still_held(claim):
+                        self.record(result, claims.owner)
+                    else:  # our claim expired; another runner runs the cell, and its result counts
+                        self.say(f"{cell.id}: its claim expired meanwhile; not recorded here")
+                    claims.release(claim)
+                    _finish(cell, result, results, on_event)
+            cancel = False
+        finally:
+            executor.close(cancel=cancel)
+            claims.release_all()
+        return [results[c.id] for c in cells]
+
+    def say(self, message: str) -> None:
+        """A note for the person running the suite (the console, when there is one)."""
+        (self.notes or print)(message)
+
+    def record(self, result: CellResult, owner: str = "") -> None:
+        """Into the store; if the store fails, into the local spool, and the run stops.
+        `owner`: the claim's holder (host:pid:token), tagged `treeline.claimed_by`."""
         from treeline.record import spool
         from treeline.record.store import StoreError
 
         grace = grace_seconds(result.cell.budget)
+        machine = {**self.machine_tags, **({"claimed_by": owner} if owner else {})}
         try:
-            self.tracker.record(result, self.machine_tags, grace)
+            self.tracker.record(result, machine, grace)
         except Exception as exc:
-            path = spool.put(result, self.machine_tags, grace)
+            path = spool.put(result, machine, grace)
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise StoreError(
                 f"the tracking store {self.tracker.uri} failed while recording "
@@ -120,19 +202,28 @@ class SuiteRun:
             path.unlink()
         return len(waiting)
 
-    def run(
-        self, on_event: Callable[[str, Cell, CellResult | None], None] | None = None
-    ) -> list[CellResult]:
+    def run(self, on_event: OnEvent | None = None) -> list[CellResult]:
         done = self.done()
+        todo = [c for c in self.cells if c.resume_key not in done]
+        ran = dict(zip([c.id for c in todo], self.execute(todo, on_event), strict=True))
         results = []
         for cell in self.cells:
-            if on_event:
+            if cell.id in ran:
+                results.append(ran[cell.id])
+                continue
+            if on_event:  # recorded earlier: reported like the cells run now
                 on_event("start", cell, None)
-            result = self.run_cell(cell, done)
-            results.append(result)
-            if on_event:
-                on_event("end", cell, result)
+                on_event("end", cell, done[cell.resume_key])
+            results.append(done[cell.resume_key])
         return results
+
+
+def _finish(
+    cell: Cell, result: CellResult, results: dict[str, CellResult], on_event: OnEvent | None
+) -> None:
+    results[cell.id] = result
+    if on_event:
+        on_event("end", cell, result)
 
 
 def machine_tags(suite_hash: str) -> dict[str, str]:

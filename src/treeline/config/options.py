@@ -9,6 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """A number > 0 and finite: `float` alone takes 'inf' and 'nan', which no budget can use."""
     try:
@@ -69,6 +79,33 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
     (
+        "--jobs",
+        {
+            "type": positive_int,
+            "default": 1,
+            "metavar": "N",
+            "help": "run up to N cells at once on this machine, each with its runner's threads, "
+            "never more threads than cores in total (default: 1)",
+        },
+    ),
+    (
+        "--executor",
+        {
+            "choices": ("local", "ray"),
+            "default": "local",
+            "help": "where cells run: this machine (local, the default) or a Ray cluster (ray: "
+            "each cell a task with its runner's CPUs and GPUs; pip install -e '.[ray]')",
+        },
+    ),
+    (
+        "--address",
+        {
+            "metavar": "ADDR",
+            "help": "the Ray cluster to use with --executor ray (default: RAY_ADDRESS, else the "
+            "cluster `ray start` runs on this machine)",
+        },
+    ),
+    (
         "--allow-skipped",
         {
             "action": "store_true",
@@ -94,6 +131,9 @@ class RunOptions:
     rerun_failed: bool = False
     rerun_all: bool = False
     allow_skipped: bool = False
+    jobs: int = 1
+    executor: str = "local"
+    address: str | None = None
 
     @classmethod
     def read(cls, get: Callable[[str], Any]) -> RunOptions:
@@ -106,4 +146,7 @@ class RunOptions:
             rerun_failed=get("rerun_failed"),
             rerun_all=get("rerun_all"),
             allow_skipped=get("allow_skipped"),
+            jobs=get("jobs"),
+            executor=get("executor"),
+            address=get("address"),
         )

@@ -8,10 +8,12 @@ holds two runs for one cell.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -156,13 +158,23 @@ def _check_server(uri: str) -> None:
 
 class Tracker:
     def __init__(self, experiment: str, uri: str | None = None, description: str = ""):
-        from mlflow import MlflowClient
-
         _quiet_mlflow()
         self.uri = tracking_uri(uri)
         check_store(self.uri)
         if self.uri.startswith("sqlite:///"):
-            Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            db = Path(self.uri.removeprefix("sqlite:///"))
+            db.parent.mkdir(parents=True, exist_ok=True)
+            # Two runners opening a fresh SQLite store at once both run MLflow's schema
+            # migration, and the second crashes in alembic: one opens it at a time.
+            with _file_lock(db.with_name(db.name + ".treeline-lock")):
+                self._open(experiment, description)
+        else:
+            self._open(experiment, description)
+
+    def _open(self, experiment: str, description: str) -> None:
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
         self.client = MlflowClient(self.uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
@@ -172,7 +184,13 @@ class Tracker:
             if self.uri.startswith("sqlite:///"):
                 db = Path(self.uri.removeprefix("sqlite:///"))
                 location = (db.parent / "mlruns").resolve().as_uri()
-            exp_id = self.client.create_experiment(experiment, artifact_location=location)
+            try:
+                exp_id = self.client.create_experiment(experiment, artifact_location=location)
+            except MlflowException as exc:  # another runner created it a moment before us
+                exp = self.client.get_experiment_by_name(experiment)
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS" or exp is None:
+                    raise
+                exp_id = exp.experiment_id
         else:
             if exp.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp.experiment_id)
@@ -180,6 +198,17 @@ class Tracker:
         self.experiment_id = exp_id
         if description and (exp is None or exp.tags.get(NOTE) != description):
             self.client.set_experiment_tag(exp_id, NOTE, description)  # the UI's description
+
+    def recorded(
+        self, resume_key: str, statuses: tuple[str, ...], since: float = 0.0
+    ) -> CellResult | None:
+        """A complete run of this cell with one of `statuses` that ended after `since` (epoch
+        seconds): what another runner recorded while this one waited. None if there is none."""
+        for run in self._with_key(resume_key):
+            r = self._result(run, anytime=False)
+            if r is not None and r.status in statuses and (run.info.end_time or 0) >= since * 1000:
+                return r
+        return None
 
     def runs(self) -> list[Run]:
         """Every live run of the experiment (paginated)."""
@@ -328,6 +357,18 @@ class Tracker:
             schema.replay_from_mlflow(r.data.tags, r.data.metrics, r.data.params) for r in runs
         )
         return [r for r in found if r is not None]
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _millis(epoch_seconds: float) -> int | None:
