@@ -267,15 +267,15 @@ def test_ctrl_c_stops_the_run_at_once_and_says_how_to_resume(tmp_path: Path) -> 
         # As from a terminal: a test run started in the background inherits SIGINT ignored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    worker = []
+    def children(pid: int) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    worker: list[int] = []
     deadline = time.monotonic() + 60
     while not worker and time.monotonic() < deadline:
-        out = subprocess.run(
-            ["pgrep", "-P", str(proc.pid), "-f", "treeline.execute.worker"],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        worker = [int(p) for p in out]
+        # The cell's worker: forked by the warm worker, the run's child.
+        worker = [w for warm in children(proc.pid) for w in children(warm)]
         time.sleep(0.2)
     assert worker, "no worker started"
     time.sleep(1.5)

@@ -76,6 +76,7 @@ class WarmServer:
         self.proc.stdin.write(json.dumps(preload).encode())
         self.proc.stdin.close()
         self.sock = ours
+        self.preload = set(preload)
         self.lock = threading.Lock()  # one request at a time; answers come in order
         self.children: dict[int, Child] = {}
         self.spawned: list[int] = []
@@ -112,6 +113,10 @@ class WarmServer:
     def alive(self) -> bool:
         return not self.dead and self.proc.poll() is None
 
+    def idle(self) -> bool:
+        with self.cond:
+            return all(c.returncode is not None for c in self.children.values())
+
     def spawn(self, spec_fd: int, progress_fd: int, log_path: Path, env: dict[str, str]) -> Child:
         request = json.dumps({"log": str(log_path), "env": env}).encode()
         with self.lock:
@@ -141,6 +146,11 @@ class WarmServer:
 
 _SERVERS: dict[tuple[tuple[str, str], ...], WarmServer] = {}
 _LOCK = threading.Lock()
+MAX_SERVERS = 4  # thread counts and devices in one run; idle ones beyond are stopped
+# What libraries read once, when they load: a warm process serves one set of these. The rest of
+# the environment is the child's own, set exactly at the fork.
+_LOAD_TIME = ("OMP_", "MKL_", "OPENBLAS_", "NUMEXPR_", "VECLIB_", "KMP_", "GOMP_", "CUDA_")
+_LOAD_TIME += ("CUBLAS_", "PYTHON", "LD_", "TORCH")
 
 
 def spawn(
@@ -151,22 +161,30 @@ def spawn(
     preload: list[str],
     child_env: dict[str, str] | None = None,
 ) -> Child:
-    """Fork a worker from the warm process for `env` (started on first use, with `preload`)."""
+    """Fork a worker from the warm process for `env` (started on first use, with `preload`;
+    started again with more when idle and a cell needs modules it has not imported)."""
     from treeline.locate import results_dir
 
-    key = tuple(sorted(env.items()))
+    key = tuple(sorted((k, v) for k, v in env.items() if k.startswith(_LOAD_TIME)))
     with _LOCK:
         server = _SERVERS.get(key)
-        if server is None or not server.alive():
-            if server is not None:
-                server.close()
-            log = results_dir() / "logs" / f"warm-worker-{os.getpid()}-{len(_SERVERS)}.log"
+        if server is not None and (
+            not server.alive() or (not set(preload) <= server.preload and server.idle())
+        ):
+            preload = list(dict.fromkeys([*server.preload, *preload]))
+            server.close()
+            server = None
+        if server is None:
             if not _SERVERS:
                 import atexit
 
                 atexit.register(shutdown)
+            surplus = max(0, len(_SERVERS) + 1 - MAX_SERVERS)
+            for old in [k for k, s in _SERVERS.items() if s.idle()][:surplus]:
+                _SERVERS.pop(old).close()
+            log = results_dir() / "logs" / f"warm-worker-{os.getpid()}-{len(_SERVERS)}.log"
             server = _SERVERS[key] = WarmServer(env, preload, log)
-    return server.spawn(spec_fd, progress_fd, log_path, child_env or {})
+    return server.spawn(spec_fd, progress_fd, log_path, {**env, **(child_env or {})})
 
 
 def shutdown() -> None:
@@ -262,6 +280,7 @@ def _child(sock: socket.socket, spec_fd: int, progress_fd: int, request: dict[st
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
+        os.environ.clear()  # the cell's environment exactly, not the warm process's
         os.environ.update(request["env"])
         from treeline.execute import measure, worker
 

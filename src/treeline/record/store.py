@@ -144,7 +144,7 @@ def _check_server(uri: str) -> None:
     try:
         with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as reply:
             if reply.status == 200:
-                return
+                return _check_api(uri)
             problem = f"HTTP {reply.status}"
     except urllib.error.HTTPError as exc:
         problem = f"HTTP {exc.code} {exc.reason}"
@@ -154,6 +154,28 @@ def _check_server(uri: str) -> None:
         f"tracking server {uri} does not answer ({problem}): start it (`mlflow server`), or "
         "choose another store with --tracking-uri"
     )
+
+
+def _check_api(uri: str) -> None:
+    """A server answers /health under any name, but may refuse its API to a host name it does
+    not allow (mlflow server --allowed-hosts): ask the API once, before any cell runs."""
+    import urllib.error
+    import urllib.request
+
+    probe = uri.rstrip("/") + "/api/2.0/mlflow/experiments/get-by-name?experiment_name=treeline"
+    try:
+        with urllib.request.urlopen(probe, timeout=10):
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:  # no such experiment yet: the API answered
+            return
+        body = exc.read(300).decode(errors="replace").strip()
+        raise StoreError(
+            f"tracking server {uri} refuses its API (HTTP {exc.code}: {body}); a server started "
+            "with --host 0.0.0.0 accepts only the host names in its --allowed-hosts"
+        ) from None
+    except (urllib.error.URLError, OSError):
+        return  # the cell's own write will say what is wrong
 
 
 class Tracker:

@@ -1,0 +1,179 @@
+"""`--executor ray`: each cell a Ray task on a cluster started with `ray start`.
+
+The task asks for its runner's CPUs (its thread count) and, for a CUDA runner, one GPU; inside
+it runs the cell exactly as this machine would (supervise.execute: a worker process with its
+deadline, forked from the node's warm worker) and hands back the result and the cell's log.
+Claims and records stay with the run on this machine, so the store, resume and the report do not
+know which executor ran a cell. A task is never retried: a cell whose worker or Ray worker dies
+is recorded `failed`. A cell that needs a resource no node has is `skipped` with the reason, not
+queued for ever. Cancelling the run cancels its tasks with force, so their processes go too.
+Ray is an optional extra (`pip install -e ".[ray]"`), imported only here.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from treeline.config.runner_profile import RunnerProfile
+from treeline.errors import TreelineError
+from treeline.execute.cell import Cell
+from treeline.execute.result import CellResult
+
+# What a worker on another node needs of this process's environment.
+_FORWARDED = ("TREELINE_CACHE", "TREELINE_WARM_WORKERS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def run_cell_task(
+    cell_json: dict[str, Any], profile: RunnerProfile, preload: list[str] | None
+) -> tuple[dict[str, Any], str]:
+    """The task's body, on a node: the cell's result and its log's text."""
+    import tempfile
+
+    from treeline.execute.supervise import execute
+
+    cell = Cell.from_json(cell_json)
+    with tempfile.TemporaryDirectory(prefix="treeline-cell-") as tmp:
+        log = Path(tmp) / "cell.log"
+        result = execute(cell, profile, log, preload=preload)
+        text = log.read_text(errors="replace") if log.exists() else ""
+    result.log_path = None  # a path on the node; the text travels instead
+    return result.to_json(), text
+
+
+def _reachable(host: str, port: int, address: str) -> None:
+    """Ray retries an address that does not answer for minutes: fail in seconds instead."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise TreelineError(
+            f"no Ray cluster answers at {address} ({exc}): start one with `ray start --head`"
+        ) from None
+
+
+class RayExecutor:
+    def __init__(self, address: str | None, cells: list[Cell]):
+        self.address = address or os.environ.get("RAY_ADDRESS") or "auto"
+        host, _, port = self.address.rpartition(":")
+        if host in ("127.0.0.1", "localhost"):
+            # A cluster on loopback (`ray start --head` on one machine): the driver must use
+            # loopback too, or Ray dials this machine's outward address and waits for minutes.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        if host and port.isdigit():
+            _reachable(host, int(port), self.address)
+        try:
+            import ray
+        except ImportError:
+            raise TreelineError(
+                "--executor ray needs Ray: pip install -e '.[ray]' (or pip install 'ray[default]')"
+            ) from None
+        from treeline.execute import warm
+
+        self.ray = ray
+        env = {k: os.environ[k] for k in _FORWARDED if k in os.environ}
+        try:
+            ray.init(
+                address=self.address,
+                logging_level="WARNING",
+                log_to_driver=False,
+                runtime_env={"env_vars": env} if env else None,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = "on this machine" if self.address == "auto" else f"at {self.address}"
+            raise TreelineError(
+                f"no Ray cluster {where} ({str(exc).splitlines()[0][:200]}): start one with "
+                "`ray start --head`, or give its address with --address HOST:PORT"
+            ) from None
+        self.nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        self.capacity = {
+            "CPU": sum(n.get("CPU", 0) for n in self.nodes),
+            "GPU": sum(n.get("GPU", 0) for n in self.nodes),
+        }
+        self.used = {"CPU": 0.0, "GPU": 0.0}
+        self.task = ray.remote(max_retries=0, retry_exceptions=False)(run_cell_task)
+        self.refs: dict[str, Any] = {}  # cell id -> ObjectRef of the task in flight
+        self.preload = warm.preload_for(cells) if warm.enabled() else None
+
+    def _needs(self, cell: Cell) -> dict[str, float]:
+        return {"CPU": float(cell.threads), "GPU": 1.0 if cell.device == "cuda" else 0.0}
+
+    def notes(self) -> list[str]:
+        return [
+            f"Ray cluster {self.address}: {len(self.nodes)} node(s), "
+            f"{self.capacity['CPU']:g} CPUs, {self.capacity['GPU']:g} GPUs"
+        ]
+
+    def never_fits(self, cell: Cell) -> str | None:
+        needs = self._needs(cell)
+        if not any(all(n.get(k, 0) >= v for k, v in needs.items() if v) for n in self.nodes):
+            what = " and ".join(f"{v:g} {k}" for k, v in needs.items() if v)
+            have = "; ".join(
+                f"{n.get('CPU', 0):g} CPU, {n.get('GPU', 0):g} GPU" for n in self.nodes
+            )
+            return (
+                f"no node of the Ray cluster {self.address} has {what} for runner "
+                f"'{cell.runner}' (nodes: {have or 'none'})"
+            )
+        return None
+
+    def fits(self, cell: Cell) -> bool:
+        # Claim no more cells than the cluster can start now: queued tasks would hold claims.
+        needs = self._needs(cell)
+        if not self.refs:
+            return True
+        return all(self.used[k] + v <= self.capacity[k] for k, v in needs.items() if v)
+
+    def submit(self, cell: Cell, profile: RunnerProfile, log_path: Path) -> Future[CellResult]:
+        needs = self._needs(cell)
+        for k, v in needs.items():
+            self.used[k] += v
+        ref = self.task.options(num_cpus=needs["CPU"], num_gpus=needs["GPU"], name=cell.id).remote(
+            cell.to_json(), profile, self.preload
+        )
+        self.refs[cell.id] = ref
+        out: Future[CellResult] = Future()
+
+        def finished(done: Future) -> None:
+            try:
+                result_json, text = done.result()
+            except Exception as exc:  # the task itself died: recorded, never retried
+                out.set_result(self._lost(cell, exc))
+                return
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text(text)
+            result = CellResult.from_json(result_json)
+            result.log_path = log_path
+            out.set_result(result)
+
+        ref.future().add_done_callback(finished)
+        return out
+
+    def _lost(self, cell: Cell, exc: BaseException) -> CellResult:
+        name = type(exc).__name__
+        first = (str(exc).strip().splitlines() or [name])[0][:300]
+        if name == "TaskCancelledError":
+            return CellResult(cell, "failed", error="cancelled: the run was stopped")
+        return CellResult(
+            cell,
+            "failed",
+            error=f"the Ray task running the cell ended without a result ({name}: {first}); "
+            "not retried",
+        )
+
+    def done(self, cell: Cell) -> None:
+        self.refs.pop(cell.id, None)
+        for k, v in self._needs(cell).items():
+            self.used[k] -= v
+
+    def close(self, cancel: bool = False) -> None:
+        if cancel:
+            for ref in self.refs.values():
+                try:
+                    self.ray.cancel(ref, force=True)  # force: the task's processes go too
+                except Exception as exc:  # a task that just finished cannot be cancelled
+                    print(f"could not cancel a Ray task: {exc}")
+        self.ray.shutdown()

@@ -1,0 +1,196 @@
+"""`--executor ray` on a real local cluster (`ray start --head`), skipped where Ray is not
+installed (`pip install -e ".[ray]"`): every cell once in the store, a GPU runner skipped with
+the reason on a GPU-less cluster, and a cell whose worker or whose Ray task dies recorded as
+failed, never retried."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
+
+SUITE = """\
+name: {name}
+description: cells through a Ray cluster
+budget: {budget}
+seeds: [0]
+datasets:
+  - name: adult
+    n: [300]
+contenders: [{contenders}]
+runners: [{runners}]
+"""
+LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # one machine: keep Ray on 127.0.0.1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process."""
+    out = {}
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        out[int(p.name)] = (ppid, cmd)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A head node of its own (port and temp folder), stopped by killing exactly its
+    processes: `ray stop` would stop every Ray cluster of this user on the machine."""
+    ray_bin = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
+    port = _free_port()
+    tmp = tempfile.mkdtemp(prefix="rt-", dir="/tmp")  # short: Ray's socket paths are limited
+    env = {**os.environ, **LOOPBACK}
+    start = subprocess.run(
+        [
+            ray_bin,
+            "start",
+            "--head",
+            f"--port={port}",
+            "--num-cpus=2",
+            f"--temp-dir={tmp}",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    try:
+        if start.returncode != 0:
+            pytest.skip(f"`ray start --head` failed here: {start.stderr.strip()[-300:]}")
+        yield f"127.0.0.1:{port}"
+    finally:
+        mine = [pid for pid, (_, cmd) in _processes().items() if tmp in cmd or f":{port}" in cmd]
+        for pid in mine:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(tmp_path: Path, address: str, name: str, **fmt: str) -> subprocess.Popen[str]:
+    suite = tmp_path / f"{name}.yaml"
+    suite.write_text(SUITE.format(name=name, **fmt))
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "treeline",
+            "run",
+            str(suite),
+            "--executor",
+            "ray",
+            "--address",
+            address,
+            "--allow-skipped",
+        ],
+        env={**os.environ, **LOOPBACK, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _cells(name: str) -> dict[str, object]:
+    from mlflow import MlflowClient
+
+    from treeline.record.store import default_tracking_uri
+
+    client = MlflowClient(default_tracking_uri())
+    exp = client.get_experiment_by_name(name)
+    assert exp is not None
+    runs = [
+        r for r in client.search_runs([exp.experiment_id]) if "treeline.kind" not in r.data.tags
+    ]
+    assert len({r.info.run_name for r in runs}) == len(runs), "a cell recorded twice"
+    return {r.info.run_name: r for r in runs}
+
+
+def test_cells_run_as_ray_tasks_once_and_a_gpu_runner_is_skipped(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    run = _run(
+        tmp_path,
+        ray_cluster,
+        "ray-smoke",
+        budget="2",
+        contenders="xgboost, lightgbm",
+        runners="cpu-1thread, t4",
+    )
+    out = run.communicate(timeout=300)[0]
+    assert run.returncode == 0, out
+    runs = _cells("ray-smoke")
+    status = {cell: r.data.tags["treeline.status"] for cell, r in runs.items()}
+    assert status == {
+        "adult/n=300/xgboost/cpu-1thread/s0": "ok",
+        "adult/n=300/lightgbm/cpu-1thread/s0": "ok",
+        "adult/n=300/xgboost/t4/s0": "skipped",
+        "adult/n=300/lightgbm/t4/s0": "skipped",
+    }
+    error = runs["adult/n=300/xgboost/t4/s0"].data.tags["treeline.error"]
+    assert "no node of the Ray cluster" in error and "1 GPU" in error
+    # The cell's log came back from the task and is kept beside the others.
+    logs = Path(os.environ["TREELINE_RESULTS"]) / "logs" / "ray-smoke"
+    assert "trial 0:" in (logs / "adult__n=300__xgboost__cpu-1thread__s0.log").read_text()
+
+
+def test_a_killed_worker_or_ray_task_fails_its_cell_and_is_not_retried(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    run = _run(
+        tmp_path,
+        ray_cluster,
+        "ray-kill",
+        budget="30",
+        contenders="xgboost, lightgbm",
+        runners="cpu-1thread",
+    )
+    try:
+        # Two cells in flight, each a warm worker (a child of its Ray task) and its fork.
+        pairs: list[tuple[int, int]] = []
+        for _ in range(600):
+            procs = _processes()
+            # A Ray task's process is titled ray::<task name>, the cell's id here.
+            tasks = {p for p, (_, cmd) in procs.items() if cmd.startswith("ray::adult/n=300/")}
+            warm = {p for p, (pp, cmd) in procs.items() if pp in tasks and "execute.warm" in cmd}
+            pairs = [(pp, p) for p, (pp, _) in procs.items() if pp in warm]  # (warm, its fork)
+            if len(pairs) == 2:
+                break
+            time.sleep(0.1)
+        assert len(pairs) == 2, "two cells never started"
+        time.sleep(2)
+        (_, fork), (warm_b, _) = pairs
+        os.kill(fork, signal.SIGKILL)  # one cell's worker
+        os.kill(_processes()[warm_b][0], signal.SIGKILL)  # the other's Ray task
+        out = run.communicate(timeout=120)[0]
+    finally:
+        run.kill()
+    assert run.returncode == 1, out
+    runs = _cells("ray-kill")
+    assert len(runs) == 2
+    errors = sorted(r.data.tags["treeline.error"] for r in runs.values())
+    assert [r.data.tags["treeline.status"] for r in runs.values()] == ["failed", "failed"]
+    assert any("worker killed by SIGKILL from outside" in e for e in errors), errors
+    assert any("Ray task running the cell ended without a result" in e for e in errors), errors
