@@ -85,13 +85,15 @@ def test_two_runners_on_one_fresh_store_run_each_cell_once(tmp_path: Path) -> No
     assert not [m.name for m in left if m.name.startswith("treeline-claim")]
 
 
-def test_a_dead_runners_claim_expires_and_its_cell_runs_again(tmp_path: Path) -> None:
-    """A runner killed mid-cell leaves its claim; another runner waits for the lease to run out
-    (unchanged heartbeat), takes the cell over and records it once, in a log of its own."""
-    suite = write_suite(tmp_path, "lease", sizes="[200]", contenders="xgboost", budget=3)
-    lease = {"TREELINE_LEASE_SECONDS": "3"}
-    dead = treeline("run", str(suite), env=lease)
-    logs = Path(os.environ["TREELINE_RESULTS"]) / "logs" / "lease"
+def test_a_runner_killed_mid_cell_leaves_a_claim_the_next_run_takes_at_once(
+    tmp_path: Path,
+) -> None:
+    """Killed mid-cell (SIGKILL, no clean-up), a runner leaves its claim in the store; the next
+    run on this machine sees its holder's process is gone and takes the cell over without
+    waiting out the lease, in a log of its own; the cell is recorded once."""
+    suite = write_suite(tmp_path, "killed", sizes="[200]", contenders="xgboost", budget=3)
+    dead = treeline("run", str(suite))
+    logs = Path(os.environ["TREELINE_RESULTS"]) / "logs" / "killed"
     for _ in range(600):  # until its cell is in flight
         if list(logs.glob("*.log")):
             break
@@ -99,20 +101,56 @@ def test_a_dead_runners_claim_expires_and_its_cell_runs_again(tmp_path: Path) ->
     time.sleep(1)
     os.killpg(dead.pid, signal.SIGKILL)
     dead.wait()
+    from mlflow import MlflowClient
+
+    from treeline.record.store import default_tracking_uri
+
+    left = MlflowClient(default_tracking_uri()).search_registered_models()
+    assert [m.name.rsplit("-", 1)[1] for m in left] == ["1"], "the killed run's claim"
     started = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "treeline", "run", str(suite)],
-        env={**os.environ, **lease},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    # Not at once: the claim held until its heartbeat stood still for the lease.
-    assert time.monotonic() - started > 3
-    runs = cell_runs("lease")
-    assert [r.data.tags["treeline.status"] for r in runs] == ["ok"]
+    assert time.monotonic() - started < 60, "waited out the 60 s lease"
+    assert [r.data.tags["treeline.status"] for r in cell_runs("killed")] == ["ok"]
     assert sorted(p.name for p in logs.glob("*.log")) == [
         "adult__n=200__xgboost__cpu-1thread__s0.attempt-2.log",
         "adult__n=200__xgboost__cpu-1thread__s0.log",
+    ]
+
+
+def test_a_claim_whose_heartbeat_stands_still_expires_after_the_lease(tmp_path: Path) -> None:
+    """A claim of a runner on another machine (as far as this one can tell) holds its cell
+    until its heartbeat has not changed for the lease, measured on this runner's clock."""
+    from mlflow import MlflowClient
+
+    from treeline.config.runner_profile import get_runner
+    from treeline.execute.plan import expand, load_suite
+    from treeline.record.store import Tracker
+
+    suite = write_suite(tmp_path, "lease", sizes="[200]", contenders="xgboost", budget=1)
+    (cell,) = expand(load_suite(suite), {"cpu-1thread": get_runner("cpu-1thread")})
+    tracker = Tracker("lease")
+    MlflowClient(tracker.uri).create_registered_model(
+        f"treeline-claim-{tracker.experiment_id}-{cell.resume_key}-1",
+        tags={"owner": "another-machine:4242:abcd", "heartbeat": "7"},
+    )
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "treeline", "run", str(suite)],
+        env={**os.environ, "TREELINE_LEASE_SECONDS": "4"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert time.monotonic() - started > 4, "did not wait for the lease"
+    assert [r.data.tags["treeline.status"] for r in cell_runs("lease")] == ["ok"]
+    logs = Path(os.environ["TREELINE_RESULTS"]) / "logs" / "lease"
+    assert [p.name for p in logs.glob("*.log")] == [
+        "adult__n=200__xgboost__cpu-1thread__s0.attempt-2.log"
     ]

@@ -137,8 +137,13 @@ def test_a_server_that_dies_mid_suite_loses_no_cell(tmp_path: Path) -> None:
         text=True,
     )
     try:
+        # Stopped once the first cell is recorded and the second is running: the second was
+        # claimed, so it is the cell in flight that must not be lost.
+        logs = tmp_path / "results" / "logs" / "faults"
         deadline = time.monotonic() + 120
-        while not _recorded(tmp_path / "server.db") and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+            _recorded(tmp_path / "server.db") and len(list(logs.glob("*.log"))) >= 2
+        ):
             time.sleep(0.2)
         _stop(server)
         out, err = run.communicate(timeout=240)
@@ -167,8 +172,8 @@ def test_a_server_that_dies_mid_suite_loses_no_cell(tmp_path: Path) -> None:
 
 
 def test_a_full_disk_loses_no_cell(tmp_path: Path) -> None:
-    """The store's disk fills up after the first cell: the next cell is spooled; with space
-    again, the next run records it and the last one."""
+    """The store's disk fills up after the first cell: the next cell cannot even be claimed, so
+    nothing runs and nothing is lost; with space again, the next run records the rest."""
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(
@@ -183,7 +188,8 @@ def test_a_full_disk_loses_no_cell(tmp_path: Path) -> None:
         subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
         full = _run(tmp_path, "--tracking-uri", uri)
         assert full.returncode == 2, full.stdout + full.stderr
-        assert "failed while recording" in full.stderr and "Traceback" not in full.stderr
+        assert "failed while claiming" in full.stderr and "Traceback" not in full.stderr
+        assert "nothing of that cell ran" in full.stderr
         filler.unlink()
         again = _run(tmp_path, "--tracking-uri", uri)
         assert again.returncode == 0, again.stdout + again.stderr

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from treeline.config.options import RunOptions
 from treeline.config.runner_profile import RunnerProfile, get_runner
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from treeline.record.claims import Claim
     from treeline.record.store import Tracker
 
+T = TypeVar("T")
 OnEvent = Callable[[str, Cell, "CellResult | None"], None]
 
 
@@ -40,6 +41,8 @@ class SuiteRun:
                 f"{suite.budget * options.budget_scale:g} s, more than the cap of 7 days "
                 f"({MAX_BUDGET:,.0f} s)"
             )
+        if options.address and options.executor != "ray":
+            raise TreelineError("--address names a Ray cluster: use it with --executor ray")
         self.suite, self.options = suite, options
         self.tracking_uri = options.tracking_uri
         self.profiles: dict[str, RunnerProfile] = {
@@ -106,7 +109,8 @@ class SuiteRun:
         statuses = ("ok",) if opts.rerun_failed else FINISHED
         since = time.time() if opts.rerun_all else 0.0  # a rerun counts only its own runs
         claims = ClaimBook(self.tracker.client, self.tracker.experiment_id)
-        executor = make_executor(opts.executor, opts.jobs, opts.address, cells)
+        # The suite's cells, not only these: a warm worker imports what all of them need.
+        executor = make_executor(opts.executor, opts.jobs, opts.address, self.cells)
         for note in executor.notes():
             self.say(note)
         poll = min(5.0, claims.lease / 4)
@@ -120,7 +124,7 @@ class SuiteRun:
                     reason = executor.never_fits(cell)
                     if reason is None and not executor.fits(cell):
                         continue
-                    claim = claims.take(cell.resume_key, cell.id)
+                    claim = self._store("claiming", cell, claims.take, cell.resume_key, cell.id)
                     if claims.problem:
                         self.say(claims.problem)
                         claims.problem = None
@@ -129,7 +133,9 @@ class SuiteRun:
                     waiting.remove(cell)
                     if on_event:
                         on_event("start", cell, None)
-                    earlier = self.tracker.recorded(cell.resume_key, statuses, since)
+                    earlier = self._store(
+                        "reading", cell, self.tracker.recorded, cell.resume_key, statuses, since
+                    )
                     if earlier is not None or reason is not None:
                         # Recorded by another runner meanwhile; or it can never run here.
                         result = earlier or CellResult(cell, "skipped", error=reason or "")
@@ -160,6 +166,20 @@ class SuiteRun:
             executor.close(cancel=cancel)
             claims.release_all()
         return [results[c.id] for c in cells]
+
+    def _store(self, doing: str, cell: Cell, call: Callable[..., T], *args: Any) -> T:
+        """A store call before a cell runs; its failure stops the run with one message."""
+        from treeline.record.store import StoreError
+
+        try:
+            return call(*args)
+        except Exception as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise StoreError(
+                f"the tracking store {self.tracker.uri} failed while {doing} {cell.id} "
+                f"({type(exc).__name__}: {reason}); nothing of that cell ran. Run the same "
+                "command again to resume."
+            ) from None
 
     def say(self, message: str) -> None:
         """A note for the person running the suite (the console, when there is one)."""

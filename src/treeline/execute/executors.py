@@ -122,5 +122,11 @@ def make_executor(kind: str, jobs: int, address: str | None, cells: list[Cell]) 
     if kind == "ray":
         from treeline.execute.ray_executor import RayExecutor
 
-        return RayExecutor(address, cells)
+        ray = RayExecutor(address, cells)
+        if jobs > 1:
+            ray.extra_notes.append(
+                f"--jobs {jobs} is for the local executor: Ray starts as many cells as the "
+                "cluster has CPUs and GPUs for"
+            )
+        return ray
     return LocalExecutor(jobs, cells)

@@ -97,6 +97,7 @@ class RayExecutor:
         self.task = ray.remote(max_retries=0, retry_exceptions=False)(run_cell_task)
         self.refs: dict[str, Any] = {}  # cell id -> ObjectRef of the task in flight
         self.preload = warm.preload_for(cells) if warm.enabled() else None
+        self.extra_notes: list[str] = []
 
     def _needs(self, cell: Cell) -> dict[str, float]:
         return {"CPU": float(cell.threads), "GPU": 1.0 if cell.device == "cuda" else 0.0}
@@ -104,7 +105,8 @@ class RayExecutor:
     def notes(self) -> list[str]:
         return [
             f"Ray cluster {self.address}: {len(self.nodes)} node(s), "
-            f"{self.capacity['CPU']:g} CPUs, {self.capacity['GPU']:g} GPUs"
+            f"{self.capacity['CPU']:g} CPUs, {self.capacity['GPU']:g} GPUs",
+            *self.extra_notes,
         ]
 
     def never_fits(self, cell: Cell) -> str | None:

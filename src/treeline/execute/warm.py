@@ -6,7 +6,7 @@ the fork point, `measure.fork_baseline`), a hard kill of its process group — w
 
 The warm process (`python -m treeline.execute.warm`) is started once per worker environment
 (thread count, device: libraries read those when they load) with the environment `supervise`
-gives a worker, and dies with the runner. It takes requests on a Unix socket — the spec's read
+gives a worker, and stops, killing its children, when the runner's end of its socket closes. It takes requests on a Unix socket — the spec's read
 end and the progress pipe's write end travel as file descriptors — and reports each child's pid
 and, once reaped, its exit status. The parent never runs a parallel region or touches CUDA, so a
 fork is safe for OpenMP and torch. `TREELINE_WARM_WORKERS=0` starts a fresh interpreter per cell.
@@ -57,8 +57,6 @@ class WarmServer:
     """The runner's end of one warm process."""
 
     def __init__(self, env: dict[str, str], preload: list[str], log_path: Path):
-        from treeline.execute.supervise import die_with_parent
-
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "a") as log:
@@ -69,7 +67,9 @@ class WarmServer:
                 stderr=subprocess.STDOUT,
                 env=env,
                 pass_fds=(theirs.fileno(),),
-                preexec_fn=die_with_parent,
+                # No parent-death signal: Linux sends it when the *thread* that started us ends
+                # (an executor's pool thread). The runner's end of the socket closes when the
+                # runner dies, however it dies, and that stops us and our children.
             )
         theirs.close()
         assert self.proc.stdin is not None
@@ -224,6 +224,8 @@ def preload_for(cells: list[Any]) -> list[str]:
 
 
 def _serve(sock_fd: int) -> None:
+    # Ctrl-C in a terminal reaches the whole foreground group: the runner decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload = json.load(sys.stdin)
     for name in preload:
         try:
@@ -272,6 +274,7 @@ def _child(sock: socket.socket, spec_fd: int, progress_fd: int, request: dict[st
     code = 1
     try:
         sock.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.setsid()  # its own process group: the runner kills the cell with everything it started
         from treeline.execute.supervise import die_with_parent
 

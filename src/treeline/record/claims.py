@@ -7,7 +7,8 @@ of two runners creating the same name, exactly one succeeds. While its cell runs
 heartbeat thread changes the claim's `heartbeat` tag every `lease / 4` seconds; the claim is
 deleted once the cell is recorded. A runner that died stops beating: a claim whose heartbeat
 another runner has seen unchanged for `lease` seconds of its own clock (so the machines' clocks
-need not agree) has expired, and that runner takes the cell over by creating the next attempt.
+need not agree) has expired, and that runner takes the cell over by creating the next attempt;
+so has, at once, a claim held by a process of this machine that no longer exists.
 The Models page of the MLflow UI shows the claims held, one per cell in flight.
 """
 
@@ -20,6 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 PREFIX = "treeline-claim"
@@ -33,6 +35,20 @@ def lease_seconds() -> float:
     except ValueError:
         return DEFAULT_LEASE
     return value if value > 0 else DEFAULT_LEASE
+
+
+def _holder_gone(owner: str) -> bool:
+    """A holder on this machine whose process has ended (a run killed, then started again):
+    its claim need not wait out the lease. Elsewhere only the heartbeat can tell."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no such process
+    return state in ("Z", "X")  # killed, not yet reaped by its parent
 
 
 @dataclass
@@ -92,10 +108,13 @@ class ClaimBook:
         attempts = {int(m.name.rsplit("-", 1)[1]): m for m in found if m.name.startswith(prefix)}
         attempt = 1
         if attempts:
-            last = max(attempts)
-            if not self._expired(attempts[last].name, attempts[last].tags.get("heartbeat", "")):
+            last = attempts[max(attempts)]
+            if not (
+                _holder_gone(last.tags.get("owner", ""))
+                or self._expired(last.name, last.tags.get("heartbeat", ""))
+            ):
                 return None
-            attempt = last + 1
+            attempt = max(attempts) + 1
         name = f"{prefix}{attempt}"
         try:
             self.client.create_registered_model(
@@ -132,17 +151,20 @@ class ClaimBook:
             return True
         try:
             model = self.client.get_registered_model(claim.name)
-        except MlflowException:
-            return False
+        except MlflowException as exc:
+            # Only the store saying the claim is gone means it was taken; a store that fails
+            # is found by the record that follows (and the cell spooled, not lost).
+            return exc.error_code != "RESOURCE_DOES_NOT_EXIST"
+        except Exception:
+            return True
         return model.tags.get("owner") == self.owner
 
     def release(self, claim: Claim) -> None:
-        from mlflow.exceptions import MlflowException
-
         with self._lock:
             self.held.pop(claim.name, None)
         if claim.name:
-            with contextlib.suppress(MlflowException):
+            # A store that fails now is reported by whatever wrote last; the claim expires.
+            with contextlib.suppress(Exception):
                 self.client.delete_registered_model(claim.name)
 
     def release_all(self) -> None:
