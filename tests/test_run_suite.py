@@ -267,6 +267,7 @@ def test_ctrl_c_stops_the_run_at_once_and_says_how_to_resume(tmp_path: Path) -> 
         # As from a terminal: a test run started in the background inherits SIGINT ignored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+
     def children(pid: int) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]

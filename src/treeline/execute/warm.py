@@ -6,10 +6,11 @@ the fork point, `measure.fork_baseline`), a hard kill of its process group — w
 
 The warm process (`python -m treeline.execute.warm`) is started once per worker environment
 (thread count, device: libraries read those when they load) with the environment `supervise`
-gives a worker, and stops, killing its children, when the runner's end of its socket closes. It takes requests on a Unix socket — the spec's read
-end and the progress pipe's write end travel as file descriptors — and reports each child's pid
-and, once reaped, its exit status. The parent never runs a parallel region or touches CUDA, so a
-fork is safe for OpenMP and torch. `TREELINE_WARM_WORKERS=0` starts a fresh interpreter per cell.
+gives a worker, and stops, killing its children, when the runner's end of its socket closes.
+It takes requests on that Unix socket — the spec's read end and the progress pipe's write end
+travel as file descriptors — and reports each child's pid and, once reaped, its exit status.
+The parent never runs a parallel region or touches CUDA, so a fork is safe for OpenMP and torch.
+`TREELINE_WARM_WORKERS=0` starts a fresh interpreter per cell.
 """
 
 from __future__ import annotations
