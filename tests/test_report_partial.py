@@ -197,3 +197,20 @@ def test_a_cell_recorded_again_at_another_budget_is_reported_once_the_latest(
     tracker.record(new, {}, 5.0)
     (back,) = tracker.results()
     assert back.started_at == pytest.approx(2_000.0)
+
+
+def test_a_group_of_skipped_cells_still_names_its_metric() -> None:
+    """Cells skipped before they loaded data (a GPU runner here) record no metric; the summary
+    still heads their group with the metric they would have been scored on, not a bare arrow."""
+    from rich.console import Console
+
+    from treeline.config.runner_profile import get_runner
+    from treeline.console import summary_table
+    from treeline.execute.plan import expand, load_suite
+    from treeline.execute.result import CellResult
+
+    cells = expand(load_suite("smoke"), {"t4": get_runner("t4")})
+    console = Console(width=120, record=True)
+    console.print(summary_table([CellResult(c, "skipped", error="no GPU") for c in cells]))
+    lines = [ln.strip() for ln in console.export_text().splitlines()]
+    assert "accuracy ↑" in lines and "RMSE ↓" in lines, lines

@@ -198,7 +198,7 @@ def summary_table(results: list[CellResult]):
     from rich import box
     from rich.table import Table
 
-    from treeline.data.metrics import heading, number
+    from treeline.data.metrics import default_metric, heading, number
 
     table = Table(
         title="summary (mean over seeds; ↑ higher is better, ↓ lower is better)",
@@ -223,7 +223,10 @@ def summary_table(results: list[CellResult]):
             if all(x.status == "ok" for x in runs)
         }
         values = {c: mean(x.measurements.test_metric for x in by_contender[c]) for c in scores}
-        metric = next(iter(by_contender.values()))[0].metric
+        # A cell skipped before it loaded its data recorded no metric: its cell still says
+        # which one it would have been scored on.
+        first = next(iter(by_contender.values()))[0]
+        metric = first.metric or first.cell.metric or default_metric(first.cell.task)
         scale = median(values.values()) if values else None
         best = max(scores.values(), default=None)
         for i, (c, runs) in enumerate(by_contender.items()):
