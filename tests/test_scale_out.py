@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 SUITE = """\
 name: {name}
 description: small cells for several runners at once
@@ -154,3 +156,84 @@ def test_a_claim_whose_heartbeat_stands_still_expires_after_the_lease(tmp_path: 
     assert [p.name for p in logs.glob("*.log")] == [
         "adult__n=200__xgboost__cpu-1thread__s0.attempt-2.log"
     ]
+
+
+def _spans(runs: list) -> dict[str, tuple[float, float]]:
+    """Each cell's worker, start to end (the run's start and end times are the worker's)."""
+    return {r.info.run_name: (r.info.start_time / 1000, r.info.end_time / 1000) for r in runs}
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return min(a[1], b[1]) - max(a[0], b[0])
+
+
+def test_jobs_runs_one_thread_cells_side_by_side_and_never_more_threads_than_cores(
+    tmp_path: Path,
+) -> None:
+    """`--jobs 2` on one- and all-core cells: the two one-thread cells run at the same time;
+    a cell with every core (runner `cpu`) runs alone, and the run says so up front."""
+    from treeline.execute.executors import usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("one usable core: two one-thread cells cannot run side by side here")
+    path = tmp_path / "jobs.yaml"
+    path.write_text(
+        SUITE.format(name="jobs", sizes="[200, 300]", contenders="xgboost", budget=3).replace(
+            "runners: [cpu-1thread]", "runners: [cpu-1thread, cpu]"
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "treeline", "run", str(path), "--jobs", "2"],
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    cores = usable_cores()
+    assert f"cells run 1 at once with {cores} thread(s) each" in out.stdout, out.stdout
+    spans = _spans(cell_runs("jobs"))
+    one = [spans[f"adult/n={n}/xgboost/cpu-1thread/s0"] for n in (200, 300)]
+    assert _overlap(*one) > 2, f"the one-thread cells did not run side by side: {spans}"
+    for n in (200, 300):
+        wide = spans[f"adult/n={n}/xgboost/cpu/s0"]
+        others = [s for cell, s in spans.items() if s is not wide]
+        assert all(_overlap(wide, s) <= 0 for s in others), f"an all-core cell shared: {spans}"
+
+
+def test_a_cuda_cell_gets_a_gpu_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two GPUs, two CUDA cells run at once, each told its own GPU; a third waits for one
+    to be free. (No GPU here: the worker is stood in for by one that reports the GPU given.)"""
+    import dataclasses
+
+    from treeline.config.runner_profile import get_runner
+    from treeline.execute import supervise
+    from treeline.execute.executors import LocalExecutor
+    from treeline.execute.plan import expand, load_suite
+    from treeline.execute.result import CellResult
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    given: dict[str, str | None] = {}
+
+    def stand_in(cell, profile, log_path, *, gpu=None, **_):
+        given[cell.id] = gpu
+        return CellResult(cell, "skipped", error="stand-in")
+
+    monkeypatch.setattr(supervise, "execute", stand_in)
+    suite = write_suite(tmp_path, "gpus", sizes="[200, 300, 400]", contenders="xgboost")
+    profile = get_runner("t4")
+    # One thread each, so that only the GPUs limit how many run at once.
+    cells = [dataclasses.replace(c, threads=1) for c in expand(load_suite(suite), {"t4": profile})]
+    ex = LocalExecutor(4, cells)
+    try:
+        first, second, third = cells
+        for cell in (first, second):
+            assert ex.fits(cell)
+            ex.submit(cell, profile, tmp_path / "log").result(timeout=30)
+        assert not ex.fits(third), "a third CUDA cell started with both GPUs taken"
+        ex.done(first)
+        assert ex.fits(third)
+        ex.submit(third, profile, tmp_path / "log").result(timeout=30)
+    finally:
+        ex.close()
+    assert given == {first.id: "3", second.id: "5", third.id: "3"}

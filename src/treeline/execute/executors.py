@@ -70,19 +70,22 @@ class LocalExecutor:
         self.cancel = threading.Event()
         self.pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="cell")
         self.preload = warm.preload_for(cells) if warm.enabled() else None
-        self.widest = max((c.threads for c in cells), default=1)
+        self.widths = sorted({c.threads for c in cells})
 
     def notes(self) -> list[str]:
-        if self.jobs == 1:
+        # Per thread count: a suite may mix one-thread cells, which fit side by side, with
+        # cells that take every core, which run alone.
+        over = [w for w in self.widths if self.jobs > 1 and self.jobs * w > self.cores]
+        if not over:
             return []
-        fit = max(1, self.cores // self.widest)
-        if self.jobs * self.widest > self.cores:
-            return [
-                f"--jobs {self.jobs} with {self.widest} thread(s) per cell needs "
-                f"{self.jobs * self.widest} cores; this machine has {self.cores}: at most "
-                f"{min(fit, self.jobs)} cell(s) run at once, never more threads than cores"
-            ]
-        return []
+        at_once = "; ".join(
+            f"{min(self.jobs, max(1, self.cores // w))} at once with {w} thread(s) each"
+            for w in over
+        )
+        return [
+            f"--jobs {self.jobs} would need more threads than this machine's {self.cores} "
+            f"cores: cells run {at_once}, never more threads than cores"
+        ]
 
     def never_fits(self, cell: Cell) -> str | None:
         return None  # supervise skips a cell whose device is absent, with the reason
