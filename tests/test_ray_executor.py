@@ -32,6 +32,7 @@ datasets:
 contenders: [{contenders}]
 runners: [{runners}]
 """
+RUNNERS = "cpu-1thread, t4"
 LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # one machine: keep Ray on 127.0.0.1
 
 
@@ -90,26 +91,19 @@ def ray_cluster() -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(tmp_path: Path, address: str, name: str, **fmt: str) -> subprocess.Popen[str]:
+def _run(tmp_path: Path, address: str | None, name: str, **fmt: str) -> subprocess.Popen[str]:
+    """`treeline run` of a one-size suite, on the Ray cluster at `address` (None: locally)."""
     suite = tmp_path / f"{name}.yaml"
     suite.write_text(SUITE.format(name=name, **fmt))
+    on_ray = ["--executor", "ray", "--address", address] if address else []
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "treeline",
-            "run",
-            str(suite),
-            "--executor",
-            "ray",
-            "--address",
-            address,
-            "--allow-skipped",
-        ],
+        [sys.executable, "-m", "treeline", "run", str(suite), *on_ray, "--allow-skipped"],
         env={**os.environ, **LOOPBACK, "COLUMNS": "200"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As from a terminal: a test run started in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -137,7 +131,7 @@ def test_cells_run_as_ray_tasks_once_and_a_gpu_runner_is_skipped(
         "ray-smoke",
         budget="2",
         contenders="xgboost, lightgbm",
-        runners="cpu-1thread, t4",
+        runners=RUNNERS,
     )
     out = run.communicate(timeout=300)[0]
     assert run.returncode == 0, out
@@ -154,6 +148,19 @@ def test_cells_run_as_ray_tasks_once_and_a_gpu_runner_is_skipped(
     # The cell's log came back from the task and is kept beside the others.
     logs = Path(os.environ["TREELINE_RESULTS"]) / "logs" / "ray-smoke"
     assert "trial 0:" in (logs / "adult__n=300__xgboost__cpu-1thread__s0.log").read_text()
+    # Resume does not care which executor ran a cell: a local run keeps the two the Ray
+    # executor recorded, and tries again only the skipped ones (as after any run).
+    again = _run(
+        tmp_path, None, "ray-smoke", budget="2", contenders="xgboost, lightgbm", runners=RUNNERS
+    )
+    out = again.communicate(timeout=300)[0]
+    assert again.returncode == 0, out
+    rerun = _cells("ray-smoke")
+    for cell, was in status.items():
+        now = rerun[cell]
+        assert now.data.tags["treeline.status"] == was, (cell, out)
+        if was == "ok":
+            assert now.info.run_id == runs[cell].info.run_id, f"{cell} ran again locally"
 
 
 def test_a_killed_worker_or_ray_task_fails_its_cell_and_is_not_retried(
@@ -168,22 +175,17 @@ def test_a_killed_worker_or_ray_task_fails_its_cell_and_is_not_retried(
         runners="cpu-1thread",
     )
     try:
-        # Two cells in flight, each a warm worker (a child of its Ray task) and its fork.
-        pairs: list[tuple[int, int]] = []
+        # Two cells in flight, each a Ray task, the warm worker it started and its fork.
+        cells: list[tuple[int, int, int]] = []
         for _ in range(600):
-            procs = _processes()
-            # A Ray task's process is titled ray::<task name>, the cell's id here.
-            tasks = {p for p, (_, cmd) in procs.items() if cmd.startswith("ray::adult/n=300/")}
-            warm = {p for p, (pp, cmd) in procs.items() if pp in tasks and "execute.warm" in cmd}
-            pairs = [(pp, p) for p, (pp, _) in procs.items() if pp in warm]  # (warm, its fork)
-            if len(pairs) == 2:
+            cells = _cell_processes()
+            if len(cells) == 2:
                 break
             time.sleep(0.1)
-        assert len(pairs) == 2, "two cells never started"
+        assert len(cells) == 2, "two cells never started"
         time.sleep(2)
-        (_, fork), (warm_b, _) = pairs
-        os.kill(fork, signal.SIGKILL)  # one cell's worker
-        os.kill(_processes()[warm_b][0], signal.SIGKILL)  # the other's Ray task
+        os.kill(cells[0][2], signal.SIGKILL)  # one cell's worker
+        os.kill(cells[1][0], signal.SIGKILL)  # the other's Ray task
         out = run.communicate(timeout=120)[0]
     finally:
         run.kill()
@@ -194,3 +196,49 @@ def test_a_killed_worker_or_ray_task_fails_its_cell_and_is_not_retried(
     assert [r.data.tags["treeline.status"] for r in runs.values()] == ["failed", "failed"]
     assert any("worker killed by SIGKILL from outside" in e for e in errors), errors
     assert any("Ray task running the cell ended without a result" in e for e in errors), errors
+
+
+def _cell_processes() -> list[tuple[int, int, int]]:
+    """(Ray task, its warm worker, the warm worker's fork) of each cell in flight."""
+    procs = _processes()
+    # A Ray task's process is titled ray::<task name>, the cell's id here.
+    tasks = {p for p, (_, cmd) in procs.items() if cmd.startswith("ray::adult/n=300/")}
+    warm = {p: pp for p, (pp, cmd) in procs.items() if pp in tasks and "execute.warm" in cmd}
+    return [(warm[pp], pp, p) for p, (pp, _) in procs.items() if pp in warm]
+
+
+def test_ctrl_c_cancels_the_ray_tasks_and_their_processes(ray_cluster: str, tmp_path: Path) -> None:
+    """Ctrl-C in the driver cancels the task in flight with force: the task, the warm worker it
+    started and the cell's worker are gone; the cell is not recorded, and no claim is left."""
+    run = _run(
+        tmp_path, ray_cluster, "ray-cancel", budget="60", contenders="xgboost", runners="cpu"
+    )
+    try:
+        cells: list[tuple[int, int, int]] = []
+        for _ in range(600):
+            cells = _cell_processes()
+            if cells:
+                break
+            time.sleep(0.1)
+        assert cells, "the cell never started"
+        time.sleep(2)
+        run.send_signal(signal.SIGINT)
+        out = run.communicate(timeout=60)[0]
+    finally:
+        run.kill()
+    assert run.returncode == 130, out
+    assert "interrupted" in out, out
+    left: list[int] = []
+    for _ in range(100):  # Ray kills a cancelled task's process within moments
+        left = [pid for pid in cells[0] if pid in _processes()]
+        if not left:
+            break
+        time.sleep(0.1)
+    assert not left, f"still running after Ctrl-C: {[_processes()[p][1][:80] for p in left]}"
+    assert _cells("ray-cancel") == {}, "the cancelled cell was recorded"
+    from mlflow import MlflowClient
+
+    from treeline.record.store import default_tracking_uri
+
+    claims = MlflowClient(default_tracking_uri()).search_registered_models()
+    assert [m.name for m in claims] == []
