@@ -105,6 +105,7 @@ def _data(name: str, task: str) -> DataBundle:
 def test_predictions_have_the_right_shape(name: str, task: str) -> None:
     data = _data(name, task)
     c, fd = load(name, TEST_OPTIONS.get(name)), data.fitdata()
+    c.import_libraries()  # as the worker does before its clock: pretrained weights placed
     ctx = _ctx()
     model = c.fit(fd, c.prepare(fd, ctx), _defaults(c, fd), ctx)
     pred = c.predict(model, data.test.X, fd)
@@ -120,6 +121,7 @@ def test_predictions_have_the_right_shape(name: str, task: str) -> None:
 def test_same_seed_same_predictions(name: str, task: str) -> None:
     data = _data(name, task)
     c, fd = load(name, TEST_OPTIONS.get(name)), data.fitdata()
+    c.import_libraries()
     preds = []
     for _ in range(2):
         ctx = _ctx()
