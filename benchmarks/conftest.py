@@ -4,6 +4,8 @@ A cell passes when it ended `ok` within budget + grace, beat the trivial baselin
 class / mean) and, where the suite declares one, landed in its expected score range. The options
 are `treeline run`'s (config/options.py), and so is resuming: a cell already recorded with the
 same resume key is checked as recorded, not run again; `--rerun-all` measures every cell anew.
+With `--jobs N` (N > 1) or `--executor ray` the selected cells run together, side by side, before
+the first test checks its own; otherwise each test runs its cell, one after another.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 
 RUN_KEY = pytest.StashKey["object"]()
 RESULTS_KEY = pytest.StashKey[list]()
+SELECTED_KEY = pytest.StashKey[list]()  # the cells of the tests left after -k / deselection
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,9 +55,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("cell", run.cells, ids=[c.id for c in run.cells])
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    cells = []
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("cell") is not None:
+            cells.append(callspec.params["cell"])
+    session.config.stash[SELECTED_KEY] = cells
+
+
 @pytest.fixture(scope="session")
 def suite_run(pytestconfig: pytest.Config):
     return pytestconfig.stash[RUN_KEY]
+
+
+@pytest.fixture(scope="session")
+def ran_together(suite_run, recorded, pytestconfig: pytest.Config) -> dict:
+    """With --jobs N > 1 or --executor ray: every selected cell not recorded yet, run at once
+    on that executor (claimed and recorded as `treeline run` does), by cell id. Empty when each
+    test runs its own cell."""
+    opts = suite_run.options
+    if opts.jobs == 1 and opts.executor == "local":
+        return {}
+    todo = [c for c in pytestconfig.stash[SELECTED_KEY] if c.resume_key not in recorded]
+    return {r.cell.id: r for r in suite_run.execute(todo)}
 
 
 @pytest.fixture(scope="session")

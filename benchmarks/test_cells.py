@@ -7,9 +7,11 @@ import pytest
 from treeline.execute.budget import grace_seconds
 
 
-def test_cell(cell, suite_run, recorded, results, benchmark) -> None:
+def test_cell(cell, suite_run, recorded, ran_together, results, benchmark) -> None:
     if cell.resume_key in recorded:  # checked as recorded, like `treeline run` resumes
         result = recorded[cell.resume_key]
+    elif cell.id in ran_together:  # --jobs / --executor ray: run beside the others
+        result = ran_together[cell.id]
     else:
         result = benchmark.pedantic(suite_run.run_cell, args=(cell,), rounds=1, iterations=1)
     results.append(result)

@@ -116,3 +116,41 @@ def test_the_plugin_resumes_like_treeline_run(pytester: pytest.Pytester, tmp_pat
     again.assert_outcomes(passed=2)
     rerun = live_runs()
     assert len(rerun) == 2 and not rerun & first
+
+
+def test_jobs_runs_the_selected_cells_side_by_side(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """`--jobs 2` is not accepted and then ignored: the two one-thread cells left after `-k` run
+    at the same time, each test checks its own, and the deselected cell does not run."""
+    from treeline.execute.executors import usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("one usable core: two one-thread cells cannot run side by side here")
+    suite = tmp_path / "side.yaml"
+    suite.write_text(
+        textwrap.dedent("""\
+        name: side
+        description: three quick cells, two selected
+        budget: 3
+        seeds: [0]
+        datasets:
+          - name: adult
+            n: [300]
+        contenders: [xgboost, lightgbm, catboost]
+        runners: [cpu-1thread]
+    """)
+    )
+    db = tmp_path / "m.db"
+    args = ("--suite", str(suite), "--tracking-uri", f"sqlite:///{db}", "--jobs", "2")
+    _run(pytester, *args, "-k", "not catboost").assert_outcomes(passed=2, deselected=1)
+    with sqlite3.connect(db) as con:
+        spans = con.execute(
+            "SELECT name, start_time, end_time FROM runs WHERE lifecycle_stage = 'active'"
+        ).fetchall()
+    assert sorted(name for name, _, _ in spans) == [
+        "adult/n=300/lightgbm/cpu-1thread/s0",
+        "adult/n=300/xgboost/cpu-1thread/s0",
+    ]
+    (_, start_a, end_a), (_, start_b, end_b) = spans
+    assert min(end_a, end_b) - max(start_a, start_b) > 2000, f"not side by side: {spans}"
