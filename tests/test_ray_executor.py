@@ -242,3 +242,20 @@ def test_ctrl_c_cancels_the_ray_tasks_and_their_processes(ray_cluster: str, tmp_
 
     claims = MlflowClient(default_tracking_uri()).search_registered_models()
     assert [m.name for m in claims] == []
+
+
+def test_a_killed_task_s_folder_is_removed_by_the_next_task(tmp_path: Path) -> None:
+    """A Ray task killed mid-cell leaves its temporary folder; the next task on the node
+    removes the folders of processes that are gone, and only those."""
+    from treeline.execute.ray_executor import _remove_orphaned_folders
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = tmp_path / f"treeline-cell-{gone.pid}-abc"
+    alive = tmp_path / f"treeline-cell-{os.getpid()}-def"
+    other = tmp_path / "treeline-cell-xyz"  # not named by a process: not ours to judge
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "cell.log").write_text("trial 0: …")
+    _remove_orphaned_folders(tmp_path)
+    assert not dead.exists() and alive.exists() and other.exists()

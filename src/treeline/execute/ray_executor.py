@@ -26,6 +26,9 @@ from treeline.execute.result import CellResult
 _FORWARDED = ("TREELINE_CACHE", "TREELINE_WARM_WORKERS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
+_FOLDER_PREFIX = "treeline-cell-"
+
+
 def run_cell_task(
     cell_json: dict[str, Any], profile: RunnerProfile, preload: list[str] | None
 ) -> tuple[dict[str, Any], str]:
@@ -34,13 +37,31 @@ def run_cell_task(
 
     from treeline.execute.supervise import execute
 
+    _remove_orphaned_folders(Path(tempfile.gettempdir()))
     cell = Cell.from_json(cell_json)
-    with tempfile.TemporaryDirectory(prefix="treeline-cell-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-") as tmp:
         log = Path(tmp) / "cell.log"
         result = execute(cell, profile, log, preload=preload)
         text = log.read_text(errors="replace") if log.exists() else ""
     result.log_path = None  # a path on the node; the text travels instead
     return result.to_json(), text
+
+
+def _remove_orphaned_folders(tmp: Path) -> None:
+    """A task killed with its cell in flight (a cancelled run, a killed Ray worker) cannot remove
+    its folder; the next task on the node does, once the process that made it is gone."""
+    import shutil
+
+    for folder in tmp.glob(f"{_FOLDER_PREFIX}*-*"):
+        pid = folder.name.removeprefix(_FOLDER_PREFIX).split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
 
 
 def _reachable(host: str, port: int, address: str) -> None:
