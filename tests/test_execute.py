@@ -130,6 +130,33 @@ def test_no_successful_trial_fails_the_cell_with_the_reason(tmp_path: Path, faul
     assert r.status == "failed" and "bad configuration" in r.error
 
 
+def test_a_warm_worker_stuck_in_an_import_fails_the_cell_not_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warm process answers once its imports are done; one that never does fails the cell
+    in flight with the reason after TREELINE_WARM_START_SECONDS, and is stopped."""
+    import time
+
+    from treeline.execute import warm
+
+    (tmp_path / "hangs_on_import.py").write_text("import time\ntime.sleep(3600)\n")
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    monkeypatch.setenv("PYTHONPATH", path)  # also a warm worker of its own: a load-time variable
+    monkeypatch.setenv("TREELINE_WARM_START_SECONDS", "3")
+    started = time.monotonic()
+    try:
+        r = execute(
+            cell("xgboost"), get_runner("cpu"), tmp_path / "c.log", preload=["hangs_on_import"]
+        )
+        stuck = [s for s in warm._SERVERS.values() if "hangs_on_import" in s.preload]
+        assert stuck and all(s.proc.poll() is not None for s in stuck), "left running"
+    finally:
+        warm.shutdown()
+    assert r.status == "failed", r
+    assert "the warm worker did not answer in 3 s" in r.error, r.error
+    assert time.monotonic() - started < 30
+
+
 def test_absent_device_and_unsupported_device_are_skipped(tmp_path: Path) -> None:
     t4 = get_runner("t4")
     if t4.unavailable_reason() is None:

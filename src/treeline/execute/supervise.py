@@ -95,8 +95,12 @@ def execute(
     try:
         with open(log_path, "w") as log:
             own_env = {"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {}
+            result: CellResult | None = None
             if warm.enabled():
-                proc = _fork_warm(spec, profile, log_path, write_fd, preload, own_env)
+                try:
+                    proc = _fork_warm(spec, profile, log_path, write_fd, preload, own_env)
+                except OSError as exc:  # the cell never started: it fails, the suite goes on
+                    result = CellResult(cell, "failed", error=f"could not start the cell: {exc}")
             else:
                 # The spec goes through stdin: no temporary file to leak when we are killed.
                 proc = subprocess.Popen(
@@ -114,7 +118,8 @@ def execute(
                 with contextlib.suppress(BrokenPipeError):  # a worker dead at start says why below
                     proc.stdin.write(json.dumps(spec).encode())
                     proc.stdin.close()
-            result = _supervise(proc, read_fd, cell, replay is not None, oom_before, cancel)
+            if result is None:
+                result = _supervise(proc, read_fd, cell, replay is not None, oom_before, cancel)
     except BaseException:  # Ctrl-C, a kill of ours: the worker in flight goes with us
         if proc is not None:
             _kill(proc)
@@ -152,6 +157,9 @@ def _fork_warm(
             [spec["contender"]], [spec["featurizer"]] if spec["featurizer"] else []
         )
         child = warm.spawn(worker_env(profile), spec_r, write_fd, log_path, modules, own_env)
+    except BaseException:
+        os.close(spec_w)
+        raise
     finally:
         os.close(spec_r)
         os.close(write_fd)

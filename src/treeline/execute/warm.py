@@ -35,6 +35,16 @@ def enabled() -> bool:
     return os.environ.get("TREELINE_WARM_WORKERS", "1") != "0"
 
 
+def start_timeout() -> float:
+    """How long a cell waits for the warm process to fork it (its imports included):
+    TREELINE_WARM_START_SECONDS, default 600 s."""
+    try:
+        value = float(os.environ.get("TREELINE_WARM_START_SECONDS", "600"))
+    except ValueError:
+        return 600.0
+    return value if value > 0 else 600.0
+
+
 class Child:
     """A forked worker as `supervise` uses a Popen: pid, wait(), its own process group."""
 
@@ -59,6 +69,7 @@ class WarmServer:
 
     def __init__(self, env: dict[str, str], preload: list[str], log_path: Path):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "a") as log:
             self.proc = subprocess.Popen(
@@ -125,10 +136,18 @@ class WarmServer:
                 before = len(self.spawned)
             socket.send_fds(self.sock, [request], [spec_fd, progress_fd])
             with self.cond:
-                while len(self.spawned) == before and not self.dead:
-                    self.cond.wait()
+                # It answers once its imports are done: seconds, unless one of them hangs.
+                answered = self.cond.wait_for(
+                    lambda: len(self.spawned) > before or self.dead, timeout=start_timeout()
+                )
+                if not answered:
+                    self.close()  # a stuck warm process is no use to the cells after this one
+                    raise OSError(
+                        f"the warm worker did not answer in {start_timeout():g} s (stuck "
+                        f"importing a library? its log: {self.log_path})"
+                    )
                 if self.dead:
-                    raise OSError("the warm worker process died")
+                    raise OSError(f"the warm worker process died (its log: {self.log_path})")
                 pid = self.spawned[before]
                 child = self.children[pid]
         return child
