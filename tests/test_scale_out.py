@@ -178,7 +178,7 @@ def test_jobs_runs_one_thread_cells_side_by_side_and_never_more_threads_than_cor
         pytest.skip("one usable core: two one-thread cells cannot run side by side here")
     path = tmp_path / "jobs.yaml"
     path.write_text(
-        SUITE.format(name="jobs", sizes="[200, 300]", contenders="xgboost", budget=3).replace(
+        SUITE.format(name="jobs", sizes="[200, 300]", contenders="xgboost", budget=2).replace(
             "runners: [cpu-1thread]", "runners: [cpu-1thread, cpu]"
         )
     )
@@ -194,7 +194,7 @@ def test_jobs_runs_one_thread_cells_side_by_side_and_never_more_threads_than_cor
     assert f"cells run 1 at once with {cores} thread(s) each" in out.stdout, out.stdout
     spans = _spans(cell_runs("jobs"))
     one = [spans[f"adult/n={n}/xgboost/cpu-1thread/s0"] for n in (200, 300)]
-    assert _overlap(*one) > 2, f"the one-thread cells did not run side by side: {spans}"
+    assert _overlap(*one) > 1, f"the one-thread cells did not run side by side: {spans}"
     for n in (200, 300):
         wide = spans[f"adult/n={n}/xgboost/cpu/s0"]
         others = [s for cell, s in spans.items() if s is not wide]
