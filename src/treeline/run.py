@@ -104,6 +104,7 @@ class SuiteRun:
         from treeline.execute.executors import make_executor
         from treeline.execute.result import FINISHED
         from treeline.record.claims import ClaimBook
+        from treeline.record.store import StoreError
 
         opts = self.options
         statuses = ("ok",) if opts.rerun_failed else FINISHED
@@ -162,6 +163,9 @@ class SuiteRun:
                     claims.release(claim)
                     _finish(cell, result, results, on_event)
             cancel = False
+        except StoreError:
+            claims.abandon()
+            raise
         finally:
             executor.close(cancel=cancel)
             claims.release_all()

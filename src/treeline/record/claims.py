@@ -167,6 +167,13 @@ class ClaimBook:
             with contextlib.suppress(Exception):
                 self.client.delete_registered_model(claim.name)
 
+    def abandon(self) -> None:
+        """The store failed: stop beating and leave our claims to expire by the lease, instead
+        of waiting out the store's retries once more for each claim on the way out."""
+        self._stop.set()
+        with self._lock:
+            self.held.clear()
+
     def release_all(self) -> None:
         """On the way out (done, interrupted, failed): nothing of ours blocks another runner."""
         self._stop.set()
