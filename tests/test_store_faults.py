@@ -220,3 +220,41 @@ def test_a_broken_environment_stops_the_run_before_any_cell(tmp_path: Path, brok
     assert not (tmp_path / "store" / "mlflow.db").exists() or not _recorded(
         tmp_path / "store" / "mlflow.db"
     )
+
+
+def test_a_lost_race_for_a_dataset_row_is_tried_again(tmp_path: Path) -> None:
+    """Seen with two runners on an mlflow server on PostgreSQL: both recorded cells of the same
+    data at once, and one stopped on 'duplicate key value violates unique constraint
+    "dataset_pk"'. The race is inside MLflow (it looks, then inserts), so the loser's first try
+    is stood in for here; its second try links the row the winner inserted, in a real store.
+    Any other failure is not tried again."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Dataset, DatasetInput
+    from mlflow.exceptions import MlflowException
+
+    from treeline.record.store import log_inputs
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
+    exp = client.create_experiment("race", artifact_location=(tmp_path / "a").as_uri())
+    data = [DatasetInput(Dataset("adult", "abc", "treeline", "{}"), [])]
+    winner, loser = (client.create_run(exp).info.run_id for _ in range(2))
+    client.log_inputs(winner, data)
+
+    class Racing:
+        def __init__(self, error: str):
+            self.error, self.calls = error, 0
+
+        def log_inputs(self, run_id: str, inputs: list) -> None:
+            self.calls += 1
+            if self.calls == 1 or "unique" not in self.error:
+                raise MlflowException(self.error)
+            client.log_inputs(run_id, inputs)
+
+    lost = Racing('(psycopg2.errors.UniqueViolation) duplicate key value violates unique "x"')
+    log_inputs(lost, loser, data)
+    assert lost.calls == 2
+    assert [i.dataset.digest for i in client.get_run(loser).inputs.dataset_inputs] == ["abc"]
+    broken = Racing("(sqlite3.OperationalError) disk I/O error")
+    with pytest.raises(MlflowException, match="disk I/O"):
+        log_inputs(broken, loser, data)
+    assert broken.calls == 1

@@ -306,7 +306,7 @@ class Tracker:
 
         data = Dataset(**schema.dataset_input(result))
         context = InputTag("mlflow.data.context", "train+validation+test")
-        self.client.log_inputs(run_id, [DatasetInput(data, [context])])
+        log_inputs(self.client, run_id, [DatasetInput(data, [context])])
 
         now = int(time.time() * 1000)
         metrics = [Metric(k, v, now, 0) for k, v in values.items()]
@@ -379,6 +379,23 @@ class Tracker:
             schema.replay_from_mlflow(r.data.tags, r.data.metrics, r.data.params) for r in runs
         )
         return [r for r in found if r is not None]
+
+
+def log_inputs(client: Any, run_id: str, inputs: list[Any], tries: int = 3) -> None:
+    """`client.log_inputs`, again when it loses a race: two runners recording cells of the same
+    data at once both insert its dataset row (MLflow looks, then inserts), and the loser gets
+    the store's unique-key error. The row exists then, so the next try links it."""
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(1, tries + 1):
+        try:
+            client.log_inputs(run_id, inputs)
+            return
+        except MlflowException as exc:
+            text = str(exc).lower()
+            if attempt == tries or not ("unique" in text or "duplicate key" in text):
+                raise
+            time.sleep(0.1 * attempt)
 
 
 @contextlib.contextmanager
