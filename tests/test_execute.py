@@ -13,9 +13,10 @@ from design_names import METRICS
 from treeline.config.runner_profile import get_runner
 from treeline.contenders import catalogue, contender_class
 from treeline.data import DatasetRef
-from treeline.execute.budget import grace_seconds, kill_after
+from treeline.execute.budget import Budget
 from treeline.execute.cell import Cell, ContenderSpec
 from treeline.execute.supervise import execute
+from treeline.record.schema import metrics
 
 HERE = Path(__file__).parent
 
@@ -37,7 +38,13 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", path)
 
 
-def cell(contender: str, budget: float = 1.0, runner: str = "cpu", n: int = 300) -> Cell:
+def cell(
+    contender: str,
+    budget: float = 1.0,
+    runner: str = "cpu",
+    n: int = 300,
+    max_trials: int | None = None,
+) -> Cell:
     p = get_runner(runner)
     return Cell(
         suite="t",
@@ -54,18 +61,19 @@ def cell(contender: str, budget: float = 1.0, runner: str = "cpu", n: int = 300)
         price_per_hour=p.price_per_hour,
         price_source="test",
         seed=0,
-        budget=budget,
+        budget=Budget(budget),
+        max_trials=max_trials,
     )
 
 
 def test_ok_cell_reports_every_design_metric(tmp_path: Path) -> None:
     r = execute(cell("xgboost"), get_runner("cpu"), tmp_path / "c.log")
     assert r.status == "ok", r.error
-    assert {*METRICS, "test_accuracy"} <= set(r.metrics)
-    assert r.metrics["test_score"] > r.metrics["baseline_test_score"]
-    assert r.metrics["peak_rss_mb"] > 50 and r.metrics["peak_vram_mb"] == 0
-    assert r.metrics["cost_usd"] > 0 and r.metrics["overhead_seconds"] > 0
-    assert r.metrics["overrun_seconds"] < 0.05 * 1.0 + 1
+    assert {*METRICS, "test_accuracy"} <= set(metrics(r))
+    assert r.measurements.test_score > r.measurements.baseline_test_score
+    assert r.measurements.peak_rss_mb > 50 and r.measurements.peak_vram_mb == 0
+    assert r.measurements.cost_usd > 0 and r.measurements.overhead_seconds > 0
+    assert r.measurements.overrun_seconds < 0.05 * 1.0 + 1
     assert r.anytime and r.params and r.metric == "accuracy"
     # The log is the worker's account: data, a line per trial, the tuning, the test score.
     log = (tmp_path / "c.log").read_text().splitlines()
@@ -82,7 +90,7 @@ def test_test_scoring_with_the_clock_paused_moves_the_kill_deadline(
     test set (5.5 s a time, past the 5 s grace) must not get the worker killed for it."""
     r = execute(cell("slow-test-scoring", budget=1.0), get_runner("cpu"), tmp_path / "c.log")
     assert r.status == "ok", r.error
-    assert len(r.anytime) >= 1 and r.metrics["fit_seconds"] < 1.0 + grace_seconds(1.0)
+    assert len(r.anytime) >= 1 and r.measurements.fit_seconds < Budget(1.0).limit
 
 
 def test_a_large_test_set_is_scored_in_chunks_each_under_the_scoring_limit(
@@ -90,15 +98,10 @@ def test_a_large_test_set_is_scored_in_chunks_each_under_the_scoring_limit(
 ) -> None:
     """The scoring limit bounds one chunk of test rows, not the whole test set: 3.3 s of test
     predictions in chunks of 2,048 rows (1 s each) pass a 1.6 s limit; one call did not."""
-    from treeline.execute import supervise
-
-    def short_scoring(phase: str, budget: float, replay: bool = False) -> float:
-        return 1.6 if phase == "scoring" else kill_after(phase, budget, replay)
-
-    monkeypatch.setattr(supervise, "kill_after", short_scoring)
+    monkeypatch.setattr(Budget, "scoring_timeout", property(lambda self: 1.6))
     r = execute(cell("slow-test-rows", budget=0.5), get_runner("cpu"), tmp_path / "c.log")
     assert r.status == "ok", r.error
-    assert r.metrics["predict_seconds"] > 3.0
+    assert r.measurements.predict_seconds > 3.0
     # A chunk that never returns is still killed at the limit, and the error says what hung.
     r = execute(cell("hung-test-scoring", budget=0.5), get_runner("cpu"), tmp_path / "h.log")
     assert r.status == "timeout"
@@ -109,7 +112,7 @@ def test_a_worker_that_ignores_its_deadline_is_killed(tmp_path: Path, faults: No
     r = execute(cell("hang", budget=1.0), get_runner("cpu"), tmp_path / "c.log")
     assert r.status == "timeout"
     assert "past its budget of 1 s plus 5 s grace" in r.error
-    assert 1.0 + grace_seconds(1.0) <= r.metrics["fit_seconds"] < 1.0 + grace_seconds(1.0) + 2
+    assert Budget(1.0).limit <= r.measurements.fit_seconds < Budget(1.0).limit + 2
 
 
 def test_a_crashed_worker_is_a_failed_cell(tmp_path: Path, faults: None) -> None:
@@ -255,3 +258,10 @@ def test_a_worker_dies_with_its_parent(tmp_path: Path, how: str, signame: str) -
             assert not _descendants(warm)
     finally:
         parent.kill()
+
+
+def test_a_trial_cap_ends_the_cell_before_its_budget(tmp_path: Path) -> None:
+    r = execute(cell("xgboost", budget=60.0, max_trials=2), get_runner("cpu"), tmp_path / "c.log")
+    assert r.status == "ok", r.error
+    assert r.measurements.n_trials == 2 and len(r.schedule) == 2
+    assert r.measurements.fit_seconds < 30

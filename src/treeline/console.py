@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from treeline.execute.cell import Cell
-from treeline.execute.result import CellResult
+from treeline.execute.result import PASSED, CellResult
 from treeline.execute.schedule import UNITS, TrialRecord
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
         soft_wrap=True,
     )
     overhead: list[float] = []
-    remaining = {c.id: c.budget for c in cells}
+    remaining = {c.id: c.budget.seconds for c in cells}
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -77,7 +77,7 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
             assert result is not None
             remaining.pop(cell.id, None)
             if not result.from_earlier_run and result.status == "ok":
-                overhead.append(max(0.0, result.measurements.wall_seconds - cell.budget))
+                overhead.append(max(0.0, result.measurements.wall_seconds - cell.budget.seconds))
             progress.console.print(_cell_line(result), soft_wrap=True)
             progress.update(task, advance=1, eta=eta())
 
@@ -143,7 +143,8 @@ class Listing:
 
 def _budgets(cells: list[Cell]) -> str:
     """`8` or `8–30` (a suite may give a dataset its own budget)."""
-    low, high = min(c.budget for c in cells), max(c.budget for c in cells)
+    low = min(c.budget.seconds for c in cells)
+    high = max(c.budget.seconds for c in cells)
     return f"{low:g}" if low == high else f"{low:g}–{high:g}"
 
 
@@ -171,7 +172,7 @@ def _cell_line(o: CellResult) -> str:
     if o.from_earlier_run:
         from rich.markup import escape
 
-        if o.status in ("ok", "skipped"):
+        if o.status in PASSED:
             return f"{head} [dim](recorded earlier)[/]"
         reason = escape(o.error.splitlines()[-1] if o.error else "no reason recorded")
         return f"{head} [dim](recorded earlier; --rerun-failed runs it again)[/]  {reason}"
@@ -263,7 +264,7 @@ def decision_table(frame: pd.DataFrame):
     from rich.table import Table
 
     from treeline.analysis.boundary import compare
-    from treeline.analysis.report import decision_rows
+    from treeline.analysis.content import decision_rows
 
     table = Table(
         title="decision table (from the recorded cells)", title_justify="left", header_style="bold"

@@ -238,12 +238,12 @@ def score_at_fraction(anytime: list[tuple[float, float]], budget: float, fractio
     """The test score of the best model found within `fraction` of the budget (NaN if none).
     A trial that ended within the grace after the budget counts at the budget, as the cell's
     result does: fraction 1 always agrees with the main verdict."""
-    from treeline.execute.budget import grace_seconds
+    from treeline.execute.budget import Budget
 
     limit = fraction * budget
     score = math.nan
     for elapsed, test_score in sorted(anytime):
-        if budget < elapsed <= budget + grace_seconds(budget):
+        if budget < elapsed <= Budget(budget).limit:
             elapsed = budget
         if elapsed <= limit:
             score = test_score

@@ -43,7 +43,7 @@ def results_frame(results: list[CellResult]) -> pd.DataFrame:
                 "error": r.error,
                 "n": c.n,
                 "seed": c.seed,
-                "budget": c.budget,
+                "budget": c.budget.seconds,
                 "price_per_hour": c.price_per_hour,
                 "test_score": m.test_score,
                 "fit_seconds": fit,

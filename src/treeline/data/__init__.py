@@ -80,6 +80,7 @@ class DatasetRef:
     target: str | None = None
     task: Task | None = None
     total_rows: int | None = None
+    digest: str | None = None  # a user file's content (sha256): an edited file is new data
 
     def build(self) -> Dataset:
         if self.file is not None:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
 
 LOAD_TIMEOUT = 1800.0  # data loading is not budgeted, but a hung load must still end
 # Test rows per prediction call. The scoring limit bounds one chunk, not the test set, so a slow
 # model on a large test set is never killed for its size and a hung predict still is.
 SCORE_CHUNK_ROWS = 2048
+Phase = Literal["loading", "tuning", "scoring"]
 
 
 class BudgetClock:
@@ -68,26 +71,46 @@ class BudgetClock:
                 self._on_pause(seconds)
 
 
-def grace_seconds(budget: float) -> float:
-    """How far past its budget a worker may run before it is killed."""
-    return max(5.0, 0.2 * budget)
+@dataclass(frozen=True)
+class Budget:
+    """A cell's budget and every limit derived from it, computed here and nowhere else: what
+    the worker's clock runs to, how far past it the supervisor lets tuning run before a kill
+    (grace), and how long loading, scoring and a replay may take."""
 
+    seconds: float  # tuning + training on the budget clock
 
-def scoring_timeout(budget: float) -> float:
-    """Predicting one chunk of test rows (SCORE_CHUNK_ROWS): generous, but a hung predict
-    still ends. Each chunk starts the limit again, so the test set's size does not count."""
-    return max(120.0, budget)
+    @property
+    def grace(self) -> float:
+        """How far past its budget a worker may run before it is killed."""
+        return max(5.0, 0.2 * self.seconds)
 
+    @property
+    def limit(self) -> float:
+        """Fit seconds a cell may show and still count as on time: budget + grace."""
+        return self.seconds + self.grace
 
-def replay_timeout(budget: float) -> float:
-    """A replay runs recorded work, not a budget: a slower machine takes longer. It still ends."""
-    return max(LOAD_TIMEOUT, 20.0 * budget)
+    @property
+    def scoring_timeout(self) -> float:
+        """Predicting one chunk of test rows (SCORE_CHUNK_ROWS): generous, but a hung predict
+        still ends. Each chunk starts the limit again, so the test set's size does not count."""
+        return max(120.0, self.seconds)
 
+    @property
+    def replay_timeout(self) -> float:
+        """A replay runs recorded work, not a budget: a slower machine takes longer. It still
+        ends."""
+        return max(LOAD_TIMEOUT, 20.0 * self.seconds)
 
-def kill_after(phase: str, budget: float, replay: bool = False) -> float:
-    """Seconds a worker may spend in `phase` (loading | tuning | scoring) before it is killed."""
-    if phase == "loading":
-        return LOAD_TIMEOUT
-    if phase == "tuning":
-        return replay_timeout(budget) if replay else budget + grace_seconds(budget)
-    return scoring_timeout(budget)
+    def kill_after(self, phase: Phase, replay: bool = False) -> float:
+        """Seconds a worker may spend in `phase` before it is killed."""
+        if phase == "loading":
+            return LOAD_TIMEOUT
+        if phase == "tuning":
+            return self.replay_timeout if replay else self.limit
+        return self.scoring_timeout
+
+    def scaled(self, factor: float) -> Budget:
+        return Budget(self.seconds * factor)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.seconds, spec or "g")

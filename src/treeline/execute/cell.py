@@ -12,6 +12,7 @@ from typing import Any
 
 from treeline.config.runner_profile import RunnerProfile
 from treeline.data import DatasetRef
+from treeline.execute.budget import Budget
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ class Cell:
     price_per_hour: float
     price_source: str
     seed: int
-    budget: float
+    budget: Budget
     metric: str | None = None  # the suite's choice for this dataset; None: the task's default
+    max_trials: int | None = None  # the suite's cap on trials; None: until the budget is spent
 
     @property
     def id(self) -> str:
@@ -57,18 +59,22 @@ class Cell:
 
     @property
     def resume_key(self) -> str:
-        """Hash of everything that defines the cell's outcome: its data, contender (featurizer
-        and options included), seed, budget and the runner's device, threads and price."""
+        """Hash of everything that defines the cell's outcome: its data (a user file's content
+        digest included), contender (featurizer and options included), seed, budget and the
+        runner's device and threads. Not the price: a dated price that changes reprices the
+        recorded seconds, it does not make them wrong."""
         d = self.to_json()
-        for k in ("suite", "price_source"):  # names and notes, not the configuration
+        for k in ("suite", "price_per_hour", "price_source"):  # names and prices, not the setup
             d.pop(k)
         blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        if d["metric"] is None:  # absent, not null: resume keys of default cells stay the same
-            del d["metric"]
+        d["budget"] = self.budget.seconds
+        for key in ("metric", "max_trials"):  # absent, not null: default cells' keys stay put
+            if d[key] is None:
+                del d[key]
         return d
 
     def on(self, runner: str, profile: RunnerProfile) -> Cell:
@@ -82,6 +88,7 @@ class Cell:
                 **d,
                 "dataset": DatasetRef(**d["dataset"]),
                 "contender": ContenderSpec(**d["contender"]),
+                "budget": Budget(float(d["budget"])),
             }
         )
 

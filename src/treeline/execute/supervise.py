@@ -24,9 +24,11 @@ from typing import Any
 
 from treeline.config.runner_profile import RunnerProfile
 from treeline.execute import warm
-from treeline.execute.budget import SCORE_CHUNK_ROWS, grace_seconds, kill_after, replay_timeout
+from treeline.execute.budget import SCORE_CHUNK_ROWS
 from treeline.execute.cell import Cell
+from treeline.execute.events import Event
 from treeline.execute.measure import cost_usd, oom_kills
+from treeline.execute.process import die_with_parent
 from treeline.execute.result import AnytimePoint, CellResult, Measurements
 from treeline.execute.schedule import TrialRecord
 
@@ -181,7 +183,8 @@ def _supervise(
     cancel: threading.Event | None = None,
 ) -> CellResult:
     buffer = b""
-    phase, deadline = "loading", time.monotonic() + kill_after("loading", cell.budget)
+    budget = cell.budget
+    phase, deadline = "loading", time.monotonic() + budget.kill_after("loading")
     loaded_at = 0.0
     paused = 0.0  # seconds the budget clock stood still (anytime test scoring)
     tuning_deadline, in_pause = deadline, False
@@ -200,25 +203,25 @@ def _supervise(
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 msg = json.loads(line)
-                if msg["event"] == "loaded":
+                if msg["event"] == Event.LOADED:
                     phase, loaded_at = "tuning", time.monotonic()
                     data_seconds = float(msg["data_seconds"])
-                    deadline = loaded_at + kill_after("tuning", cell.budget, replay)
-                elif msg["event"] == "pause" and phase == "tuning":
+                    deadline = loaded_at + budget.kill_after("tuning", replay)
+                elif msg["event"] == Event.PAUSE and phase == "tuning":
                     # Scoring a new best on test (the budget clock stands still): the tuning
                     # deadline waits, and the scoring has the scoring phase's own limit.
                     tuning_deadline, in_pause = deadline, True
-                    deadline = time.monotonic() + kill_after("scoring", cell.budget)
-                elif msg["event"] == "resume" and phase == "tuning":
+                    deadline = time.monotonic() + budget.kill_after("scoring")
+                elif msg["event"] == Event.RESUME and phase == "tuning":
                     paused, in_pause = paused + float(msg["seconds"]), False
                     deadline = tuning_deadline + float(msg["seconds"])
-                elif msg["event"] == "scored" and (in_pause or phase == "scoring"):
+                elif msg["event"] == Event.SCORED and (in_pause or phase == "scoring"):
                     # A chunk of test rows is done: the scoring limit starts again for the next.
-                    deadline = time.monotonic() + kill_after("scoring", cell.budget)
-                elif msg["event"] == "tuned":
+                    deadline = time.monotonic() + budget.kill_after("scoring")
+                elif msg["event"] == Event.TUNED:
                     phase = "scoring"
-                    deadline = time.monotonic() + kill_after("scoring", cell.budget)
-                elif msg["event"] in ("result", "error"):
+                    deadline = time.monotonic() + budget.kill_after("scoring")
+                elif msg["event"] in (Event.RESULT, Event.ERROR):
                     final = msg
         elif time.monotonic() >= deadline:
             _kill(proc)
@@ -226,17 +229,17 @@ def _supervise(
             m = Measurements(data_seconds=data_seconds)
             stalled = (
                 f"predicting a chunk of {SCORE_CHUNK_ROWS:,} test rows took over "
-                f"{kill_after('scoring', cell.budget):g} s"
+                f"{budget.scoring_timeout:g} s"
             )
             if in_pause:
                 error = f"killed: scoring a new best model on test, {stalled}"
             elif phase == "tuning" and replay:
-                error = f"killed: the replay ran past {replay_timeout(cell.budget):g} s"
+                error = f"killed: the replay ran past {budget.replay_timeout:g} s"
             elif phase == "tuning":
-                m.update(fit_seconds=elapsed, overrun_seconds=elapsed - cell.budget)
+                m.update(fit_seconds=elapsed, overrun_seconds=elapsed - budget.seconds)
                 error = (
                     f"killed: tuning ran {elapsed:.1f} s, past its budget of "
-                    f"{cell.budget:g} s plus {grace_seconds(cell.budget):g} s grace"
+                    f"{budget.seconds:g} s plus {budget.grace:g} s grace"
                 )
             elif phase == "scoring":
                 error = f"killed: test scoring, {stalled}"
@@ -244,7 +247,7 @@ def _supervise(
                 error = f"killed: {phase} did not finish in time"
             return CellResult(cell, "timeout", error=error, measurements=m)
     code = proc.wait()
-    if final is not None and final["event"] == "result":
+    if final is not None and final["event"] == Event.RESULT:
         r = final["result"]
         return CellResult(
             cell,
@@ -292,16 +295,6 @@ def _killed(cell: Cell, oom_before: int | None) -> CellResult:
         error="worker killed by SIGKILL from outside, not by the kernel's out-of-memory killer "
         "(no OOM kill on this machine during the cell)",
     )
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: SIGKILL it when the parent dies (Linux), so a killed
-    `treeline run` leaves no orphan worker competing for the cores."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill(proc: subprocess.Popen | warm.Child) -> None:

@@ -296,7 +296,7 @@ def _child(sock: socket.socket, spec_fd: int, progress_fd: int, request: dict[st
         sock.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.setsid()  # its own process group: the runner kills the cell with everything it started
-        from treeline.execute.supervise import die_with_parent
+        from treeline.execute.process import die_with_parent
 
         die_with_parent()  # the warm process is the parent now
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

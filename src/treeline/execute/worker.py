@@ -19,6 +19,8 @@ import traceback
 from dataclasses import asdict
 from typing import Any
 
+from treeline.execute.events import Event
+
 
 def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     import contextlib
@@ -73,12 +75,12 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
 
         torch.cuda.reset_peak_memory_stats()
         sync = torch.cuda.synchronize
-    send("loaded", data_seconds=data_seconds)
+    send(Event.LOADED, data_seconds=data_seconds)
 
     data, test = dataclasses.replace(bundle.fitdata(), metric=cell.metric), bundle.test
 
     def predict_test(model: Any) -> Any:
-        return predict_in_chunks(contender, model, test.X, data, lambda: send("scored"))
+        return predict_in_chunks(contender, model, test.X, data, lambda: send(Event.SCORED))
 
     def score_test(model: Any) -> float:
         return score(data.task, test.y, predict_test(model), cell.metric).score
@@ -91,11 +93,11 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     # Featurizing the cell's train + validation rows is charged to its budget up front.
     def on_pause(seconds: float | None) -> None:
         if seconds is None:
-            send("pause")
+            send(Event.PAUSE)
         else:
-            send("resume", seconds=seconds)
+            send(Event.RESUME, seconds=seconds)
 
-    clock = BudgetClock(cell.budget, sync, spent=featurize_fit, on_pause=on_pause)
+    clock = BudgetClock(cell.budget.seconds, sync, spent=featurize_fit, on_pause=on_pause)
     with sampler:
         result = tune(
             contender,
@@ -107,9 +109,10 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
             score_test=score_test,
             replay=replay,
             on_trial=_print_trial,
+            max_trials=cell.max_trials,
         )
         fit_seconds = clock.elapsed()
-    send("tuned", fit_seconds=fit_seconds)
+    send(Event.TUNED, fit_seconds=fit_seconds)
     print(
         f"tuned: {result.n_trials} trial{'' if result.n_trials == 1 else 's'} "
         f"({result.n_pruned} pruned, "
@@ -141,7 +144,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         val_score=result.best_val.score,
         baseline_test_score=baseline.score,
         fit_seconds=fit_seconds,
-        overrun_seconds=max(0.0, fit_seconds - cell.budget),
+        overrun_seconds=max(0.0, fit_seconds - cell.budget.seconds),
         time_to_best_seconds=result.time_to_best,
         data_seconds=data_seconds,
         featurize_seconds=featurize_fit + featurize_test if spec.get("featurizer") else 0.0,
@@ -221,24 +224,23 @@ def serve(spec_file: Any, fd: int) -> int:
     code. Also the entry of a child forked from a warm worker (warm.py)."""
     channel = os.fdopen(fd, "w", buffering=1)
 
-    def send(event: str, **payload: Any) -> None:
+    def send(event: Event, **payload: Any) -> None:
         channel.write(json.dumps({"event": event, **payload}, default=float) + "\n")
         channel.flush()
 
     try:
         spec = json.load(spec_file)
-        send("started", pid=os.getpid())
-        send("result", result=run(spec, send))
+        send(Event.RESULT, result=run(spec, send))
         return 0
     except BaseException as exc:  # everything, so the parent always learns why
         from treeline.data.split import NotEnoughData
         from treeline.execute.tuning import failure_reason, one_line
 
         if isinstance(exc, NotEnoughData):  # the data cannot support this cell: say so, skip
-            send("error", reason="skipped", error=str(exc))
+            send(Event.ERROR, reason="skipped", error=str(exc))
             return 0
         traceback.print_exc()
-        send("error", reason=failure_reason(exc), error=one_line(exc))
+        send(Event.ERROR, reason=failure_reason(exc), error=one_line(exc))
         return 1
 
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PREFIX = "treeline-claim"
+from treeline.record import schema
+
 DEFAULT_LEASE = 60.0
 
 
@@ -85,7 +86,7 @@ class ClaimBook:
         self.problem: str | None = None
 
     def _prefix(self, resume_key: str) -> str:
-        return f"{PREFIX}-{self.experiment_id}-{resume_key}-"
+        return f"{schema.CLAIM_PREFIX}-{self.experiment_id}-{resume_key}-"
 
     def take(self, resume_key: str, cell_id: str) -> Claim | None:
         """Claim a cell; None while another runner's live claim holds it."""
@@ -95,7 +96,7 @@ class ClaimBook:
             return Claim("", 1, cell_id)
         prefix = self._prefix(resume_key)
         try:
-            found = self.client.search_registered_models(filter_string=f"name LIKE '{prefix}%'")
+            found = self.client.search_registered_models(filter_string=schema.claim_filter(prefix))
         except MlflowException as exc:
             if exc.error_code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"):
                 self.available = False
@@ -110,8 +111,8 @@ class ClaimBook:
         if attempts:
             last = attempts[max(attempts)]
             if not (
-                _holder_gone(last.tags.get("owner", ""))
-                or self._expired(last.name, last.tags.get("heartbeat", ""))
+                _holder_gone(last.tags.get(schema.CLAIM_OWNER, ""))
+                or self._expired(last.name, last.tags.get(schema.CLAIM_HEARTBEAT, ""))
             ):
                 return None
             attempt = max(attempts) + 1
@@ -119,7 +120,11 @@ class ClaimBook:
         try:
             self.client.create_registered_model(
                 name,
-                tags={"owner": self.owner, "heartbeat": "0", "cell_id": cell_id},
+                tags={
+                    schema.CLAIM_OWNER: self.owner,
+                    schema.CLAIM_HEARTBEAT: "0",
+                    schema.CLAIM_CELL: cell_id,
+                },
                 description=f"{cell_id}: claimed by {self.owner}; deleted once it is recorded",
             )
         except MlflowException as exc:
@@ -157,7 +162,7 @@ class ClaimBook:
             return exc.error_code != "RESOURCE_DOES_NOT_EXIST"
         except Exception:
             return True
-        return model.tags.get("owner") == self.owner
+        return model.tags.get(schema.CLAIM_OWNER) == self.owner
 
     def release(self, claim: Claim) -> None:
         with self._lock:
@@ -193,4 +198,4 @@ class ClaimBook:
                 names = list(self.held)
             for name in names:
                 with contextlib.suppress(Exception):  # a missed beat; the lease allows three
-                    self.client.set_registered_model_tag(name, "heartbeat", str(beat))
+                    self.client.set_registered_model_tag(name, schema.CLAIM_HEARTBEAT, str(beat))

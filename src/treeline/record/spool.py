@@ -21,22 +21,22 @@ def folder(suite: str) -> Path:
     return results_dir() / "spool" / suite
 
 
-def put(result: CellResult, machine: dict[str, str], grace_seconds: float) -> Path:
+def put(result: CellResult, machine: dict[str, str]) -> Path:
     """Keep a cell's result on disk (atomically: a kill mid-write leaves the old or nothing)."""
     path = folder(result.cell.suite) / f"{result.cell.resume_key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {"result": result.to_json(), "machine": machine, "grace_seconds": grace_seconds}
+    blob = {"result": result.to_json(), "machine": machine}
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(blob, default=str))
     tmp.replace(path)
     return path
 
 
-def pending(suite: str) -> list[tuple[Path, CellResult, dict[str, str], float]]:
+def pending(suite: str) -> list[tuple[Path, CellResult, dict[str, str]]]:
     """Spooled cells of `suite`, oldest first."""
     out = []
     for path in sorted(folder(suite).glob("*.json"), key=lambda p: p.stat().st_mtime):
         blob: dict[str, Any] = json.loads(path.read_text())
         result = CellResult.from_json(blob["result"])
-        out.append((path, result, blob["machine"], float(blob["grace_seconds"])))
+        out.append((path, result, blob["machine"]))
     return out

@@ -1,5 +1,5 @@
-"""MLflow: one experiment per suite, one run per cell. Every name comes from
-`execute/result.py`; results are written and read back only through it.
+"""MLflow: one experiment per suite, one run per cell. Every name and query comes from
+`record/schema.py`; results are written and read back only through it.
 
 A run is written in full and then tagged `treeline.complete`; a run without that tag (a process
 killed while writing it) is deleted before the cell is recorded again, so a resumed suite never
@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from treeline.errors import TreelineError
-from treeline.execute import result as schema
-from treeline.execute.budget import grace_seconds as grace
-from treeline.execute.result import CellResult, Replay
+from treeline.execute.result import FINISHED, PASSED, CellResult, Replay
 from treeline.execute.schedule import TrialRecord, dumps, loads
 from treeline.locate import results_dir
+from treeline.record import schema
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -49,8 +48,9 @@ class Recorded(NamedTuple):
 def find_cell(client: Any, experiment_ids: list[str], cell_id: str) -> list[Recorded]:
     if not experiment_ids:
         return []
-    quoted = cell_id.replace("\\", "").replace("'", "")
-    runs = client.search_runs(experiment_ids, filter_string=f"tags.`treeline.cell_id` = '{quoted}'")
+    runs = client.search_runs(
+        experiment_ids, filter_string=schema.tag_filter(schema.CELL_ID, cell_id)
+    )
     out = []
     for run in runs:
         r = schema.from_mlflow(run.data.tags, run.data.metrics, run.data.params, [])
@@ -88,9 +88,6 @@ def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-
-
-NOTE = "mlflow.note.content"  # an experiment's description in the MLflow UI
 
 
 class StoreError(TreelineError):
@@ -218,8 +215,8 @@ class Tracker:
                 self.client.restore_experiment(exp.experiment_id)
             exp_id = exp.experiment_id
         self.experiment_id = exp_id
-        if description and (exp is None or exp.tags.get(NOTE) != description):
-            self.client.set_experiment_tag(exp_id, NOTE, description)  # the UI's description
+        if description and (exp is None or exp.tags.get(schema.NOTE) != description):
+            self.client.set_experiment_tag(exp_id, schema.NOTE, description)  # the UI's description
 
     def recorded(
         self, resume_key: str, statuses: tuple[str, ...], since: float = 0.0
@@ -244,12 +241,12 @@ class Tracker:
 
     def done(self, rerun_failed: bool = False) -> dict[str, CellResult]:
         """Complete results a rerun keeps, by resume key (without their anytime curves)."""
-        statuses = ("ok",) if rerun_failed else schema.FINISHED
+        statuses = ("ok",) if rerun_failed else FINISHED
         out = {}
         for run in self.runs():
-            if run.info.status == "RUNNING" and run.data.tags.get(schema.COMPLETE_TAG) == "1":
+            if run.info.status == "RUNNING" and run.data.tags.get(schema.COMPLETE) == "1":
                 # Written by an earlier Treeline that tagged complete before terminating.
-                ok = run.data.tags.get(schema.TAG + "status") in ("ok", "skipped")
+                ok = schema.is_ok_or_skipped(run.data.tags)
                 self.client.set_terminated(run.info.run_id, "FINISHED" if ok else "FAILED")
             r = self._result(run, anytime=False)
             if r is not None and r.status in statuses:
@@ -262,7 +259,7 @@ class Tracker:
 
     def _result(self, run: Run, anytime: bool) -> CellResult | None:
         curve: list[tuple[float, float]] = []
-        if anytime and run.data.tags.get(schema.TAG + "status") == "ok":
+        if anytime and run.data.tags.get(schema.STATUS) == "ok":
             history = self.client.get_metric_history(run.info.run_id, schema.ANYTIME_TEST)
             curve = sorted((m.step / 1000.0, m.value) for m in history)
         result = schema.from_mlflow(run.data.tags, run.data.metrics, run.data.params, curve)
@@ -272,10 +269,10 @@ class Tracker:
 
     def _with_key(self, key: str) -> list[Run]:
         return self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`treeline.resume_key` = '{key}'"
+            [self.experiment_id], filter_string=schema.tag_filter(schema.RESUME_KEY, key)
         )
 
-    def record(self, result: CellResult, machine: dict[str, str], grace_seconds: float) -> str:
+    def record(self, result: CellResult, machine: dict[str, str]) -> str:
         """Write one cell's run; replaces any earlier run with the same resume key."""
         for old in self._with_key(result.cell.resume_key):
             self.client.delete_run(old.info.run_id)
@@ -286,22 +283,20 @@ class Tracker:
             start_time=_millis(result.started_at),
         )
         run_id = run.info.run_id
-        self._write(run_id, schema.metrics(result), result, grace_seconds)
+        self._write(run_id, schema.metrics(result), result)
         self._artifacts(run_id, result)
         # Terminated before complete: a run killed in between is incomplete (replaced by the
         # next record of its cell), never "complete but RUNNING" for ever. The cell's own end
         # time: the UI's Duration is the cell's wall-clock, not the write's.
         self.client.set_terminated(
             run_id,
-            "FINISHED" if result.status in ("ok", "skipped") else "FAILED",
+            "FINISHED" if result.status in PASSED else "FAILED",
             end_time=_millis(result.ended_at),
         )
-        self.client.set_tag(run_id, schema.COMPLETE_TAG, "1")
+        self.client.set_tag(run_id, schema.COMPLETE, "1")
         return run_id
 
-    def _write(
-        self, run_id: str, values: dict[str, float], result: CellResult, grace_seconds: float
-    ) -> None:
+    def _write(self, run_id: str, values: dict[str, float], result: CellResult) -> None:
         from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
 
         data = Dataset(**schema.dataset_input(result))
@@ -314,7 +309,7 @@ class Tracker:
             step = round(point.elapsed * 1000)
             metrics.append(Metric(schema.ANYTIME_VAL, point.val_score, now, step))
             metrics.append(Metric(schema.ANYTIME_TEST, point.test_score, now, step))
-        plist = [Param(k, v) for k, v in schema.params(result, grace_seconds).items()]
+        plist = [Param(k, v) for k, v in schema.params(result).items()]
         # MLflow takes at most 100 params and 1000 metrics per batch.
         for i in range(0, len(plist), 100):
             self.client.log_batch(run_id, params=plist[i : i + 100])
@@ -324,13 +319,13 @@ class Tracker:
     def log_report(self, folder: Path, suite_hash: str) -> str:
         """The report's files as artifacts of one suite-level run (replacing the last one)."""
         for old in self.client.search_runs(
-            [self.experiment_id], filter_string="tags.`treeline.kind` = 'report'"
+            [self.experiment_id], filter_string=schema.tag_filter(schema.KIND, schema.KIND_REPORT)
         ):
             self.client.delete_run(old.info.run_id)
         run = self.client.create_run(
             self.experiment_id,
             run_name="report",
-            tags={"treeline.kind": "report", "treeline.suite_hash": suite_hash},
+            tags={schema.KIND: schema.KIND_REPORT, schema.SUITE_HASH: suite_hash},
         )
         self.client.log_artifacts(run.info.run_id, str(folder), artifact_path="report")
         self.client.set_terminated(run.info.run_id, "FINISHED")
@@ -341,7 +336,9 @@ class Tracker:
             self.client.log_artifact(run_id, str(result.log_path))
         detail = result.to_json()
         detail.pop("schedule")  # its own artifact, below
-        self.client.log_text(run_id, json.dumps(detail, indent=2, default=str), "cell.json")
+        self.client.log_text(
+            run_id, json.dumps(detail, indent=2, default=str), schema.CELL_ARTIFACT
+        )
         if result.schedule:
             self.client.log_text(run_id, dumps(result.schedule), schema.SCHEDULE_ARTIFACT)
 
@@ -356,7 +353,7 @@ class Tracker:
             return loads(Path(path).read_text())
 
     def record_replay(self, replay: Replay, machine: dict[str, str]) -> str:
-        """Write a replay as its own run (never a cell: see `schema.Replay`)."""
+        """Write a replay as its own run (never a cell: see `result.Replay`)."""
         r = replay.replayed
         run = self.client.create_run(
             self.experiment_id,
@@ -364,16 +361,16 @@ class Tracker:
             tags=schema.replay_tags(replay, machine),
         )
         run_id = run.info.run_id
-        self._write(run_id, schema.replay_metrics(replay), r, grace(r.cell.budget))
+        self._write(run_id, schema.replay_metrics(replay), r)
         self._artifacts(run_id, r)
-        self.client.set_tag(run_id, schema.COMPLETE_TAG, "1")
+        self.client.set_tag(run_id, schema.COMPLETE, "1")
         self.client.set_terminated(run_id, "FINISHED" if r.status == "ok" else "FAILED")
         return run_id
 
     def replays(self) -> list[Replay]:
         """Every complete replay of the experiment's cells."""
         runs = self.client.search_runs(
-            [self.experiment_id], filter_string="tags.`treeline.kind` = 'replay'"
+            [self.experiment_id], filter_string=schema.tag_filter(schema.KIND, schema.KIND_REPLAY)
         )
         found = (
             schema.replay_from_mlflow(r.data.tags, r.data.metrics, r.data.params) for r in runs
