@@ -11,7 +11,7 @@ import pytest
 
 from treeline.cli import main
 from treeline.errors import ConfigError
-from treeline.execute.plan import load_suite
+from treeline.execute.resolve import load_suite, resolve
 
 GOOD = """\
 name: bad
@@ -381,10 +381,10 @@ def test_a_dataset_may_choose_its_metric(
     from treeline.run import SuiteRun
 
     text = swap("datasets: [adult]", "datasets:\n  - {name: adult, metric: roc_auc}")
-    cells = SuiteRun(load_suite(write(tmp_path, text))).cells
+    cells = SuiteRun(resolve(write(tmp_path, text))).cells
     assert {c.metric for c in cells} == {"roc_auc"}
     (tmp_path / "default").mkdir()
-    default = SuiteRun(load_suite(write(tmp_path / "default", GOOD))).cells[0]
+    default = SuiteRun(resolve(write(tmp_path / "default", GOOD))).cells[0]
     assert "metric" not in default.to_json()  # default cells keep their resume keys
     bad = swap("datasets: [adult]", "datasets:\n  - {name: adult, metric: rmse}")
     assert main(["validate", str(write(tmp_path, bad))]) == 2
@@ -404,7 +404,7 @@ def test_a_suite_of_tables_and_images_pairs_contenders_by_modality(tmp_path: Pat
     ).replace("contenders: [xgboost]", "contenders: [xgboost, xgboost+pixels, cnn]")
     suite = load_suite(write(tmp_path, mixed))
     cells = expand(suite, {"cpu": get_runner("cpu")}, budget_scale=2)
-    assert [(c.id, c.budget) for c in cells] == [
+    assert [(c.id, c.budget.seconds) for c in cells] == [
         ("adult/n=1000/xgboost/cpu/s0", 20.0),
         ("digits/n=500/xgboost+pixels/cpu/s0", 6.0),
         ("digits/n=500/cnn/cpu/s0", 6.0),
@@ -416,3 +416,83 @@ def test_a_suite_of_tables_and_images_pairs_contenders_by_modality(tmp_path: Pat
     assert [p.message for p in info.value.problems] == [
         "no contender of this suite takes the image dataset 'digits'"
     ]
+
+
+def test_the_budget_cap_holds_through_a_dataset_s_budget_and_the_budget_scale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dataset's own budget of 600,000 s is within the 7-day cap; at --budget-scale 2 its
+    cells would get 1,200,000 s: refused, located at that dataset's budget, before any cell."""
+    from treeline.config.options import RunOptions
+
+    text = swap("datasets: [adult]", "datasets:\n  - name: adult\n    budget: 600000")
+    path = write(tmp_path, text)
+    assert {c.budget.seconds for c in resolve(path).cells} == {600000.0}
+    with pytest.raises(ConfigError) as info:
+        resolve(path, RunOptions(budget_scale=2))
+    (problem,) = info.value.problems
+    assert (problem.line, problem.field) == (8, "datasets[0].budget")
+    assert "budget of 1,200,000 s at --budget-scale 2" in problem.message
+    assert "cap of 7 days (604,800 s)" in problem.message
+    # The suite's own budget, scaled past the cap, is located at the suite's budget.
+    with pytest.raises(ConfigError) as info:
+        (tmp_path / "plain").mkdir()
+        resolve(write(tmp_path / "plain", GOOD), RunOptions(budget_scale=70000))
+    assert [(p.line, p.field) for p in info.value.problems] == [(3, "budget")]
+    # And through the command line: exit 2, the located line, no traceback, nothing run.
+    results = tmp_path / "results"
+    assert main(["run", str(path), "--budget-scale", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:8: datasets[0].budget:" in err and "Traceback" not in err
+    assert not (results / "mlflow.db").exists()
+
+
+def test_run_options_are_checked_with_the_suite_and_every_problem_is_told(tmp_path: Path) -> None:
+    from treeline.config.options import RunOptions
+
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ConfigError) as info:
+        resolve(path, RunOptions(runners=["cpu", "gpu9"], only=["nothing/*"], address="x:1"))
+    messages = [str(p) for p in info.value.problems]
+    assert messages[0] == "command line: --address: names a Ray cluster: use it with --executor ray"
+    assert messages[1].startswith("command line: --runner: unknown runner 'gpu9'")
+    with pytest.raises(ConfigError) as info:
+        resolve(path, RunOptions(only=["nothing/*"]))
+    assert [str(p) for p in info.value.problems] == [
+        "command line: --only: nothing/* matches no cell of 'bad'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("contenders", "message"),
+    [
+        ("[xgboost+]", "'xgboost+' names no featurizer after '+'"),
+        ("[{name: cnn, size: 1}]", "size: Input should be greater than or equal to 8, got 1"),
+    ],
+    ids=["empty-featurizer", "image-size"],
+)
+def test_a_contender_that_could_only_fail_at_run_time_is_refused(
+    tmp_path: Path, contenders: str, message: str
+) -> None:
+    text = swap("contenders: [xgboost]", f"contenders: {contenders}")
+    text = text.replace("datasets: [adult]", "datasets: [digits]").replace("[1000]", "[500]")
+    with pytest.raises(ConfigError) as info:
+        load_suite(write(tmp_path, text))
+    assert any(message in str(p) for p in info.value.problems), info.value.problems
+
+
+def test_a_trial_cap_from_the_suite_or_the_command_line_reaches_every_cell(tmp_path: Path) -> None:
+    from treeline.config.options import RunOptions
+
+    path = write(tmp_path, swap("seeds: [0]", "seeds: [0]\nmax_trials: 3"))
+    capped = resolve(path).cells
+    assert {c.max_trials for c in capped} == {3}
+    assert {c.max_trials for c in resolve(path, RunOptions(max_trials=1)).cells} == {1}
+    (tmp_path / "plain").mkdir()
+    (plain,) = resolve(write(tmp_path / "plain", GOOD)).cells
+    assert plain.max_trials is None and "max_trials" not in plain.to_json()
+    assert plain.resume_key != capped[0].resume_key  # another protocol, another record
+    bad = write(tmp_path, swap("seeds: [0]", "seeds: [0]\nmax_trials: 0"))
+    with pytest.raises(ConfigError) as info:
+        load_suite(bad)
+    assert [(p.line, p.field) for p in info.value.problems] == [(5, "max_trials")]

@@ -143,22 +143,18 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from treeline.console import plural
-    from treeline.execute.plan import load_suite
+    from treeline.execute.resolve import resolve
 
     console, failed = _console(), 0
     for ref in args.suites:
         try:
-            s = load_suite(ref)
+            plan = resolve(ref)
         except ConfigError as exc:
             failed += 1
             print_problems(exc.problems)
             continue
-        cells = (
-            sum(len(d.sizes) * len(d.contenders) for d in s.datasets)
-            * len(s.runners)
-            * len(s.seeds)
-        )
-        budgets = sorted({d.budget or s.budget for d in s.datasets})
+        s, cells = plan.suite, len(plan.cells)
+        budgets = sorted({c.budget.seconds for c in plan.cells}) or [s.budget]
         budget = f"{budgets[0]:g}" + (f"–{budgets[-1]:g}" if len(budgets) > 1 else "")
         console.print(
             f"[green]ok[/] {s.path}: suite '{s.name}', {plural(len(s.datasets), 'dataset')}, "
@@ -214,11 +210,11 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from treeline.config.options import RunOptions
     from treeline.console import recorded_decision_table, run_with_progress
-    from treeline.execute.plan import load_suite
+    from treeline.execute.resolve import resolve
     from treeline.run import SuiteRun, exit_code, tally
 
-    suite = load_suite(args.suite)
-    run = SuiteRun(suite, RunOptions.read(lambda dest: getattr(args, dest)))
+    run = SuiteRun(resolve(args.suite, RunOptions.read(lambda dest: getattr(args, dest))))
+    suite = run.suite
     results = run_with_progress(run)
     table = recorded_decision_table(suite.name, args.tracking_uri)
     if table is not None:
@@ -241,7 +237,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from treeline.analysis.frame import replays_frame, results_frame
     from treeline.analysis.report import write_report
     from treeline.console import decision_table
-    from treeline.execute.plan import load_suite
+    from treeline.execute.resolve import load_suite
     from treeline.locate import results_dir
     from treeline.record.store import Tracker, read_results
 
@@ -291,7 +287,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
     import time
 
-    from treeline.execute.supervise import die_with_parent
+    from treeline.execute.process import die_with_parent
     from treeline.locate import results_dir
     from treeline.record.store import tracking_uri
 

@@ -49,6 +49,15 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
     (
+        "--max-trials",
+        {
+            "type": positive_int,
+            "metavar": "N",
+            "help": "stop each cell's tuning after N trials even if budget is left (instead of "
+            "the suite's max_trials; default: until the budget is spent)",
+        },
+    ),
+    (
         "--tracking-uri",
         {
             "metavar": "URI",
@@ -126,6 +135,7 @@ def add_run_options(add: Callable[..., Any]) -> None:
 class RunOptions:
     runners: list[str] | None = None
     budget_scale: float = 1.0
+    max_trials: int | None = None
     tracking_uri: str | None = None
     only: list[str] | None = None
     rerun_failed: bool = False
@@ -141,6 +151,7 @@ class RunOptions:
         return cls(
             runners=get("runner"),
             budget_scale=get("budget_scale"),
+            max_trials=get("max_trials"),
             tracking_uri=get("tracking_uri"),
             only=get("only"),
             rerun_failed=get("rerun_failed"),

@@ -133,6 +133,9 @@ class SuiteFile(_Strict):
         gt=0, allow_inf_nan=False, description="seconds of tuning + training per cell"
     )
     seeds: list[int] = Field(min_length=1)
+    # A cap on trials per cell besides the budget: a quick check of a suite's plumbing, or a
+    # tuning protocol counted in trials. None: trials run until the budget is spent.
+    max_trials: PositiveInt | None = None
     n: list[PositiveInt | Literal["max"]] | None = Field(None, min_length=1)
     datasets: list[DatasetItem] = Field(min_length=1)
     contenders: list[ContenderItem] = Field(min_length=1)

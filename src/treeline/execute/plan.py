@@ -1,41 +1,19 @@
-"""The plan: a parsed suite file resolved against the catalogues (datasets, featurizers,
-contenders, runners) into a `Suite`, then expanded into cells. Every problem is reported at once,
-located in the file, with a suggestion for a misspelt name."""
+"""The plan: a resolved `Suite` (every name checked, see resolve.py), expanded into the cells a
+run executes. Nothing here checks anything: what reaches this module is valid."""
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
+from treeline.config.options import RunOptions
 from treeline.config.runner_profile import RunnerProfile
-from treeline.config.schema_problems import pydantic_problems
-from treeline.config.suite import (
-    MAX_SEED,
-    MIN_N,
-    ContenderEntry,
-    DatasetEntry,
-    SuiteFile,
-    parse_suite,
-)
-from treeline.config.yaml_source import LocatedYaml
-from treeline.data import Dataset, DatasetRef
-from treeline.errors import ConfigError, Problem, unknown_name
+from treeline.data import DatasetRef
+from treeline.execute.budget import Budget
 from treeline.execute.cell import Cell, ContenderSpec, runner_fields
-
-MAX_CELLS = 100_000  # far beyond a run anyone waits for; also bounds validation's own work
-
-# Options of a built-in dataset that only mean something for one task. The rule belongs to the
-# dataset's Options model; it lives here until that model states it.
-_TASK_ONLY_OPTIONS = {("synthetic", "classes"): "multiclass"}
-
-# File endings that show a path was given where a name is expected.
-_FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".json", ".xlsx", ".py", ".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -82,6 +60,7 @@ class Suite:
     contenders: tuple[ContenderSpec, ...]
     runners: tuple[str, ...]
     expectations: tuple[Expectation, ...]
+    max_trials: int | None = None  # trials per cell at most, besides the budget
 
     @property
     def digest(self) -> str:
@@ -101,431 +80,22 @@ class Suite:
                 ],
                 "contenders": [c.__dict__ for c in self.contenders],
                 "runners": self.runners,
+                **({"max_trials": self.max_trials} if self.max_trials else {}),
             },
             sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def load_suite(ref: str | Path) -> Suite:
-    """Parse and fully validate a suite; raises ConfigError listing every problem."""
-    src, model = parse_suite(ref)
-    return _Checker(src, model).run()
+@dataclass(frozen=True)
+class Plan:
+    """What a run executes: the suite, the run's options, the runner profiles it uses (by
+    name) and the cells, each with its final budget. Made by `resolve.resolve` only."""
 
-
-class _Checker:
-    """The checks that need the registries: names, sizes, modalities, files, expectations."""
-
-    def __init__(self, src: LocatedYaml, model: SuiteFile):
-        self.src, self.m = src, model
-        self.problems: list[Problem] = []
-        self.builtins: dict[str, Dataset] = {}
-
-    def add(self, loc: tuple[str | int, ...], message: str) -> None:
-        self.problems.append(self.src.problem(loc, message))
-
-    def run(self) -> Suite:
-        from treeline.config.runner_profile import available_runners, load_runner
-
-        m = self.m
-        if m.name != self.src.path.stem:
-            self.add(("name",), f"must match the file name '{self.src.path.stem}', got '{m.name}'")
-        for key, values in (
-            ("seeds", m.seeds),
-            ("n", m.n or []),
-            ("runners", m.runners),
-        ):
-            self._no_duplicates(key, values)
-        for i, seed in enumerate(m.seeds):
-            if not 0 <= seed <= MAX_SEED:
-                self.add(
-                    ("seeds", i),
-                    f"a seed must be between 0 and {MAX_SEED} (2**31 - 1, what numpy, torch and "
-                    f"the tree libraries accept), got {seed}",
-                )
-        for i, n in enumerate(m.n or []):
-            if n != "max" and n < MIN_N:
-                self.add(("n", i), f"n must be >= {MIN_N}, got {n}")
-
-        indexed = [(i, c) for i, e in enumerate(m.contenders) if (c := self._contender(i, e))]
-        contenders = [c for _, c in indexed]
-        seen: set[str] = set()
-        for i, c in indexed:
-            if c.label in seen:
-                self.add(
-                    ("contenders", i), f"duplicate entry '{c.label}'; give one a distinct 'label'"
-                )
-            seen.add(c.label)
-        runner_files = available_runners()
-        for i, name in enumerate(m.runners):
-            if name not in runner_files:
-                hint = "; a runner is a profile runners/NAME.yaml, named by its NAME"
-                self.add(("runners", i), _unknown("runner", name, runner_files, hint))
-                continue
-            try:
-                load_runner(runner_files[name])
-            except ConfigError as exc:
-                # Both places: the profile's line to fix, and the suite line that uses it.
-                for p in exc.problems:
-                    self.add(("runners", i), f"runner profile '{name}' is invalid: {p}")
-        too_many = self._too_many_cells()
-
-        datasets = []
-        labels: dict[str, int] = {}
-        mismatches: dict[int, list[str]] = {k: [] for k, _ in indexed}
-        for i, entry in enumerate(m.datasets):
-            ds = self._dataset(i, entry)
-            if ds is None:
-                continue
-            if ds.ref.label in labels:
-                self.add(
-                    ("datasets", i),
-                    f"duplicate dataset '{ds.ref.label}' (also "
-                    f"datasets[{labels[ds.ref.label]}]); give one a distinct 'label'",
-                )
-                continue
-            labels[ds.ref.label] = i
-            if too_many:  # pairs are datasets × contenders: bounded only with the cells
-                datasets.append(ds)
-                continue
-            fits = []
-            for k, spec in indexed:
-                why = self._pair(spec, ds)
-                if why is None:
-                    fits.append(spec.label)
-                else:
-                    mismatches[k].append(why)
-            if not fits and indexed:
-                self.add(
-                    ("datasets", i),
-                    f"no contender of this suite takes the {ds.modality} dataset '{ds.ref.label}'",
-                )
-            datasets.append(replace(ds, contenders=tuple(fits)))
-        for k, whys in mismatches.items():
-            if datasets and len(whys) == len(datasets):  # a contender with nothing to run on
-                for why in whys:
-                    self.add(("contenders", k), why)
-
-        expectations = self._expectations(datasets, [c.label for c in contenders])
-        if self.problems:
-            raise ConfigError(self.problems)
-        return Suite(
-            name=m.name,
-            description=m.description,
-            path=self.src.path,
-            budget=float(m.budget),
-            seeds=tuple(m.seeds),
-            datasets=tuple(datasets),
-            contenders=tuple(contenders),
-            runners=tuple(m.runners),
-            expectations=tuple(expectations),
-        )
-
-    def _too_many_cells(self) -> bool:
-        """A suite of more than MAX_CELLS cells is refused before anything scales with it."""
-        m = self.m
-        own = [e.n if isinstance(e, DatasetEntry) else None for e in m.datasets]
-        sizes = sum(len(n or m.n or []) for n in own)
-        cells = sizes * len(m.contenders) * len(m.runners) * len(m.seeds)
-        if cells <= MAX_CELLS:
-            return False
-        self.add(
-            (),
-            f"the suite expands to {cells:,} cells (dataset sizes × contenders × runners × seeds); "
-            f"at most {MAX_CELLS:,}",
-        )
-        return True
-
-    def _no_duplicates(self, key: str, values: list[Any]) -> None:
-        seen: set[Any] = set()
-        for i, v in enumerate(values):
-            if v in seen:
-                self.add((key, i), f"duplicate entry {v!r}")
-            seen.add(v)
-
-    def _contender(self, i: int, entry: str | ContenderEntry) -> ContenderSpec | None:
-        """`name`, `name+featurizer`, or a mapping with a label and typed options."""
-        from treeline.contenders import catalogue
-        from treeline.featurize import catalogue as featurizers
-
-        if isinstance(entry, str):
-            entry, loc = ContenderEntry(name=entry), ("contenders", i)
-        else:
-            loc = ("contenders", i, "name")
-        name, _, featurizer = entry.name.partition("+")
-        ok = True
-        if name not in catalogue():
-            hint = (
-                "; a contender is a module under src/treeline/contenders/ named by its name "
-                "(`treeline ls contenders`), not a file"
-            )
-            self.add(loc, _unknown("contender", name, catalogue(), hint))
-            ok = False
-        if featurizer and featurizer not in featurizers():
-            self.add(loc, unknown_name("featurizer", featurizer, featurizers()))
-            ok = False
-        own = catalogue()[name].featurizer if ok else None
-        if own and featurizer and featurizer != own:
-            self.add(loc, f"contender '{name}' always takes its inputs through '{own}'")
-            ok = False
-        if not ok:
-            return None
-        options = entry.options
-        model = catalogue()[name].Options
-        try:
-            checked = model.model_validate(options)
-        except ValidationError as exc:
-            # The options are the entry's keys besides name and label.
-            self.problems.extend(
-                pydantic_problems(self.src, exc, model.model_fields, at=("contenders", i))
-            )
-            return None
-        return ContenderSpec(
-            name,
-            featurizer or own or None,
-            _set_options(checked, options),
-            entry.label or (name if own else ""),  # its own featurizer is not in its cell ids
-        )
-
-    def _pair(self, spec: ContenderSpec, ds: SuiteDataset) -> str | None:
-        """Why this contender (with its featurizer) cannot take this dataset's inputs, or None."""
-        from treeline.contenders import catalogue as contenders
-        from treeline.contenders import contender_class
-        from treeline.featurize import catalogue as featurizers
-        from treeline.featurize import featurizer_class
-
-        cls = contender_class(spec.name)
-        label = ds.ref.label
-        if spec.featurizer:
-            f = featurizer_class(spec.featurizer)
-            if ds.modality not in f.modalities:
-                return (
-                    f"featurizer '{spec.featurizer}' takes {', '.join(f.modalities)} inputs, "
-                    f"but '{label}' is {ds.modality}"
-                )
-            if "tabular" not in cls.modalities and spec.featurizer != cls.featurizer:
-                return (
-                    f"contender '{spec.name}' does not take tables, so it cannot follow the "
-                    f"featurizer '{spec.featurizer}'"
-                )
-            if f.sparse and not cls.takes_sparse:
-                takers = [n for n, c in contenders().items() if c.takes_sparse]
-                return (
-                    f"featurizer '{spec.featurizer}' gives a sparse table, which contender "
-                    f"'{spec.name}' would have to densify; these take it sparse: "
-                    f"{', '.join(f'{n}+{spec.featurizer}' for n in takers)}"
-                )
-            return None
-        if ds.modality in cls.modalities:
-            return None
-        fits = [n for n, f in featurizers().items() if ds.modality in f.modalities]
-        hint = (
-            f"; with a featurizer: {', '.join(f'{spec.name}+{n}' for n in fits)}"
-            if fits and "tabular" in cls.modalities
-            else ""
-        )
-        return (
-            f"contender '{spec.name}' cannot handle the {ds.modality} dataset '{label}' "
-            f"(it handles: {', '.join(cls.modalities)}){hint}"
-        )
-
-    def _dataset(self, i: int, entry: str | DatasetEntry) -> SuiteDataset | None:
-        from treeline.data import builtin_names, dataset_class
-
-        loc: tuple[str | int, ...] = ("datasets", i)
-        if isinstance(entry, str):
-            entry = DatasetEntry(name=entry)
-            name_loc = loc
-        else:
-            name_loc = (*loc, "name")
-        sizes = entry.n or self.m.n
-        size_loc = (*loc, "n") if entry.n else ("n",)
-        if sizes is None:
-            self.add(loc, "no sizes: give 'n' on the dataset or at the top of the suite")
-            return None
-        if entry.n:
-            self._no_duplicates_at((*loc, "n"), entry.n)
-        if entry.file is not None:
-            ref = self._user_file(i, entry)
-            if ref is None:
-                return None
-            dataset = ref.build()
-            task = dataset.task
-        else:
-            assert entry.name is not None
-            if entry.name not in builtin_names():
-                hint = (
-                    "; a file is given as a mapping: {file: PATH, target: COLUMN, "
-                    "task: binary|multiclass|regression}"
-                )
-                self.add(name_loc, _unknown("dataset", entry.name, builtin_names(), hint))
-                return None
-            options: dict[str, Any] | None = {}
-            model = dataset_class(entry.name).Options
-            if model is not None:
-                raw = entry.options or {}
-                options = self._dataset_options(loc, model, raw)
-                if options is None or not self._options_fit_task(loc, entry.name, raw, options):
-                    return None
-            elif entry.options:
-                self.add((*loc, "options"), f"dataset '{entry.name}' takes no options")
-            label = entry.label or _default_label(entry.name, model, options)
-            ref = DatasetRef(label=label, name=entry.name, options=options)
-            dataset = self._builtin(entry.name)
-            task = str((options or {}).get("task", dataset.task))
-        ok = True
-        # `max`: every labelled row of this dataset (its test set is held out).
-        sizes = [dataset.rows if n == "max" else n for n in sizes]
-        for j, n in enumerate(sizes):
-            where = (*size_loc, j)
-            if n < MIN_N:
-                self.add(where, f"n must be >= {MIN_N}, got {n}")
-                ok = False
-            elif n > dataset.rows:
-                self.add(
-                    where,
-                    f"n={n} is larger than the {dataset.rows:,} labelled rows of "
-                    f"'{ref.label}' (its test set is held out)",
-                )
-                ok = False
-        if not ok:
-            return None
-        metric = entry.metric
-        if metric is not None:
-            from treeline.data.metrics import METRICS
-
-            if metric not in METRICS.get(task, ()):
-                self.add(
-                    (*loc, "metric"),
-                    unknown_name(f"metric for a {task} task", metric, METRICS.get(task, ())),
-                )
-                return None
-        return SuiteDataset(
-            ref, tuple(sorted(set(sizes))), dataset.modality, task, metric, entry.budget
-        )
-
-    def _builtin(self, name: str) -> Dataset:
-        """A built-in dataset with its default options, once per name: building synthetic with
-        a suite's options draws its teacher's calibration sample (hundreds of MB at the largest
-        options, once per entry), while rows and modality do not depend on options and the
-        task, where it is an option, is read from the options."""
-        from treeline.data import get_dataset
-
-        if name not in self.builtins:
-            self.builtins[name] = get_dataset(name)
-        return self.builtins[name]
-
-    def _no_duplicates_at(self, loc: tuple[str | int, ...], values: list[Any]) -> None:
-        seen: set[Any] = set()
-        for j, v in enumerate(values):
-            if v in seen:
-                self.add((*loc, j), f"duplicate entry {v!r}")
-            seen.add(v)
-
-    def _dataset_options(
-        self, loc: tuple[str | int, ...], model: type[BaseModel], raw: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        try:
-            return model.model_validate(raw).model_dump()
-        except ValidationError as exc:
-            at = (*loc, "options")
-            self.problems.extend(pydantic_problems(self.src, exc, model.model_fields, at=at))
-            return None
-
-    def _options_fit_task(
-        self, loc: tuple[str | int, ...], name: str, raw: dict[str, Any], options: dict[str, Any]
-    ) -> bool:
-        """An option given for another task would be silently ignored: refuse it."""
-        ok = True
-        for (dataset, key), task in _TASK_ONLY_OPTIONS.items():
-            if dataset == name and key in raw and options.get("task") != task:
-                self.add(
-                    (*loc, "options", key),
-                    f"'{key}' applies to task {task} only, and this dataset's task is "
-                    f"{options.get('task')}: remove it or set 'task: {task}'",
-                )
-                ok = False
-        return ok
-
-    def _user_file(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
-        """The file's own problems come from the data stage (`user_file.check_file`)."""
-        from treeline.data.tabular.user_file import check_file
-
-        loc: tuple[str | int, ...] = ("datasets", i)
-        assert entry.file and entry.target and entry.task
-        path = Path(entry.file).expanduser()
-        if not path.is_absolute():
-            path = (self.src.path.parent / path).resolve()
-        checked = check_file(path, entry.target, entry.task, entry.sep)
-        for key, message in checked.problems:
-            self.add((*loc, key), message)
-        if checked.problems:
-            return None
-        label = entry.label or path.stem.lower().replace(" ", "-")
-        return DatasetRef(
-            label=label,
-            file=str(path),
-            target=entry.target,
-            task=entry.task,
-            total_rows=checked.rows,
-            options={"sep": entry.sep} if entry.sep else {},
-        )
-
-    def _expectations(
-        self, datasets: list[SuiteDataset], contenders: list[str]
-    ) -> list[Expectation]:
-        by_label = {d.ref.label: d for d in datasets}
-        out = []
-        for i, e in enumerate(self.m.expectations):
-            loc: tuple[str | int, ...] = ("expectations", i)
-            good = True
-            if e.dataset not in by_label:
-                self.add(
-                    (*loc, "dataset"), unknown_name("dataset of this suite", e.dataset, by_label)
-                )
-                good = False
-            if e.contender not in contenders:
-                self.add(
-                    (*loc, "contender"),
-                    unknown_name("contender of this suite", e.contender, contenders),
-                )
-                good = False
-            if e.runner is not None and e.runner not in self.m.runners:
-                self.add(
-                    (*loc, "runner"), unknown_name("runner of this suite", e.runner, self.m.runners)
-                )
-                good = False
-            if good and e.n is not None and e.n not in by_label[e.dataset].sizes:
-                self.add(
-                    (*loc, "n"),
-                    f"n={e.n} is not one of the sizes of '{e.dataset}': "
-                    f"{list(by_label[e.dataset].sizes)}",
-                )
-                good = False
-            if good:
-                out.append(Expectation(e.dataset, e.contender, e.n, e.runner, *e.test_score))
-        return out
-
-
-def _unknown(kind: str, name: str, choices: Any, path_hint: str) -> str:
-    """The unknown-name message, with `path_hint` when the name looks like a file's path."""
-    message = unknown_name(kind, name, choices)
-    looks_like_path = "/" in name or "\\" in name or name.lower().endswith(_FILE_SUFFIXES)
-    return message + path_hint if looks_like_path else message
-
-
-def _default_label(name: str, model: type[BaseModel] | None, options: dict[str, Any]) -> str:
-    """The dataset's name, or with a short hash of its options when they are not the defaults."""
-    if model is None or options == model().model_dump():
-        return name
-    blob = json.dumps(options, sort_keys=True, default=str).encode()
-    return f"{name}-{hashlib.sha256(blob).hexdigest()[:6]}"
-
-
-def _set_options(checked: BaseModel, given: dict[str, Any]) -> dict[str, Any]:
-    """Only the options the suite set: defaults stay out of the cell, its id and its resume key,
-    so adding an option to a contender does not invalidate every recorded cell."""
-    return {k: v for k, v in checked.model_dump().items() if k in given}
+    suite: Suite
+    options: RunOptions
+    profiles: dict[str, RunnerProfile]
+    cells: list[Cell]
 
 
 def expand(
@@ -533,10 +103,12 @@ def expand(
     profiles: dict[str, RunnerProfile],
     budget_scale: float = 1.0,
     only: list[str] | None = None,
+    max_trials: int | None = None,
 ) -> list[Cell]:
     """Dataset × n × runner × seed × contender, in the order a person reads a results table.
 
-    `profiles`: the runners to use, by name. `only`: glob patterns on cell ids.
+    `profiles`: the runners to use, by name. `only`: glob patterns on cell ids. `max_trials`:
+    the run's cap on trials per cell, in place of the suite's.
     """
     from treeline.contenders import contender_class
 
@@ -551,8 +123,9 @@ def expand(
             family=contender_class(spec.name).family,
             **runner_fields(runner, p),
             seed=seed,
-            budget=(ds.budget or suite.budget) * budget_scale,
+            budget=Budget((ds.budget or suite.budget) * budget_scale),
             metric=ds.metric,
+            max_trials=max_trials or suite.max_trials,
         )
         for ds in suite.datasets
         for n in ds.sizes

@@ -12,10 +12,10 @@ chooses).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
-from pydantic import PositiveInt
+from pydantic import Field
 
 from treeline.contenders.base import FitContext
 from treeline.contenders.deep.loop import DeepContender, DeepOptions
@@ -33,7 +33,9 @@ AUGMENTATIONS = ("none", "crop", "crop+flip")
 class ImageOptions(DeepOptions):
     """Fixed by a suite: the side images are resized to (None: their own size)."""
 
-    size: PositiveInt | None = None
+    # At least 8 pixels: a smaller side leaves a network nothing to pool (a CNN's blocks halve
+    # it), so every trial would fail at run time instead of the suite at validation.
+    size: Annotated[int, Field(ge=8, le=1024)] | None = None
 
 
 @dataclass
