@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -50,6 +51,17 @@ def results_dir() -> Path:
     return Path(os.environ.get("TREELINE_RESULTS", "results")).expanduser()
 
 
+def cell_log(suite: str, cell_id: str, attempt: int = 1, replay: bool = False) -> Path:
+    """A cell's log: one per claim of a cell (a runner that takes over an expired claim does not
+    write into the log of the runner it replaces, which may still be alive), one per replay."""
+    name = cell_id.replace("/", "__")
+    if replay:
+        name = "replay__" + name
+    elif attempt > 1:
+        name += f".attempt-{attempt}"
+    return results_dir() / "logs" / suite / (name + ".log")
+
+
 def usable_folder(path: Path, what: str, env: str) -> str | None:
     """Why `path` cannot hold `what` (a file in its place, not writable), or None: checked
     before any cell runs, so a broken environment is never recorded as a contender's failure."""
@@ -62,3 +74,19 @@ def usable_folder(path: Path, what: str, env: str) -> str | None:
             return f"{what} folder {path}: {parent} is not writable (set {env})"
         return None
     return None
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Move a fully written folder `tmp` into `path` at once. Two processes that prepared the
+    same thing (two cells of one dataset starting together) both finish: the first one's folder
+    stands and the second's is dropped — never a folder removed under a process reading it. A
+    leftover without `meta.json` (a crash mid-write) is replaced."""
+    try:
+        tmp.rename(path)
+        return
+    except OSError:
+        if (path / "meta.json").exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.replace(path)

@@ -21,7 +21,7 @@ from pathlib import Path
 from treeline.errors import TreelineError
 from treeline.execute.result import CellResult, Replay
 from treeline.execute.schedule import TrialRecord
-from treeline.locate import results_dir
+from treeline.locate import cell_log
 from treeline.record.store import Recorded
 
 # |Δ test score| allowed where bit-equality is not expected (another device, other threads or
@@ -131,7 +131,7 @@ def replay(
     if not math.isfinite(tolerance) or tolerance < 0:
         raise ReplayError(f"--tolerance must be a number >= 0, got {tolerance}")
 
-    log = results_dir() / "logs" / cell.suite / ("replay__" + target.id.replace("/", "__") + ".log")
+    log = cell_log(cell.suite, target.id, replay=True)
     replayed = execute(target, profile, log, replay=schedule)
     same_work = len(replayed.schedule) == len(schedule) and all(
         a.same_work(b) for a, b in zip(schedule, replayed.schedule, strict=True)
