@@ -186,3 +186,33 @@ def test_prepare_is_served_from_cache_the_second_time() -> None:
     d = get_dataset("diamonds")
     d.prepare()
     assert d.prepare().from_cache
+
+
+def test_two_processes_preparing_one_dataset_at_once_both_get_it(tmp_path: Path) -> None:
+    """Two cells of a dataset not prepared yet start together (`--jobs 2`, two runners): both
+    prepare it; the first cache stands and the second is dropped, never removed under the
+    process that is reading it."""
+    import json
+
+    from treeline.locate import publish
+
+    path = tmp_path / "ds"
+    first, second = tmp_path / "ds.tmp1", tmp_path / "ds.tmp2"
+    for tmp, who in ((first, "first"), (second, "second")):
+        tmp.mkdir()
+        (tmp / "meta.json").write_text(json.dumps({"by": who}))
+    publish(first, path)
+    held = (path / "meta.json").open()  # a reader of the first cache
+    publish(second, path)
+    assert json.loads(held.read())["by"] == "first"
+    assert json.loads((path / "meta.json").read_text())["by"] == "first"
+    assert not second.exists() and not first.exists()
+    # A leftover of a crash (no meta.json) is replaced.
+    broken = tmp_path / "other"
+    broken.mkdir()
+    (broken / "half.npy").write_text("")
+    third = tmp_path / "other.tmp3"
+    third.mkdir()
+    (third / "meta.json").write_text("{}")
+    publish(third, broken)
+    assert (broken / "meta.json").exists() and not (broken / "half.npy").exists()

@@ -56,3 +56,8 @@ def unknown_name(kind: str, name: str, choices: Iterable[str]) -> str:
     choices = sorted(choices)
     shown = name if len(name) <= 80 else name[:77] + "..."  # a pasted paragraph is not a name
     return f"unknown {kind} '{shown}'{suggest(name, choices)}; valid: {', '.join(choices)}"
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An error's first line, cut short: what a one-line message quotes of a library's error."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]

@@ -16,6 +16,13 @@ from treeline.errors import ConfigError, unknown_name
 from treeline.locate import named_files
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), not the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class RunnerProfile(BaseModel):
     """A device, a thread count and a dated price per hour."""
 
@@ -33,13 +40,7 @@ class RunnerProfile(BaseModel):
 
     def resolved_threads(self) -> int:
         """`auto` is every core the process may use."""
-        if self.threads == "auto":
-            return (
-                len(os.sched_getaffinity(0))
-                if hasattr(os, "sched_getaffinity")
-                else (os.cpu_count() or 1)
-            )
-        return int(self.threads)
+        return usable_cores() if self.threads == "auto" else int(self.threads)
 
     def unavailable_reason(self) -> str | None:
         """Why this profile cannot run on this machine, or None when it can."""

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from treeline.data import FitData, Inputs
 
 Family = Literal["tree", "deep"]
-Unit = Literal["rounds", "trees", "steps", "epochs"]  # execute/schedule.py UNITS
+Unit = Literal["rounds", "trees", "steps", "epochs"]  # the work a contender counts
 
 # Boosting: the ceiling on rounds and the early-stopping patience on validation, shared by the
 # tree contenders (Gorishniy et al. 2021 use 2000 / 50 for XGBoost and CatBoost).

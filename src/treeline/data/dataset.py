@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from treeline.config.suite import Task
 from treeline.data.clean import clean_table
 from treeline.data.inputs import KINDS, Inputs, Table
 from treeline.data.sources import Source, first_available, sha256_of
@@ -25,13 +26,12 @@ from treeline.data.split import (
     stratified_order,
     train_val_positions,
 )
-from treeline.locate import cache_dir
+from treeline.locate import cache_dir, publish
 
 if TYPE_CHECKING:
     import pandas as pd
     from pydantic import BaseModel
 
-Task = Literal["binary", "multiclass", "regression"]
 Modality = Literal["tabular", "image", "text", "audio", "sequence", "multimodal"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 TARGET = "__target__"
@@ -279,8 +279,8 @@ class CachedDataset(Dataset):
             "prepare_version": PREPARE_VERSION,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        shutil.rmtree(path, ignore_errors=True)
-        tmp.replace(path)  # a crash mid-prepare leaves only a .tmp folder, never a half cache
+        publish(tmp, path)  # a crash mid-prepare leaves only a .tmp folder, never a half cache
+        meta = json.loads(meta_file.read_text())  # ours, or a concurrent preparer's (the same)
         return Prepared(path, src.label, len(pool_idx), len(test_idx), False, meta)
 
     def _load(self, part: str) -> Split:

@@ -49,10 +49,6 @@ class Inputs(ABC):
     def load(cls, folder: Path, part: str, meta: dict[str, Any]) -> Inputs:
         """Read back what `save` wrote (arrays memory-mapped)."""
 
-    def describe(self) -> dict[str, Any]:
-        """What a model needs to know of the inputs' shape (logged, shown in listings)."""
-        return {"modality": self.modality, "rows": len(self)}
-
 
 @dataclass(frozen=True, eq=False)
 class _ArrayView(Inputs):
@@ -106,9 +102,6 @@ class Images(_ArrayView):
     def pixels(self) -> np.ndarray:
         return self.values
 
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "shape": list(self.shape)}
-
 
 @dataclass(frozen=True, eq=False)
 class Text(_ArrayView):
@@ -129,13 +122,6 @@ class Text(_ArrayView):
     def load(cls, folder: Path, part: str, meta: dict[str, Any]) -> Text:
         strings = json.loads((folder / f"{part}.json").read_text())
         return cls(np.array(strings, dtype=object))
-
-    def describe(self) -> dict[str, Any]:
-        words = [len(s.split()) for s in self.values[:5_000]]
-        return {
-            **super().describe(),
-            "words": [min(words), int(np.median(words)), max(words)] if words else [0, 0, 0],
-        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,11 +247,6 @@ class Sequences(Inputs):
             return np.asarray(self.dense.take(np.array([i])).values[0]).T
         return self.ragged.row(i)  # type: ignore[union-attr]
 
-    def describe(self) -> dict[str, Any]:
-        lengths = self.lengths
-        span = [int(lengths.min()), int(lengths.max())] if len(self) else [0, 0]
-        return {**super().describe(), "channels": self.channels, "length": span}
-
     def save(self, folder: Path, part: str) -> dict[str, Any]:
         return {"ragged": self.ragged is not None, **self.part.save(folder, part)}
 
@@ -322,9 +303,6 @@ class Audio(Inputs):
     @classmethod
     def load(cls, folder: Path, part: str, meta: dict[str, Any]) -> Audio:
         return cls(_Waveforms.load(folder, part, meta))  # type: ignore[arg-type]
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "sample_rate": self.sample_rate}
 
 
 @dataclass(frozen=True, eq=False)
@@ -444,14 +422,6 @@ class Table(Inputs):
             tuple(meta["sparse_names"]),
         )
 
-    def describe(self) -> dict[str, Any]:
-        out = {
-            **super().describe(),
-            "numeric": len(self.numeric),
-            "categorical": len(self.categorical),
-        }
-        return out | ({"sparse": len(self.sparse_names)} if self.is_sparse else {})
-
 
 @dataclass(frozen=True, eq=False)
 class Multimodal(Inputs):
@@ -484,9 +454,6 @@ class Multimodal(Inputs):
             rest = {k: v for k, v in m.items() if k != "kind"}
             parts[name] = KINDS[m["kind"]].load(folder, f"{part}.{name}", rest)
         return cls(parts)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "parts": {n: p.describe() for n, p in self.parts.items()}}
 
 
 KINDS: dict[str, type[Inputs]] = {

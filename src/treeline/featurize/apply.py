@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from treeline.data import CachedDataset, DataBundle, Dataset, Split
 from treeline.data.inputs import Inputs, Multimodal, Table
+from treeline.locate import publish
 
 if TYPE_CHECKING:
     from treeline.featurize.base import Featurizer
@@ -35,10 +36,6 @@ class FeaturizeCost:
     fit_seconds: float  # charged to the cell's budget clock
     test_seconds: float  # part of predicting: counted with predict_seconds
     cached: bool
-
-    @property
-    def seconds(self) -> float:
-        return self.fit_seconds + self.test_seconds
 
 
 def featurize(
@@ -89,8 +86,7 @@ def _cached(featurizer: Featurizer, dataset: CachedDataset) -> tuple[Table, Tabl
         rows = len(pool) + len(test)
         meta = {"featurizer": featurizer.name, "seconds": seconds, "rows": rows, "parts": parts}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.replace(folder)  # a crash leaves a .tmp folder, never half a cache
+        publish(tmp, folder)  # a crash leaves a .tmp folder, never half a cache
     meta = json.loads(meta_file.read_text())
     pool_t = Table.load(folder, "pool", meta["parts"]["pool"])
     test_t = Table.load(folder, "test", meta["parts"]["test"])

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from treeline.data.dataset import PREPARE_VERSION, TARGET, TableDataset, Task
 from treeline.data.sources import Source, sha256_of
+from treeline.errors import first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,18 +27,6 @@ def read_table(
     # Only empty cells are missing: pandas' own list ("NA", "n/a", "null", …) would turn tokens
     # into missing values silently; data/clean.py does it for numeric columns, and says so.
     return pd.read_csv(path, usecols=columns, sep=sep or ",", keep_default_na=False, na_values=[""])
-
-
-def table_columns(path: Path, sep: str | None = None) -> list[str]:
-    """Column names without reading the whole file."""
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    import pandas as pd
-
-    return list(pd.read_csv(path, nrows=0, sep=sep or ",").columns)
 
 
 @dataclass
@@ -105,7 +94,7 @@ def check_file(path: Path, target: str, task: Task, sep: str | None = None) -> F
         )
         return out
     except Exception as exc:  # any reader error is the user's file, not our bug
-        problems.append(("file", f"cannot read {path.name}: {_first_line(exc)}"))
+        problems.append(("file", f"cannot read {path.name}: {first_line(exc)}"))
         return out
     if not names:
         problems.append(("file", f"{path.name} is empty: no header, no rows"))
@@ -117,7 +106,7 @@ def check_file(path: Path, target: str, task: Task, sep: str | None = None) -> F
     try:
         frame = read_table(path, [target] if big else None, sep)
     except Exception as exc:
-        problems.append(("file", f"cannot read {path.name}: {_first_line(exc)}"))
+        problems.append(("file", f"cannot read {path.name}: {first_line(exc)}"))
         return out
     problems.extend(table_problems(frame, target, task, path.name))
     out.rows = int(frame[target].notna().sum())
@@ -233,10 +222,6 @@ def table_problems(
             )
         )
     return out
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 class LocalFile(Source):

@@ -114,8 +114,4 @@ def _frozen_class():
     return FrozenFeatures
 
 
-def _FrozenFeatures(net: Any) -> Any:
-    return _frozen_class()(net)
-
-
 CONTENDER = MobileNetV2
