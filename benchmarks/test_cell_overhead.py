@@ -21,7 +21,8 @@ BUDGET = 2.0
 
 def _cells(tmp: Path):
     from treeline.config.runner_profile import get_runner
-    from treeline.execute.plan import expand, load_suite
+    from treeline.execute.plan import expand
+    from treeline.execute.resolve import load_suite
 
     suite_file = tmp / "overhead.yaml"
     suite_file.write_text(

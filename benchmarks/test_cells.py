@@ -1,13 +1,24 @@
-"""The suite's cells as tests (see conftest.py)."""
+"""The suite's cells as tests: `pytest benchmarks/ --suite NAME` (treeline/pytest_plugin.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from treeline.execute.budget import grace_seconds
+from treeline.record.schema import metrics
 
 
-def test_cell(cell, suite_run, recorded, ran_together, results, benchmark) -> None:
+def test_cell(
+    treeline_cell,
+    treeline_run,
+    treeline_recorded,
+    treeline_ran_together,
+    treeline_results,
+    benchmark,
+) -> None:
+    """One cell of the suite (the plugin's fixtures, prefixed: it is loaded in every pytest run
+    of an environment where Treeline is installed)."""
+    cell, suite_run, recorded = treeline_cell, treeline_run, treeline_recorded
+    ran_together, results = treeline_ran_together, treeline_results
     if cell.resume_key in recorded:  # checked as recorded, like `treeline run` resumes
         result = recorded[cell.resume_key]
     elif cell.id in ran_together:  # --jobs / --executor ray: run beside the others
@@ -22,13 +33,13 @@ def test_cell(cell, suite_run, recorded, ran_together, results, benchmark) -> No
             "status": result.status,
             "recorded_earlier": result.from_earlier_run,
             "error": result.error[-500:],
-            **result.metrics,
+            **metrics(result),
         }
     )
     if result.status == "skipped":
         pytest.skip(result.error)
     assert result.status == "ok", f"{cell.id} ended '{result.status}': {result.error}"
-    limit = cell.budget + grace_seconds(cell.budget)
+    limit = cell.budget.limit
     assert m.fit_seconds <= limit, f"fit took {m.fit_seconds:.2f} s > {limit:g} s"
     assert m.test_score > m.baseline_test_score, (
         f"test score {m.test_score:.4g} does not beat the trivial baseline "

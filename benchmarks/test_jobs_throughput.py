@@ -32,14 +32,14 @@ runners: [{runner}]
 
 def run_layout(tmp: Path, runner: str, jobs: int, monkeypatch: pytest.MonkeyPatch):
     from treeline.config.options import RunOptions
-    from treeline.execute.plan import load_suite
+    from treeline.execute.resolve import resolve
     from treeline.run import SuiteRun
 
     folder = tmp / f"{runner}-jobs{jobs}"
     folder.mkdir()
     (folder / "jobs.yaml").write_text(textwrap.dedent(SUITE.format(runner=runner)))
     monkeypatch.setenv("TREELINE_RESULTS", str(folder / "results"))
-    run = SuiteRun(load_suite(folder / "jobs.yaml"), RunOptions(jobs=jobs))
+    run = SuiteRun(resolve(folder / "jobs.yaml", RunOptions(jobs=jobs)))
     started = time.perf_counter()
     results = run.run()
     wall = time.perf_counter() - started

@@ -19,8 +19,8 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def test_smoke_suite_passes_through_pytest(pytester: pytest.Pytester) -> None:
-    # At half its budget (3 s a cell): the plugin is under test here, not the contenders.
-    result = _run(pytester, "--suite", "smoke", "--budget-scale", "0.5")
+    # Two trials a cell: the plugin is under test here, not the contenders.
+    result = _run(pytester, "--suite", "smoke", "--max-trials", "2")
     result.assert_outcomes(passed=6)
     out = result.stdout.str()
     assert "test_cell[adult/n=1000/xgboost/cpu/s0]" in out or "adult/n=1000/xgboost" in out
@@ -37,6 +37,7 @@ def test_skips_show_their_reason_and_expectations_are_checked(
         description: one real cell, one absent GPU, one impossible expectation
         budget: 3
         seeds: [0]
+        max_trials: 2
         datasets:
           - name: adult
             n: [2000]
@@ -92,6 +93,7 @@ def test_the_plugin_resumes_like_treeline_run(pytester: pytest.Pytester, tmp_pat
         description: two quick cells
         budget: 2
         seeds: [0]
+        max_trials: 2
         datasets:
           - name: adult
             n: [300]
@@ -155,3 +157,40 @@ def test_jobs_runs_the_selected_cells_side_by_side(
     ]
     (_, start_a, end_a), (_, start_b, end_b) = spans
     assert min(end_a, end_b) - max(start_a, start_b) > 2000, f"not side by side: {spans}"
+
+
+def test_with_a_suite_only_its_cells_run_not_the_benchmarks_beside_them(
+    pytester: pytest.Pytester,
+) -> None:
+    """`pytest benchmarks/ --suite smoke` collects the whole folder; the throughput benchmarks
+    beside the cells are deselected, not run (a new user saw seven of them take 155 s)."""
+    result = pytester.runpytest_subprocess(
+        str(BENCHMARKS), "-p", "no:cacheprovider", "--suite", "smoke", "--collect-only", "-q"
+    )
+    lines = [ln for ln in result.stdout.lines if "::" in ln]
+    assert lines and all("test_cells.py::test_cell[" in ln for ln in lines), lines
+    assert len(lines) == 6
+    assert "deselected" in result.stdout.str()
+
+
+def test_the_plugin_leaves_other_projects_tests_alone(pytester: pytest.Pytester) -> None:
+    """Installed, the plugin loads in every pytest run: a test of another project with a `cell`
+    or `results` fixture of its own is not parametrized or overridden by it."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def cell():
+            return "mine"
+
+        @pytest.fixture
+        def results():
+            return [1, 2]
+        """
+    )
+    pytester.makepyfile(
+        "def test_mine(cell, results):\n    assert (cell, results) == ('mine', [1, 2])\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -1,11 +1,14 @@
-"""`pytest benchmarks/ --suite NAME`: one test per cell, id = cell id, timed by pytest-benchmark.
+"""The pytest plugin (entry point `pytest11`, so it comes with the package): `pytest
+benchmarks/ --suite NAME` runs one test per cell, id = cell id, timed by pytest-benchmark.
 
 A cell passes when it ended `ok` within budget + grace, beat the trivial baseline (majority
 class / mean) and, where the suite declares one, landed in its expected score range. The options
 are `treeline run`'s (config/options.py), and so is resuming: a cell already recorded with the
 same resume key is checked as recorded, not run again; `--rerun-all` measures every cell anew.
 With `--jobs N` (N > 1) or `--executor ray` the selected cells run together, side by side, before
-the first test checks its own; otherwise each test runs its cell, one after another.
+the first test checks its own; otherwise each test runs its cell, one after another. With
+`--suite`, only the suite's cells run: other tests collected beside them (the throughput
+benchmarks) are deselected.
 """
 
 from __future__ import annotations
@@ -34,61 +37,71 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from treeline.config.options import RunOptions
     from treeline.errors import TreelineError
-    from treeline.execute.plan import load_suite
+    from treeline.execute.resolve import resolve
     from treeline.run import SuiteRun
 
     try:
-        suite = load_suite(name)
-        config.stash[RUN_KEY] = SuiteRun(suite, RunOptions.read(config.getoption))
+        config.stash[RUN_KEY] = SuiteRun(resolve(name, RunOptions.read(config.getoption)))
     except TreelineError as exc:
         pytest.exit(f"error {exc}", returncode=2)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "cell" not in metafunc.fixturenames:
+    if "treeline_cell" not in metafunc.fixturenames:
         return
     run = metafunc.config.stash.get(RUN_KEY, None)
     if run is None:
         skip = pytest.mark.skip(reason="no suite: pass --suite NAME (see `treeline ls suites`)")
-        metafunc.parametrize("cell", [pytest.param(None, marks=skip)], ids=["no-suite"])
+        metafunc.parametrize("treeline_cell", [pytest.param(None, marks=skip)], ids=["no-suite"])
         return
-    metafunc.parametrize("cell", run.cells, ids=[c.id for c in run.cells])
+    metafunc.parametrize("treeline_cell", run.cells, ids=[c.id for c in run.cells])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --suite, the suite's cells are what was asked for: nothing else runs beside them."""
+    if config.stash.get(RUN_KEY, None) is None:
+        return
+    keep = [i for i in items if "treeline_cell" in getattr(i, "fixturenames", ())]
+    dropped = [i for i in items if "treeline_cell" not in getattr(i, "fixturenames", ())]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     cells = []
     for item in session.items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("cell") is not None:
-            cells.append(callspec.params["cell"])
+        if callspec is not None and callspec.params.get("treeline_cell") is not None:
+            cells.append(callspec.params["treeline_cell"])
     session.config.stash[SELECTED_KEY] = cells
 
 
 @pytest.fixture(scope="session")
-def suite_run(pytestconfig: pytest.Config):
+def treeline_run(pytestconfig: pytest.Config):
     return pytestconfig.stash[RUN_KEY]
 
 
 @pytest.fixture(scope="session")
-def ran_together(suite_run, recorded, pytestconfig: pytest.Config) -> dict:
+def treeline_ran_together(treeline_run, treeline_recorded, pytestconfig: pytest.Config) -> dict:
     """With --jobs N > 1 or --executor ray: every selected cell not recorded yet, run at once
     on that executor (claimed and recorded as `treeline run` does), by cell id. Empty when each
     test runs its own cell."""
-    opts = suite_run.options
+    opts = treeline_run.options
     if opts.jobs == 1 and opts.executor == "local":
         return {}
-    todo = [c for c in pytestconfig.stash[SELECTED_KEY] if c.resume_key not in recorded]
-    return {r.cell.id: r for r in suite_run.execute(todo)}
+    todo = [c for c in pytestconfig.stash[SELECTED_KEY] if c.resume_key not in treeline_recorded]
+    return {r.cell.id: r for r in treeline_run.execute(todo)}
 
 
 @pytest.fixture(scope="session")
-def recorded(suite_run) -> dict:
+def treeline_recorded(treeline_run) -> dict:
     """Cells recorded earlier with the same resume key (empty with --rerun-all)."""
-    return suite_run.done()
+    return treeline_run.prepare()
 
 
 @pytest.fixture(scope="session")
-def results(pytestconfig: pytest.Config) -> list:
+def treeline_results(pytestconfig: pytest.Config) -> list:
     return pytestconfig.stash[RESULTS_KEY]
 
 
