@@ -19,14 +19,14 @@ from mlflow import MlflowClient
 from treeline.cli import main
 from treeline.config.options import RunOptions
 from treeline.config.runner_profile import get_runner
-from treeline.execute.plan import load_suite
+from treeline.execute.resolve import resolve
 from treeline.run import SuiteRun, exit_code
 
 TINY = """\
 name: tiny
 description: four quick cells
 budget: 1
-seeds: [0]
+seeds: [0]{extra}
 datasets:
   - name: adult
     n: {sizes}
@@ -35,9 +35,14 @@ runners: [cpu]
 """
 
 
-def tiny_suite(tmp_path: Path, sizes: str = "[200, 400]") -> Path:
+# Two trials a cell: what these tests check is the plumbing around a cell, not its tuning (the
+# tests that kill a run mid-cell keep the whole budget, so a cell is in flight long enough).
+QUICK = "\nmax_trials: 2"
+
+
+def tiny_suite(tmp_path: Path, sizes: str = "[200, 400]", extra: str = "") -> Path:
     path = tmp_path / "tiny.yaml"
-    path.write_text(textwrap.dedent(TINY.format(sizes=sizes)))
+    path.write_text(textwrap.dedent(TINY.format(sizes=sizes, extra=extra)))
     return path
 
 
@@ -49,7 +54,7 @@ def runs(uri: str, experiment: str = "tiny") -> list:
 
 def test_run_records_every_cell_once_with_the_design_names(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/m.db"
-    run = SuiteRun(load_suite(tiny_suite(tmp_path)), RunOptions(tracking_uri=uri))
+    run = SuiteRun(resolve(tiny_suite(tmp_path, extra=QUICK), RunOptions(tracking_uri=uri)))
     outcomes = run.run()
     assert [o.status for o in outcomes] == ["ok"] * 4 and exit_code(outcomes) == 0
     recorded = runs(uri)
@@ -84,7 +89,7 @@ def test_run_records_every_cell_once_with_the_design_names(tmp_path: Path) -> No
     exp = MlflowClient(uri).get_experiment_by_name("tiny")
     assert exp.tags["mlflow.note.content"] == "four quick cells"
 
-    again = SuiteRun(load_suite(tiny_suite(tmp_path)), RunOptions(tracking_uri=uri)).run()
+    again = SuiteRun(resolve(tiny_suite(tmp_path, extra=QUICK), RunOptions(tracking_uri=uri))).run()
     assert all(o.from_earlier_run for o in again)
     assert len(runs(uri)) == 4
 
@@ -105,12 +110,11 @@ def test_a_sqlite_store_keeps_its_artifacts_beside_the_database(
 
 
 def test_budget_scale_only_and_runner_override(tmp_path: Path) -> None:
-    suite = load_suite(tiny_suite(tmp_path))
     options = RunOptions(runners=["cpu-1thread", "t4"], budget_scale=2.0, only=["*/xgboost/*"])
-    run = SuiteRun(suite, options)
+    run = SuiteRun(resolve(tiny_suite(tmp_path), options))
     assert {c.runner for c in run.cells} == {"cpu-1thread", "t4"}
     assert {c.contender.label for c in run.cells} == {"xgboost"}
-    assert {c.budget for c in run.cells} == {2.0}
+    assert {c.budget.seconds for c in run.cells} == {2.0}
 
 
 def test_unknown_runner_on_the_command_line_exits_2(
@@ -202,7 +206,7 @@ def test_http_tracking_server(tmp_path: Path) -> None:
         code = main(
             [
                 "run",
-                str(tiny_suite(tmp_path, "[200]")),
+                str(tiny_suite(tmp_path, "[200]", QUICK)),
                 "--tracking-uri",
                 uri,
                 "--only",
@@ -221,7 +225,7 @@ def test_http_tracking_server(tmp_path: Path) -> None:
 def test_report_from_a_real_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     suite = tmp_path / "mixed.yaml"
     suite.write_text(
-        TINY.format(sizes="[200, 400]")
+        TINY.format(sizes="[200, 400]", extra=QUICK)
         .replace("tiny", "mixed")
         .replace("[xgboost, lightgbm]", "[xgboost, mlp]")
     )
@@ -293,7 +297,7 @@ def test_a_rerun_shows_why_a_recorded_cell_failed(tmp_path: Path) -> None:
     from treeline.console import _cell_line
     from treeline.execute.result import CellResult
 
-    cell = SuiteRun(load_suite(tiny_suite(tmp_path, "[200]"))).cells[0]
+    cell = SuiteRun(resolve(tiny_suite(tmp_path, "[200]"))).cells[0]
     line = _cell_line(
         CellResult(cell, "failed", error="ValueError: bad input", from_earlier_run=True)
     )
@@ -321,7 +325,7 @@ def test_a_chosen_metric_is_tuned_on_and_recorded(tmp_path: Path) -> None:
     test score, and the trivial baseline is the chance level (class frequencies: AUC 0.5)."""
     suite = tmp_path / "tiny.yaml"
     suite.write_text(
-        TINY.format(sizes="[300]")
+        TINY.format(sizes="[300]", extra=QUICK)
         .replace("  - name: adult\n", "  - name: adult\n    metric: roc_auc\n")
         .replace("[xgboost, lightgbm]", "[xgboost]")
     )

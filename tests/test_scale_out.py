@@ -131,7 +131,8 @@ def test_a_claim_whose_heartbeat_stands_still_expires_after_the_lease(tmp_path: 
     from mlflow import MlflowClient
 
     from treeline.config.runner_profile import get_runner
-    from treeline.execute.plan import expand, load_suite
+    from treeline.execute.plan import expand
+    from treeline.execute.resolve import load_suite
     from treeline.record.store import Tracker
 
     suite = write_suite(tmp_path, "lease", sizes="[200]", contenders="xgboost", budget=1)
@@ -209,7 +210,8 @@ def test_a_cuda_cell_gets_a_gpu_of_its_own(tmp_path: Path, monkeypatch: pytest.M
     from treeline.config.runner_profile import get_runner
     from treeline.execute import supervise
     from treeline.execute.executors import LocalExecutor
-    from treeline.execute.plan import expand, load_suite
+    from treeline.execute.plan import expand
+    from treeline.execute.resolve import load_suite
     from treeline.execute.result import CellResult
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
