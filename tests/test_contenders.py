@@ -21,7 +21,7 @@ from modal_data import (
 )
 
 from treeline.contenders import contender_class, contender_names, load
-from treeline.contenders.base import FitContext
+from treeline.contenders.base import FitContext, Pace
 from treeline.data import DataBundle, get_dataset
 from treeline.data.tabular.synthetic import Synthetic, SyntheticOptions
 from treeline.execute.budget import BudgetClock
@@ -85,9 +85,14 @@ def _defaults(c, data) -> dict:
     return {**c.default_params(data), **extra}
 
 
-def _ctx(budget: float = 60.0) -> FitContext:
+def _ctx(budget: float = 60.0, pace: Pace | None = None) -> FitContext:
     return FitContext(
-        device="cpu", threads=1, seed=0, limit=BudgetClock(budget), report=lambda step, value: None
+        device="cpu",
+        threads=1,
+        seed=0,
+        limit=BudgetClock(budget),
+        report=lambda step, value: None,
+        pace=pace or Pace(),
     )
 
 
@@ -330,15 +335,14 @@ def test_a_first_epoch_cut_short_leaves_time_to_score_it() -> None:
     assert took < 2.5 + 0.25, f"ran {took:.2f} s on a 2.5 s clock"
 
 
-def test_a_slow_first_step_does_not_stop_the_first_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The time kept for scoring a cut first epoch is not timed on the process's first step,
+def test_a_slow_first_step_does_not_stop_the_first_epoch() -> None:
+    """The time kept for scoring a cut first epoch is not timed on the cell's first step,
     which pays one-time warm-up: from it alone the loop stopped a fine-tuned MiniLM on 20
     Newsgroups after one step of a 120 s budget. Later fits (trials) time every step: one that
     starts with too little time left stops after its first."""
-    from treeline.contenders.deep import loop
     from treeline.contenders.deep.tabular.mlp import MLP
 
-    monkeypatch.setitem(loop._PROCESS, "warm", False)  # this process: a fresh worker
+    pace = Pace()  # a cell's, as the harness makes one: its trials share it
 
     class SlowStart(MLP):
         calls = 0
@@ -351,13 +355,13 @@ def test_a_slow_first_step_does_not_stop_the_first_epoch(monkeypatch: pytest.Mon
 
     data = _bundle("binary", "mlp").fitdata()
     c = SlowStart()
-    ctx = _ctx(budget=15.0)  # room for a slow machine's torch start-up on top of the 1.5 s
+    ctx = _ctx(budget=15.0, pace=pace)  # room for a slow machine's torch start-up + 1.5 s
     params = {**c.default_params(data), "batch_size": 4, "max_epochs": 1}
     model = c.fit(data, c.prepare(data, ctx), params, ctx)
     assert len(data.val.y) * 1.5 / 4 / 2 > 15.0  # the first step alone asks for more than it has
     assert model.samples > 4, "stopped after the first step"
-    SlowStart.calls = 0  # a second trial in the same process: its slow first step counts
-    ctx = _ctx(budget=15.0)
+    SlowStart.calls = 0  # a second trial of the same cell: its slow first step counts
+    ctx = _ctx(budget=15.0, pace=pace)
     assert c.fit(data, c.prepare(data, ctx), params, ctx).samples == 4
 
 

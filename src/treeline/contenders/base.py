@@ -7,6 +7,7 @@ catalogue is read without loading XGBoost or torch.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,11 +44,20 @@ class Limit(Protocol):
 
 
 @dataclass
+class Pace:
+    """What a cell's fits share about time: whether the cell has done a unit of work yet. Its
+    first pays one-time warm-up (allocation, kernel choice) and is not timed; later fits (the
+    cell's next trials) time theirs from their start. One per cell, made by the harness."""
+
+    warm: bool = False
+
+
+@dataclass
 class FitContext:
     """What a contender may know about where and how long it runs. It does not read the time:
-    after each unit of work it counts it (`did`) and asks `expired()`; the harness decides
-    (execute/budget.py, execute/schedule.py), so the same fit runs to a deadline or to a
-    recorded amount of work."""
+    after each unit of work it counts it (`did`) and asks `expired()`, or how long a unit takes
+    (`seconds_per`); the harness decides and times (execute/budget.py, execute/schedule.py), so
+    the same fit runs to a deadline or to a recorded amount of work."""
 
     device: str  # "cpu" | "cuda"
     threads: int
@@ -59,10 +69,25 @@ class FitContext:
     # False once the cell has a model: a trial cut before it could be scored may then end
     # without one (pruned) instead of scoring past the deadline.
     needs_model: bool = True
+    pace: Pace = field(default_factory=Pace)  # the cell's: shared by its trials' contexts
+    started: float = field(default_factory=time.perf_counter)  # this fit's start
+    # unit → (time, amount done) its timing runs from
+    _timed: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
 
     def did(self, unit: Unit, amount: int = 1) -> None:
         """Count work done: boosting `rounds`, forest `trees`, optimizer `steps`, `epochs`."""
         self.work[unit] = self.work.get(unit, 0) + amount
+        if unit not in self._timed:  # the cell's very first unit is warm-up: timed after it
+            warm = self.pace.warm
+            self._timed[unit] = (self.started, 0) if warm else (time.perf_counter(), amount)
+            self.pace.warm = True
+
+    def seconds_per(self, unit: Unit) -> float | None:
+        """Seconds one `unit` of this fit's work has taken, as measured so far; None before
+        there is a measurement."""
+        since, counted = self._timed.get(unit, (0.0, 0))
+        done = self.work.get(unit, 0) - counted
+        return (time.perf_counter() - since) / done if unit in self._timed and done else None
 
     def expired(self, sync: bool = True, reserve: float = 0.0) -> bool:
         """Ask after each unit of work, at the same places on every run: the answer may come

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from treeline.contenders.base import Contender, FitContext
+from treeline.contenders.base import Contender, FitContext, Pace
 from treeline.data.metrics import Score, score
 from treeline.execute.budget import BudgetClock
 from treeline.execute.result import AnytimePoint
@@ -97,7 +97,8 @@ def tune(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("optuna").setLevel(logging.WARNING)
-    base = FitContext(device, threads, seed, clock, report=lambda step, value: None)
+    pace = Pace()  # the cell's: its first unit of work is warm-up, its later trials are not
+    base = FitContext(device, threads, seed, clock, report=lambda step, value: None, pace=pace)
     prepared = contender.prepare(data, base)
     state = _State(clock, score_test, on_trial)
 
@@ -108,7 +109,10 @@ def tune(
             steps.append(step)  # a prune is raised at the last step reported
             report(step, value)
 
-        ctx = FitContext(device, threads, seed, limit, reporting, needs_model=state.best is None)
+        needs_model = state.best is None
+        ctx = FitContext(
+            device, threads, seed, limit, reporting, needs_model=needs_model, pace=pace
+        )
         record = TrialRecord(number, params)
         t0 = time.perf_counter()
         try:

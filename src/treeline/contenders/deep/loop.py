@@ -31,9 +31,6 @@ PATIENCE_EPOCHS = 16
 # Parameters of the loop, not of the network.
 TRAINING_KEYS = frozenset({"lr", "weight_decay", "batch_size", "max_epochs"})
 EVAL_BATCH = 4096
-# Whether this process has trained a step yet: its first pays one-time warm-up (allocation,
-# kernel choice), which must not set the time kept for scoring a cut first epoch.
-_PROCESS = {"warm": False}
 
 
 def batch_size_for(n_train: int) -> int:
@@ -174,8 +171,7 @@ class DeepContender(Contender):
         loss_fn = _loss(data.task)
         best_score, best_state, best_val_pred, bad_epochs = -math.inf, None, None, 0
         epochs = samples = 0
-        train_seconds = 0.0
-        since: tuple[float, int] | None = None  # (time, samples) the step time is timed from
+        train_seconds = 0.0  # measured for the throughput benchmark, not for deciding anything
         stop = False
         while not stop:
             module.train()
@@ -192,10 +188,7 @@ class DeepContender(Contender):
                 opt.step()
                 samples += len(idx)
                 ctx.did("steps")
-                if since is None:  # the process's very first step is not timed
-                    since = (t0, 0) if _PROCESS["warm"] else (time.perf_counter(), samples)
-                    _PROCESS["warm"] = True
-                reserve = self._val_reserve(best_state, p, samples, since)
+                reserve = self._val_reserve(best_state, p, samples, ctx)
                 if ctx.expired(sync=False, reserve=reserve):
                     stop = True
                     break
@@ -226,22 +219,21 @@ class DeepContender(Contender):
         return DeepModel(module, p.pre, p.device, best_val_pred, samples, train_seconds)
 
     @staticmethod
-    def _val_reserve(
-        best_state: Any, p: DeepInputs, samples: int, since: tuple[float, int]
-    ) -> float:
+    def _val_reserve(best_state: Any, p: DeepInputs, samples: int, ctx: FitContext) -> float:
         """Seconds to keep for scoring a first epoch cut short on validation (it must be
         scored, and on a large validation split with a slow network that pass alone can outrun
         the grace): a forward pass costs about a third of a training step per row (MiniLM
         fine-tuning on 20 Newsgroups, 2 cores: ~20 ms a post to score, ~64 ms to train); half
-        is kept, for the step-to-step noise of a shared machine. Timed from `since`: the
-        process's first step pays one-time warm-up, and an estimate from it alone stopped a
+        is kept, for the step-to-step noise of a shared machine. The cell's first step pays
+        one-time warm-up and is not timed, and an estimate from it alone stopped a
         fine-tuned MiniLM on 20 Newsgroups (2,258 validation posts) after one step; later
-        trials time their first step, so one that starts near the deadline stops at once."""
-        import time
-
-        if best_state is not None or samples == since[1]:
+        trials time their first step, so one that starts near the deadline stops at once.
+        The harness times the steps (`ctx.seconds_per`); the loop only counts them."""
+        per_step = ctx.seconds_per("steps")
+        if best_state is not None or per_step is None:
             return 0.0
-        return (time.perf_counter() - since[0]) / (samples - since[1]) * len(p.val) / 2
+        rows_per_step = samples / ctx.work["steps"]
+        return per_step / rows_per_step * len(p.val) / 2
 
     def _predict_tensors(
         self, module: Any, t: DeviceData, pre: Preprocessing, data: FitData
