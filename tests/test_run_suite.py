@@ -254,9 +254,18 @@ def test_report_without_results_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and "no recorded cells" in capsys.readouterr().err
 
 
-def test_ctrl_c_stops_the_run_at_once_and_says_how_to_resume(tmp_path: Path) -> None:
-    """SIGINT mid-cell (as Ctrl-C sends it): exit 130, one line, no traceback, no worker left,
-    the interrupted cell not recorded; a rerun resumes."""
+@pytest.mark.parametrize(
+    ("signame", "code", "said"),
+    [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "stopped by SIGTERM"),
+     ("SIGHUP", 129, "stopped by SIGHUP")],
+)  # fmt: skip
+def test_ctrl_c_stops_the_run_at_once_and_says_how_to_resume(
+    tmp_path: Path, signame: str, code: int, said: str
+) -> None:
+    """SIGINT mid-cell (as Ctrl-C sends it), SIGTERM (kill, a job scheduler) or SIGHUP (a
+    closed terminal): exit 128 + the signal, one line, no traceback, no worker left, the
+    interrupted cell not recorded and its claim released; a rerun resumes. (SIGTERM and SIGHUP
+    ended the run in 0.1 s without a word, leaving the claim.)"""
     import signal
 
     suite = tiny_suite(tmp_path, "[200]")
@@ -284,13 +293,15 @@ def test_ctrl_c_stops_the_run_at_once_and_says_how_to_resume(tmp_path: Path) -> 
         time.sleep(0.2)
     assert worker, "no worker started"
     time.sleep(1.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signame))
     err = proc.communicate(timeout=30)[1]
-    assert proc.returncode == 130
-    assert "interrupted: the cell in flight was not recorded" in err and "Traceback" not in err
+    assert proc.returncode == code, err
+    assert f"{said}: the cell in flight was not recorded" in err and "Traceback" not in err
     assert not Path(f"/proc/{worker[0]}").exists()
     db = tmp_path / "res" / "mlflow.db"
     assert not db.exists() or not runs(f"sqlite:///{db}")
+    claims = MlflowClient(f"sqlite:///{db}").search_registered_models()
+    assert [m.name for m in claims] == []
 
 
 def test_a_rerun_shows_why_a_recorded_cell_failed(tmp_path: Path) -> None:

@@ -17,10 +17,13 @@ def _console(stderr: bool = False):
 
 
 def error(message: object) -> None:
-    """Print a user-facing error on stderr: no markup parsing, no wrapping mid-message."""
+    """Print a user-facing error on stderr: no markup parsing, no wrapping mid-message, no
+    password of a URI it quotes."""
     from rich.markup import escape
 
-    _console(stderr=True).print(f"[red]error[/] {escape(str(message))}", soft_wrap=True)
+    from treeline.locate import redact
+
+    _console(stderr=True).print(f"[red]error[/] {escape(redact(str(message)))}", soft_wrap=True)
 
 
 MAX_PRINTED = 100  # problems printed per file: past that, the first ones are what to fix
@@ -288,7 +291,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import time
 
     from treeline.execute.process import die_with_parent
-    from treeline.locate import results_dir
+    from treeline.locate import redact, results_dir
     from treeline.record.store import tracking_uri
 
     uri = tracking_uri(args.tracking_uri)
@@ -298,11 +301,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     cmd += ["--host", args.host, "--port", str(args.port)]
     console = _console()
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, stop)
+    # SIGTERM and SIGHUP arrive as KeyboardInterrupt (main's handlers): the server is stopped.
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -310,7 +309,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         )  # fmt: skip
     url = f"http://{args.host}:{args.port}"
     try:
-        console.print(f"starting the MLflow UI for {uri} …", soft_wrap=True)
+        console.print(f"starting the MLflow UI for {redact(uri)} …", soft_wrap=True)
         while server.poll() is None:
             try:
                 socket.create_connection((args.host, args.port), timeout=1).close()
@@ -405,9 +404,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal, `kill`, a scheduler ending a job): stopped as
+    Ctrl-C stops, the cell in flight and its claim given up, exit 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _stop)
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
@@ -416,17 +434,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TreelineError as exc:
         error(exc)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # The worker in flight is already gone (supervise kills it); nothing half-written stays.
+        import signal
+
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        how = (
+            "interrupted"
+            if signum == signal.SIGINT
+            else f"stopped by {signal.Signals(signum).name}"
+        )
         if args.command == "run":
             print(
-                "interrupted: the cell in flight was not recorded; the recorded ones are kept. "
+                f"{how}: the cell in flight was not recorded; the recorded ones are kept. "
                 "Run the same command again to resume.",
                 file=sys.stderr,
             )
         else:
-            print("interrupted", file=sys.stderr)
-        return 130
+            print(how, file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":
