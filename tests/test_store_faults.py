@@ -268,3 +268,20 @@ def test_a_lost_race_for_a_dataset_row_is_tried_again(tmp_path: Path) -> None:
     with pytest.raises(MlflowException, match="disk I/O"):
         log_inputs(broken, loser, data)
     assert broken.calls == 1
+
+
+def test_a_tracking_uri_s_password_is_never_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run against a server that does not answer quotes the URI in its error: without the
+    password (it printed `http://mlflow:S3cret…@…` before)."""
+    from treeline.locate import redact
+
+    uri = f"http://mlflow:S3cret-pw@127.0.0.1:{_free_port()}"
+    assert _main(tmp_path, "--tracking-uri", uri) == 2
+    err = capsys.readouterr().err
+    assert "does not answer" in err and "mlflow:***@127.0.0.1" in err
+    assert "S3cret" not in err
+    assert redact("postgresql+psycopg2://u:p@ss@db:5432/x and sqlite:///a/b.db") == (
+        "postgresql+psycopg2://u:***@db:5432/x and sqlite:///a/b.db"
+    )

@@ -48,7 +48,7 @@ def run_with_progress(run: SuiteRun) -> list[CellResult]:
     cells = run.cells
     console.print(
         f"[bold]{run.suite.name}[/]: {len(cells)} cells, "
-        f"{_budgets(cells)} s budget each, tracking {run.tracker.uri}",
+        f"{_budgets(cells)} s budget each, tracking {run.tracker.shown}",
         soft_wrap=True,
     )
     overhead: list[float] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -90,3 +91,13 @@ def publish(tmp: Path, path: Path) -> None:
             return
     shutil.rmtree(path, ignore_errors=True)
     tmp.replace(path)
+
+
+# scheme://user:password@host — the password part of any URL in a text.
+_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)([^\s/]+)@")
+
+
+def redact(text: str) -> str:
+    """`text` with every URL's password shown as ***: a tracking URI such as
+    postgresql+psycopg2://mlflow:S3cret@db/mlflow is printed and recorded without it."""
+    return _PASSWORD.sub(r"\1***@", text)

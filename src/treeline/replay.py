@@ -21,7 +21,7 @@ from pathlib import Path
 from treeline.errors import TreelineError
 from treeline.execute.result import CellResult, Replay
 from treeline.execute.schedule import TrialRecord
-from treeline.locate import cell_log
+from treeline.locate import cell_log, redact
 from treeline.record.store import Recorded
 
 # |Δ test score| allowed where bit-equality is not expected (another device, other threads or
@@ -63,7 +63,7 @@ def find(cell_id: str, suite: str | None = None, tracking_uri: str | None = None
     where = f"suite '{suite_name(suite)}'" if suite else "any suite"
     if not found:
         raise ReplayError(
-            f"no recorded cell '{cell_id}' in {where} of {resolve(tracking_uri)} "
+            f"no recorded cell '{cell_id}' in {where} of {redact(resolve(tracking_uri))} "
             "(cell ids are listed by `treeline run` and are the MLflow run names)"
         )
     suites = sorted({r.result.cell.suite for r in found})

@@ -29,7 +29,7 @@ class StoreRecorder:
     ran; when the store fails, the local spool, and the run stops with one message."""
 
     def __init__(self, tracker: Tracker, machine: dict[str, str]):
-        self.tracker, self.machine, self.uri = tracker, machine, tracker.uri
+        self.tracker, self.machine, self.uri = tracker, machine, tracker.shown
 
     def recorded(
         self, resume_key: str, statuses: tuple[str, ...], since: float
@@ -98,7 +98,7 @@ class SuiteRun:
                 self.tracker.record(result, machine)
             except Exception as exc:
                 raise StoreError(
-                    f"the tracking store {self.tracker.uri} still fails ({type(exc).__name__}): "
+                    f"the tracking store {self.tracker.shown} still fails ({type(exc).__name__}): "
                     f"{len(waiting) - written} cell(s) wait in {path.parent}; nothing was run"
                 ) from None
             path.unlink()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from treeline.errors import TreelineError
 from treeline.execute.result import FINISHED, PASSED, CellResult, Replay
 from treeline.execute.schedule import TrialRecord, dumps, loads
-from treeline.locate import results_dir
+from treeline.locate import redact, results_dir
 from treeline.record import schema
 
 if TYPE_CHECKING:
@@ -91,7 +91,11 @@ def _quiet_mlflow() -> None:
 
 
 class StoreError(TreelineError):
-    """The tracking store cannot be used (found before any cell runs), or failed mid-suite."""
+    """The tracking store cannot be used (found before any cell runs), or failed mid-suite.
+    Its message never shows a password of the store's URI."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 def check_store(uri: str) -> None:
@@ -179,6 +183,7 @@ class Tracker:
     def __init__(self, experiment: str, uri: str | None = None, description: str = ""):
         _quiet_mlflow()
         self.uri = tracking_uri(uri)
+        self.shown = redact(self.uri)  # the URI as printed: no password
         check_store(self.uri)
         if self.uri.startswith("sqlite:///"):
             db = Path(self.uri.removeprefix("sqlite:///"))
