@@ -285,3 +285,23 @@ def test_a_tracking_uri_s_password_is_never_printed(
     assert redact("postgresql+psycopg2://u:p@ss@db:5432/x and sqlite:///a/b.db") == (
         "postgresql+psycopg2://u:***@db:5432/x and sqlite:///a/b.db"
     )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-a-cell", "empty"])
+def test_a_damaged_spool_file_is_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    """A damaged results/spool/<suite>/*.json gave a traceback at every start: now exit 2, one
+    line naming the file, and the file left where it is (it may be a finished cell's only copy)."""
+    monkeypatch.setenv("TREELINE_RESULTS", str(tmp_path / "results"))
+    spooled = tmp_path / "results" / "spool" / "faults" / "abc.json"
+    spooled.parent.mkdir(parents=True)
+    spooled.write_text(
+        {"truncated": '{"result": {"cell": ', "not-a-cell": "[1, 2]", "empty": ""}[damage]
+    )
+    code = _main(tmp_path, "--tracking-uri", f"sqlite:///{tmp_path}/m.db")
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{spooled}: a spooled cell that cannot be read" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert spooled.exists()

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from treeline.errors import TreelineError, first_line
 from treeline.execute.result import CellResult
 from treeline.locate import results_dir
 
@@ -36,7 +37,14 @@ def pending(suite: str) -> list[tuple[Path, CellResult, dict[str, str]]]:
     """Spooled cells of `suite`, oldest first."""
     out = []
     for path in sorted(folder(suite).glob("*.json"), key=lambda p: p.stat().st_mtime):
-        blob: dict[str, Any] = json.loads(path.read_text())
-        result = CellResult.from_json(blob["result"])
-        out.append((path, result, blob["machine"]))
+        try:
+            blob: dict[str, Any] = json.loads(path.read_text())
+            result = CellResult.from_json(blob["result"])
+            out.append((path, result, blob["machine"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # A damaged file is not deleted here: it may hold the only copy of a finished cell.
+            raise TreelineError(
+                f"{path}: a spooled cell that cannot be read ({type(exc).__name__}: "
+                f"{first_line(exc, 120)}); move it out of {path.parent} to go on"
+            ) from None
     return out
