@@ -7,13 +7,11 @@ import math
 from pathlib import Path
 
 import pytest
+from cells import a_cell
 
 from treeline.analysis.boundary import along_budget, compare
 from treeline.analysis.frame import results_frame
 from treeline.analysis.report import write_report
-from treeline.data import DatasetRef
-from treeline.execute.budget import Budget
-from treeline.execute.cell import Cell, ContenderSpec
 from treeline.execute.result import AnytimePoint, CellResult, Measurements
 
 FAMILY = {"xgboost": "tree", "lightgbm": "tree", "mlp": "deep", "tabm": "deep"}
@@ -34,22 +32,16 @@ def _result(
     error: str = "",
     metric: str = "accuracy",
 ) -> CellResult:
-    cell = Cell(
+    cell = a_cell(
+        contender,
+        FAMILY[contender],
         suite="s",
-        dataset=DatasetRef(label="adult", name="adult"),
-        modality="tabular",
         task="regression" if metric == "rmse" else "binary",
         n=n,
-        contender=ContenderSpec(contender),
-        family=FAMILY[contender],
         runner=runner,
         device="cpu" if runner == "cpu" else "cuda",
-        threads=2,
-        gpu=None,
-        price_per_hour=0.1,
-        price_source="test",
         seed=seed,
-        budget=Budget(8.0),
+        budget=8.0,
     )
     if status != "ok":
         return CellResult(cell, status, error=error or f"{status} for a reason")  # type: ignore[arg-type]

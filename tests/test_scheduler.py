@@ -11,11 +11,10 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from cells import a_cell
 
 from treeline.config.runner_profile import get_runner
-from treeline.data import DatasetRef
-from treeline.execute.budget import Budget
-from treeline.execute.cell import Cell, ContenderSpec
+from treeline.execute.cell import Cell
 from treeline.execute.result import FINISHED, CellResult, Measurements
 from treeline.record.memory import MemoryClaimBoard, MemoryClaims, MemoryRecorder
 from treeline.record.store import StoreError
@@ -23,26 +22,7 @@ from treeline.scheduler import Scheduler
 
 
 def cells(k: int = 3) -> list[Cell]:
-    return [
-        Cell(
-            suite="sched",
-            dataset=DatasetRef(label="adult", name="adult"),
-            modality="tabular",
-            task="binary",
-            n=100 * (i + 1),
-            contender=ContenderSpec("xgboost"),
-            family="tree",
-            runner="cpu",
-            device="cpu",
-            threads=1,
-            gpu=None,
-            price_per_hour=0.1,
-            price_source="test",
-            seed=0,
-            budget=Budget(1.0),
-        )
-        for i in range(k)
-    ]
+    return [a_cell(suite="sched", n=100 * (i + 1), threads=1) for i in range(k)]
 
 
 class Instant:

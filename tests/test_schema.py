@@ -9,12 +9,13 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from cells import a_cell
 from design_names import TAGS
 
 import treeline
 from treeline.data import DatasetRef
 from treeline.execute.budget import Budget
-from treeline.execute.cell import Cell, ContenderSpec
+from treeline.execute.cell import Cell
 from treeline.execute.result import FINISHED, CellResult, Measurements
 from treeline.record import schema
 from treeline.record.claims import ClaimBook
@@ -24,23 +25,7 @@ PACKAGE = Path(treeline.__file__).parent
 
 
 def a_result(seed: int = 0) -> CellResult:
-    cell = Cell(
-        suite="names",
-        dataset=DatasetRef(label="adult", name="adult"),
-        modality="tabular",
-        task="binary",
-        n=200,
-        contender=ContenderSpec("xgboost"),
-        family="tree",
-        runner="cpu",
-        device="cpu",
-        threads=2,
-        gpu=None,
-        price_per_hour=0.1,
-        price_source="test (2026-12-01)",
-        seed=seed,
-        budget=Budget(1.0),
-    )
+    cell = a_cell(suite="names", price_source="test (2026-12-01)", seed=seed)
     m = Measurements(test_score=0.8, test_metric=0.8, val_score=0.79, fit_seconds=0.9)
     return CellResult(cell, "ok", metric="accuracy", measurements=m, ended_at=1.8e9)
 
