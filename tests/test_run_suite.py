@@ -248,9 +248,11 @@ def test_report_from_a_real_run(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_report_without_results_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["report", str(tiny_suite(tmp_path)), "--tracking-uri", f"sqlite:///{tmp_path}/empty.db"]
-    )
+    from treeline.record.store import Tracker
+
+    uri = f"sqlite:///{tmp_path}/empty.db"
+    Tracker("another-suite", uri)  # a store that exists, without this suite's cells
+    code = main(["report", str(tiny_suite(tmp_path)), "--tracking-uri", uri])
     assert code == 2 and "no recorded cells" in capsys.readouterr().err
 
 

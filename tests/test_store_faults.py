@@ -98,6 +98,81 @@ def test_an_unusable_store_is_found_at_start(
     print(f"{store}: exit 2 after {took:.2f} s")  # the figures in the closing note
 
 
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("ftp://x", "unknown scheme 'ftp'"),
+        ("file:///{tmp}/fs", "MLflow's file store"),
+        ("not a uri at all", "is not a tracking URI"),
+        ("sqlite://x.db", "three slashes before a relative path"),
+        ("mysql://u:secret@127.0.0.1:9/db", "database driver MySQLdb is not installed"),
+        ("postgresql+psycopg2://u:secret@127.0.0.1:{port}/db", "does not answer"),
+        ("sqlite:////proc/nonexistent/x.db", "the folder /proc/nonexistent does not exist"),
+        ("sqlite:///{tmp}/no/such/dir/x.db", "does not exist; create it"),
+    ],
+)
+def test_a_bad_tracking_uri_is_one_line_and_makes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], uri: str, message: str
+) -> None:
+    """Each was a traceback from MLflow's store registry or SQLAlchemy (or, for a folder that
+    does not exist, a store quietly made there): now exit 2, one line, the password masked."""
+    pytest.importorskip("psycopg2")
+    uri = uri.format(tmp=tmp_path, port=_free_port())
+    code = _main(tmp_path, "--tracking-uri", uri)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and "Traceback" not in err and len(err.splitlines()) <= 2, err
+    assert "secret" not in err
+    assert not (tmp_path / "no").exists() and not (tmp_path / "fs").exists()
+
+
+@pytest.mark.parametrize("command", ["report", "replay"])
+def test_readers_never_make_an_empty_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """`report` and `replay` on a mistyped SQLite path made an empty database there and then
+    said there was nothing in it: now they say the file does not exist."""
+    from treeline.cli import main
+
+    suite = tmp_path / "faults.yaml"
+    suite.write_text(SUITE)
+    db = tmp_path / "typo.db"
+    args = [str(suite)] if command == "report" else [CELLS[0]]
+    assert main([command, *args, "--tracking-uri", f"sqlite:///{db}"]) == 2
+    assert f"{db} does not exist" in capsys.readouterr().err
+    assert not db.exists()
+
+
+def test_a_report_folder_that_cannot_be_made_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from treeline.cli import main
+
+    suite = tmp_path / "faults.yaml"
+    suite.write_text(SUITE)
+    (tmp_path / "taken").write_text("a file")
+    assert main(["report", str(suite), "--out", str(tmp_path / "taken" / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "report folder" in err and "cannot be made" in err and "Traceback" not in err, err
+
+
+def test_a_long_store_error_keeps_its_cause() -> None:
+    """urllib3 puts the reason at the end of a 300+ character line; cutting at 300 characters
+    printed "Failed to establish a new conn" and lost it."""
+    from treeline.errors import first_line
+
+    line = (
+        "API request to endpoint /api/2.0/mlflow/runs/create failed with exception "
+        "HTTPConnectionPool(host='127.0.0.1', port=5999): Max retries exceeded with url: "
+        "/api/2.0/mlflow/runs/create (Caused by NewConnectionError('<urllib3.connection."
+        "HTTPConnection object at 0x7f2>: Failed to establish a new connection: [Errno 111] "
+        "Connection refused'))"
+    )
+    short = first_line(RuntimeError(line))
+    assert short.endswith("… ([Errno 111] Connection refused)"), short
+    assert len(short) < 340 and first_line(RuntimeError("short")) == "short"
+
+
 def _start_server(tmp_path: Path, port: int) -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
@@ -182,6 +257,7 @@ def test_a_server_that_dies_mid_suite_loses_no_cell(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stdout + again.stderr
     finally:
         _stop(server)
+    assert "recorded 1 cell(s) that an earlier run kept" in again.stdout  # said, not silent
     assert _recorded(tmp_path / "server.db") == CELLS  # each cell once: 0 lost, 0 twice
     assert not list((tmp_path / "results" / "spool" / "faults").glob("*.json"))
 
@@ -221,6 +297,7 @@ def test_a_broken_environment_stops_the_run_before_any_cell(
     failed (which a rerun would then show as the contenders' fault)."""
     (tmp_path / "a-file").write_text("not a folder")
     monkeypatch.setenv(broken, str(tmp_path / "a-file" / "sub"))
+    (tmp_path / "store").mkdir()  # a store named on the command line is not made for you
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
     code = _main(tmp_path, "--tracking-uri", uri)
     err = capsys.readouterr().err

@@ -245,13 +245,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     from treeline.record.store import Tracker, read_results
 
     suite = load_suite(args.suite)
+    out = Path(args.out) if args.out else results_dir() / "reports" / suite.name
+    try:  # before reading the store: a folder that cannot be made is said at once
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TreelineError(
+            f"report folder {out} cannot be made: {exc.strerror or exc} ({exc.filename or out})"
+        ) from None
     frame = results_frame(read_results(suite.name, args.tracking_uri))
     if frame.empty:
         raise TreelineError(
             f"no recorded cells for suite '{suite.name}': run `treeline run {args.suite}` first"
         )
-    out = Path(args.out) if args.out else results_dir() / "reports" / suite.name
-    tracker = Tracker(suite.name, args.tracking_uri)
+    tracker = Tracker(suite.name, args.tracking_uri, create=False)
     replays = replays_frame(tracker.replays())
     path = write_report(suite.name, suite.description, frame, out, replays)
     tracker.log_report(out, suite.digest)

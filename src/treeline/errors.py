@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,5 +60,18 @@ def unknown_name(kind: str, name: str, choices: Iterable[str]) -> str:
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:
-    """An error's first line, cut short: what a one-line message quotes of a library's error."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
+    """An error's first line, cut short at a word: what a one-line message quotes of a
+    library's error. A long one keeps its root cause (`[Errno 111] Connection refused`), which
+    network libraries put at the very end of a line of wrappers."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0].rstrip(" ,:;(") + " …"
+    causes = _ERRNO.findall(line)
+    if causes and causes[-1] not in cut:
+        cut += f" ({causes[-1].strip()})"
+    return cut
+
+
+# "[Errno 111] Connection refused" inside urllib3's "Max retries exceeded … (Caused by …)"
+_ERRNO = re.compile(r"\[Errno -?\d+\][^'\")\]]+")

@@ -114,7 +114,12 @@ class SuiteRun:
     def prepare(self) -> dict[str, CellResult]:
         """Before any cell: the environment checked, the spool written; what is recorded."""
         self.check_environment()
-        self.flush_spool()  # cells an earlier run could not record come first
+        written = self.flush_spool()  # cells an earlier run could not record come first
+        if written:
+            self.say(
+                f"recorded {written} cell(s) that an earlier run kept in "
+                f"{results_dir() / 'spool'} when the store failed"
+            )
         return self.recorded()
 
     def say(self, message: str) -> None:

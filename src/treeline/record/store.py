@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from treeline.errors import TreelineError
+from treeline.errors import TreelineError, first_line
 from treeline.execute.result import FINISHED, PASSED, CellResult, Replay
 from treeline.execute.schedule import TrialRecord, dumps, loads
 from treeline.locate import redact, results_dir
@@ -66,7 +66,9 @@ def find_recorded(cell_id: str, suite: str | None = None, uri: str | None = None
     from mlflow import MlflowClient
 
     _quiet_mlflow()
-    client = MlflowClient(tracking_uri(uri))
+    uri = tracking_uri(uri)
+    check_store(uri, create=False)
+    client = MlflowClient(uri)
     if suite is None:
         ids = [e.experiment_id for e in client.search_experiments()]
     else:
@@ -98,16 +100,42 @@ class StoreError(TreelineError):
         super().__init__(redact(message))
 
 
-def check_store(uri: str) -> None:
-    """Fail fast, with the store named, when it cannot be written: an unwritable or misplaced
-    SQLite file, a server that does not answer. Other schemes are left to MLflow."""
-    if uri.startswith("sqlite:///"):
-        _check_sqlite(Path(uri.removeprefix("sqlite:///")), uri)
+def check_store(uri: str, create: bool = True) -> None:
+    """Fail fast, with the store named, when it cannot be used: a URI MLflow cannot take
+    (record/uri.py), an unwritable or misplaced SQLite file, a server or database that does
+    not answer. `create`: False for readers (report, replay), which never make a store."""
+    from treeline.record.uri import sqlite_path, uri_problem
+
+    db = sqlite_path(uri)
+    if db is not None and create and uri == default_tracking_uri():
+        db.parent.mkdir(parents=True, exist_ok=True)  # only the default folder is made for you
+    problem = uri_problem(uri, create=create)
+    if problem:
+        raise StoreError(problem)
+    if db is not None:
+        _check_sqlite(db, uri)
     elif uri.startswith(("http://", "https://")):
         _check_server(uri)
-    elif uri.startswith("file:") or "://" not in uri:
-        folder = Path(uri.removeprefix("file://").removeprefix("file:"))
-        _check_folder(folder, uri)
+    elif "://" in uri and not uri.startswith("databricks"):
+        _check_database(uri)
+
+
+def _check_database(uri: str) -> None:
+    """A database server that does not answer is said before any cell, in one line, within
+    seconds (a driver would otherwise wait its own timeout, cell after cell)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    timeout = {"connect_timeout": 5} if uri.startswith(("postgresql", "mysql")) else {}
+    engine = create_engine(uri, connect_args=timeout)
+    try:
+        with engine.connect():
+            return
+    except SQLAlchemyError as exc:
+        reason = first_line(getattr(exc, "orig", None) or exc)
+        raise StoreError(f"tracking store {uri} does not answer ({reason})") from None
+    finally:
+        engine.dispose()
 
 
 def _check_folder(folder: Path, uri: str) -> None:
@@ -180,14 +208,16 @@ def _check_api(uri: str) -> None:
 
 
 class Tracker:
-    def __init__(self, experiment: str, uri: str | None = None, description: str = ""):
+    def __init__(
+        self, experiment: str, uri: str | None = None, description: str = "", create: bool = True
+    ):
+        """`create`: False for readers, which refuse a SQLite file that does not exist."""
         _quiet_mlflow()
         self.uri = tracking_uri(uri)
         self.shown = redact(self.uri)  # the URI as printed: no password
-        check_store(self.uri)
+        check_store(self.uri, create)
         if self.uri.startswith("sqlite:///"):
             db = Path(self.uri.removeprefix("sqlite:///"))
-            db.parent.mkdir(parents=True, exist_ok=True)
             # Two runners opening a fresh SQLite store at once both run MLflow's schema
             # migration, and the second crashes in alembic: one opens it at a time.
             with _file_lock(db.with_name(db.name + ".treeline-lock")):
@@ -418,4 +448,4 @@ def _millis(epoch_seconds: float) -> int | None:
 
 def read_results(experiment: str, uri: str | None = None) -> list[CellResult]:
     """Every complete cell of a suite (the analysis's input)."""
-    return Tracker(experiment, uri).results()
+    return Tracker(experiment, uri, create=False).results()
