@@ -149,6 +149,38 @@ def test_a_bad_file_is_refused_at_validation(
     assert message in err, err
 
 
+SHADOW = "root:*:20228:0:99999:7:::\n" + "sam:$y$j9T$secretsalt$hash:20228:0:99999:7:::\n" * 30
+
+
+@pytest.mark.parametrize(
+    ("sep", "field", "said"),
+    [("*", "target", "is not shown"), (":", "file", "is not shown"), ("$", "sep", "looks sep")],
+)
+def test_a_first_line_that_is_not_a_header_is_never_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sep: str, field: str, said: str
+) -> None:
+    """A .csv holding /etc/shadow's lines, with `sep: '*'`, printed `valid: :20228:0:99999:7:::,
+    root:`; with ':' its blank fields printed as duplicates. Names are shown only when the line
+    looks like a header, and never a long one."""
+    _write(tmp_path, "secret.csv", SHADOW)
+    suite = _suite(tmp_path, "secret.csv", "label", extra=f"    sep: '{sep}'\n")
+    code, err = _validate(capsys, suite)
+    assert code == 2, err
+    assert f"datasets[0].{field}: " in err and said in err, err
+    for secret in ("root:", "20228", "secretsalt", "99999"):
+        assert secret not in err, err
+
+
+def test_many_column_names_are_cut_short(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = [f"feature_{i}_" + "x" * 50 for i in range(200)]
+    _write(tmp_path, "wide.csv", ",".join(names) + "\n" + ",".join("1" * 200) + "\n")
+    code, err = _validate(capsys, _suite(tmp_path, "wide.csv", "label"))
+    assert code == 2 and "unknown column in wide.csv 'label'" in err, err
+    assert "(200 columns)" in err and "feature_150" not in err and len(err) < 2500, err
+
+
 def test_a_gzipped_csv_is_read_like_a_csv(tmp_path: Path, capsys) -> None:
     (tmp_path / "f.csv.gz").write_bytes(gzip.compress(_csv(_frame()).encode()))
     code, err = _validate(capsys, _suite(tmp_path, "f.csv.gz"))

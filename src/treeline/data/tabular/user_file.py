@@ -113,6 +113,30 @@ def check_file(path: Path, target: str, task: Task, sep: str | None = None) -> F
     return out
 
 
+MAX_NAMES_SHOWN = 30
+# Marks that a line of data or of another format has and a header rarely does.
+_NOT_IN_NAMES = set(':*$\\|;"\t{}')
+_NOT_A_HEADER = (
+    "its first line does not look like a header of column names in the declared format, so "
+    "it is not shown: check `sep` and that the file starts with its header"
+)
+
+
+def looks_like_header(names: list[str]) -> bool:
+    """Whether the first line parsed as names of the declared format: each short and plain
+    (pandas' `Unnamed: 3` for a blank one too), and not mostly bare numbers (a data row)."""
+    if not names:
+        return False
+
+    def plain(name: str) -> bool:
+        if name.startswith("Unnamed: "):  # pandas' name for a blank one
+            return True
+        return len(name) <= 64 and name.isprintable() and not _NOT_IN_NAMES.intersection(name)
+
+    numbers = sum(n.strip().replace(".", "", 1).lstrip("-").isdigit() for n in names)
+    return all(plain(n) for n in names) and numbers * 2 <= len(names)
+
+
 def header_problems(
     path: Path, names: list[str], target: str, sep: str | None
 ) -> list[tuple[str, str]]:
@@ -128,7 +152,9 @@ def header_problems(
             pos = [str(i + 1) for i, n in enumerate(names) if n == d]
             return f"'{d}' (columns {', '.join(pos[:-1])} and {pos[-1]})"
 
-        where = "; ".join(at(d) for d in dupes)
+        if not looks_like_header(names):
+            return [("file", f"duplicate column names in {path.name}; {_NOT_A_HEADER}")]
+        where = "; ".join(at(d) for d in dupes[:MAX_NAMES_SHOWN])
         return [("file", f"duplicate column names in {path.name}: {where}; rename them")]
     if len(names) == 1 and not path.name.lower().endswith((".parquet", ".pq")):
         used = sep or ","
@@ -142,8 +168,16 @@ def header_problems(
                     f"separated by '{shown}': set `sep: \"{shown}\"` on this dataset",
                 )
             ]
+    if target not in names and not looks_like_header(names):
+        # A wrong `sep`, a file that is not a table, a secret behind a .csv name: its first
+        # line is not echoed into errors and logs.
+        return [("target", f"no column '{target[:40]}' in {path.name}; {_NOT_A_HEADER}")]
     if target not in names:
-        return [("target", unknown_name(f"column in {path.name}", target, names))]
+        shown_names = [n if len(n) <= 40 else n[:37] + "..." for n in names[:MAX_NAMES_SHOWN]]
+        message = unknown_name(f"column in {path.name}", target, shown_names)
+        if len(names) > MAX_NAMES_SHOWN:
+            message += f" … ({len(names):,} columns)"
+        return [("target", message)]
     if len(names) == 1:
         return [("file", f"{path.name} has no feature columns: only the target '{target}'")]
     return []
