@@ -239,3 +239,85 @@ def test_a_cuda_cell_gets_a_gpu_of_its_own(tmp_path: Path, monkeypatch: pytest.M
     finally:
         ex.close()
     assert given == {first.id: "3", second.id: "5", third.id: "3"}
+
+
+def _claims(client) -> dict[str, str]:
+    """Claim name → holder, of every claim in the store."""
+    return {
+        m.name: m.tags.get("owner", "")
+        for m in client.search_registered_models()
+        if m.name.startswith("treeline-claim")
+    }
+
+
+def test_claims_of_recorded_cells_left_by_an_earlier_run_are_removed(tmp_path: Path) -> None:
+    """A run killed just after recording a cell (or whose cell was spooled and written later)
+    left the claim on the Models page as "in flight" for good. The next run removes a claim
+    whose own holder recorded the cell, and leaves any other runner's claim alone."""
+    from mlflow import MlflowClient
+
+    from treeline.record.store import default_tracking_uri
+
+    suite = write_suite(tmp_path, "leftover", sizes="[200, 300]", contenders="xgboost")
+    first = subprocess.run(
+        [sys.executable, "-m", "treeline", "run", str(suite)], capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    client = MlflowClient(default_tracking_uri())
+    runs = sorted(cell_runs("leftover"), key=lambda r: r.info.run_name)
+    assert not _claims(client)
+    # The store as a kill between recording and unclaiming leaves it: the holder's claim.
+    exp = runs[0].info.experiment_id
+    for run, owner in ((runs[0], runs[0].data.tags["treeline.claimed_by"]), (runs[1], "b:1:x")):
+        key = run.data.tags["treeline.resume_key"]
+        client.create_registered_model(
+            f"treeline-claim-{exp}-{key}-1",
+            tags={"owner": owner, "heartbeat": "0", "cell_id": run.info.run_name},
+        )
+    again = subprocess.run(
+        [sys.executable, "-m", "treeline", "run", str(suite)], capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "removed 1 claim(s) of recorded cells" in again.stdout
+    assert list(_claims(client).values()) == ["b:1:x"]  # another runner's claim stays
+
+
+class _FlakyDeletes:
+    """A real MLflow client whose first `fails` claim deletions fail (a store that hiccups)."""
+
+    def __init__(self, client, fails: int):
+        self.client, self.fails = client, fails
+
+    def delete_registered_model(self, name: str) -> None:
+        if self.fails > 0:
+            self.fails -= 1
+            raise ConnectionError("Connection reset by peer")
+        self.client.delete_registered_model(name)
+
+    def __getattr__(self, name: str):
+        return getattr(self.client, name)
+
+
+@pytest.mark.parametrize("fails", [2, 10])
+def test_a_claim_delete_that_fails_is_retried_or_said(tmp_path: Path, fails: int) -> None:
+    """A failed delete was ignored, so the claim showed as in flight for good: now it is tried
+    three times, and one that still fails is said (and swept by the next run)."""
+    from mlflow import MlflowClient
+
+    from treeline.record.claims import ClaimBook
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
+    exp = client.create_experiment("flaky")
+    book = ClaimBook(_FlakyDeletes(client, fails), exp)
+    claim = book.take("key1", "adult/n=200/xgboost/cpu/s0")
+    assert claim is not None
+    book.release(claim)
+    left = _claims(client)
+    if fails < 3:
+        assert not left and book.problem is None
+    else:
+        assert len(left) == 1 and "could not be removed" in (book.problem or "")
+        assert book.sweep(lambda key: {book.owner} if key == "key1" else set()) == 0  # still fails
+        book.client.fails = 0
+        assert book.sweep(lambda key: {book.owner} if key == "key1" else set()) == 1
+        assert not _claims(client)

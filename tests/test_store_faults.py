@@ -258,6 +258,8 @@ def test_a_server_that_dies_mid_suite_loses_no_cell(tmp_path: Path) -> None:
     finally:
         _stop(server)
     assert "recorded 1 cell(s) that an earlier run kept" in again.stdout  # said, not silent
+    with sqlite3.connect(tmp_path / "server.db") as con:  # the spooled cell's claim is gone too
+        assert not con.execute("SELECT name FROM registered_models").fetchall()
     assert _recorded(tmp_path / "server.db") == CELLS  # each cell once: 0 lost, 0 twice
     assert not list((tmp_path / "results" / "spool" / "faults").glob("*.json"))
 

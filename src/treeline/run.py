@@ -21,6 +21,7 @@ from treeline.locate import results_dir
 from treeline.scheduler import OnEvent, Scheduler
 
 if TYPE_CHECKING:
+    from treeline.record.claims import ClaimBook
     from treeline.record.store import Tracker
 
 
@@ -104,6 +105,17 @@ class SuiteRun:
             path.unlink()
         return len(waiting)
 
+    @cached_property
+    def claims(self) -> ClaimBook:
+        from treeline.record.claims import ClaimBook
+
+        return ClaimBook(self.tracker.client, self.tracker.experiment_id)
+
+    def sweep_claims(self) -> int:
+        """Remove the claims of cells an earlier run recorded but could not unclaim (killed
+        just after recording, its cell spooled): they showed as in flight for good."""
+        return self.claims.sweep(self.tracker.recorded_by)
+
     def recorded(self) -> dict[str, CellResult]:
         """What a rerun keeps, by resume key: none with --rerun-all, only `ok` ones with
         --rerun-failed."""
@@ -120,6 +132,9 @@ class SuiteRun:
                 f"recorded {written} cell(s) that an earlier run kept in "
                 f"{results_dir() / 'spool'} when the store failed"
             )
+        swept = self.sweep_claims()
+        if swept:
+            self.say(f"removed {swept} claim(s) of recorded cells that an earlier run left")
         return self.recorded()
 
     def say(self, message: str) -> None:
@@ -128,7 +143,6 @@ class SuiteRun:
 
     def scheduler(self) -> Scheduler:
         from treeline.execute.executors import make_executor
-        from treeline.record.claims import ClaimBook
 
         opts = self.options
         # The suite's cells, not only those to run: a warm worker imports what all need.
@@ -136,7 +150,7 @@ class SuiteRun:
         return Scheduler(
             suite=self.suite.name,
             executor=executor,
-            claims=ClaimBook(self.tracker.client, self.tracker.experiment_id),
+            claims=self.claims,
             recorder=self.recorder,
             profiles=self.profiles,
             statuses=("ok",) if opts.rerun_failed else FINISHED,

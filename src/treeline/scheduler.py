@@ -106,6 +106,7 @@ class Scheduler:
                     else:  # our claim expired; another runner runs the cell, and its result counts
                         self.say(f"{cell.id}: its claim expired meanwhile; not recorded here")
                     self.claims.release(claim)
+                    self._tell()
                     _finish(cell, result, results, on_event)
             cancel = False
         except StoreError:
@@ -114,6 +115,7 @@ class Scheduler:
         finally:
             self.executor.close(cancel=cancel)
             self.claims.release_all()
+            self._tell()
         return [results[c.id] for c in cells]
 
     def _start(
@@ -129,9 +131,7 @@ class Scheduler:
         if reason is None and not self.executor.fits(cell):
             return False
         claim = self._store("claiming", cell, self.claims.take, cell.resume_key, cell.id)
-        if self.claims.problem:
-            self.say(self.claims.problem)
-            self.claims.problem = None
+        self._tell()
         if claim is None:  # another runner has it in flight
             return False
         waiting.remove(cell)
@@ -152,6 +152,12 @@ class Scheduler:
         future = self.executor.submit(cell, self.profiles[cell.runner], log)
         in_flight[future] = (cell, claim)
         return True
+
+    def _tell(self) -> None:
+        """What the claims have to say (a store without claims, a claim that stayed), once."""
+        if self.claims.problem:
+            self.say(self.claims.problem)
+            self.claims.problem = None
 
     def log_path(self, cell: Cell, attempt: int) -> Path:
         return cell_log(self.suite, cell.id, attempt)

@@ -20,10 +20,12 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from treeline.errors import first_line
 from treeline.record import schema
 
 DEFAULT_LEASE = 60.0
@@ -165,12 +167,55 @@ class ClaimBook:
         return model.tags.get(schema.CLAIM_OWNER) == self.owner
 
     def release(self, claim: Claim) -> None:
+        """Delete the claim, tried three times; one that stays is said (`problem`) and removed
+        by the next run once its cell is recorded (`sweep`), or expires by the lease."""
         with self._lock:
             self.held.pop(claim.name, None)
-        if claim.name:
-            # A store that fails now is reported by whatever wrote last; the claim expires.
-            with contextlib.suppress(Exception):
-                self.client.delete_registered_model(claim.name)
+        if not claim.name:
+            return
+        problem = self._delete(claim.name)
+        if problem:
+            self.problem = (
+                f"{claim.cell_id}: its claim could not be removed from the store ({problem}); "
+                "the next run removes it"
+            )
+
+    def _delete(self, name: str, tries: int = 3) -> str | None:
+        """None once the claim is gone; else why it could not be deleted."""
+        from mlflow.exceptions import MlflowException
+
+        for attempt in range(tries):
+            try:
+                self.client.delete_registered_model(name)
+                return None
+            except MlflowException as exc:
+                if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                    return None
+                problem = f"{type(exc).__name__}: {first_line(exc, 120)}"
+            except Exception as exc:
+                problem = f"{type(exc).__name__}: {first_line(exc, 120)}"
+            time.sleep(0.5 * (attempt + 1))
+        return problem
+
+    def sweep(self, recorded_by: Callable[[str], set[str]]) -> int:
+        """Remove claims left by runs that recorded their cell and died before deleting the
+        claim (a kill just after recording, a cell spooled and written later, a failed delete):
+        a claim whose holder recorded a complete run of its cell. `recorded_by(resume_key)`:
+        the holders that recorded that cell. Returns how many were removed."""
+        from mlflow.exceptions import MlflowException
+
+        base = f"{schema.CLAIM_PREFIX}-{self.experiment_id}-"
+        try:
+            found = self.client.search_registered_models(filter_string=schema.claim_filter(base))
+        except MlflowException:
+            return 0  # a store without a registry has no claims to sweep
+        removed = 0
+        for model in found:
+            key = model.name.removeprefix(base).rsplit("-", 1)[0]
+            owner = model.tags.get(schema.CLAIM_OWNER, "")
+            if owner and owner in recorded_by(key) and self._delete(model.name) is None:
+                removed += 1
+        return removed
 
     def abandon(self) -> None:
         """The store failed: stop beating and leave our claims to expire by the lease, instead

@@ -302,6 +302,14 @@ class Tracker:
             return result
         return replace(result, started_at=run.info.start_time / 1000)  # the worker's start
 
+    def recorded_by(self, resume_key: str) -> set[str]:
+        """The claim holders (host:pid:token) that recorded a complete run of this cell."""
+        return {
+            run.data.tags.get(schema.CLAIMED_BY, "")
+            for run in self._with_key(resume_key)
+            if run.data.tags.get(schema.COMPLETE) == "1"
+        } - {""}
+
     def _with_key(self, key: str) -> list[Run]:
         return self.client.search_runs(
             [self.experiment_id], filter_string=schema.tag_filter(schema.RESUME_KEY, key)
