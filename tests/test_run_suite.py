@@ -103,6 +103,7 @@ def test_a_sqlite_store_keeps_its_artifacts_beside_the_database(
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
+    (tmp_path / "store").mkdir()
     tracker = Tracker("tiny", f"sqlite:///{tmp_path}/store/m.db")
     location = tracker.client.get_experiment(tracker.experiment_id).artifact_location
     assert location == (tmp_path / "store" / "mlruns").as_uri()

@@ -296,11 +296,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
     import time
 
-    from treeline.execute.process import die_with_parent
+    from treeline.execute.process import launch
     from treeline.locate import redact, results_dir
-    from treeline.record.store import tracking_uri
+    from treeline.record.store import check_store, default_tracking_uri, tracking_uri
 
     uri = tracking_uri(args.tracking_uri)
+    check_store(uri, create=uri == default_tracking_uri())  # a bad URI: one line, not the UI's
     log_path = results_dir() / "logs" / "ui.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
@@ -309,10 +310,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     # SIGTERM and SIGHUP arrive as KeyboardInterrupt (main's handlers): the server is stopped.
     with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=die_with_parent,
-        )  # fmt: skip
+        server = launch(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://{args.host}:{args.port}"
     try:
         console.print(f"starting the MLflow UI for {redact(uri)} …", soft_wrap=True)
@@ -419,7 +417,22 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+_stopping = False
+
+
 def _stop(signum: int, frame: object) -> None:
+    """The first Ctrl-C or signal stops the run (its worker killed, its claim released); a
+    second one while it stops — or at exit — ends the process at once, without a traceback."""
+    import os
+    import signal
+
+    global _stopping
+    if _stopping:
+        os.write(2, b"stopped at once\n")
+        os._exit(128 + signum)
+    _stopping = True
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Stopped(signum)
 
 
@@ -427,10 +440,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
     import threading
 
+    global _stopping
     parser = build_parser()
     args = parser.parse_args(argv)
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        _stopping = False
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _stop)
     try:
         return int(args.func(args) or 0)
@@ -442,7 +457,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         # The worker in flight is already gone (supervise kills it); nothing half-written stays.
+        # What is left is exit: a signal now would land in interpreter shutdown (exit -2).
+        # (Only when this is the program: a caller of main([...]) keeps its Ctrl-C.)
         import signal
+
+        if argv is None:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
 
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
         how = (

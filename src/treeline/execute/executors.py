@@ -63,6 +63,7 @@ class LocalExecutor:
         self.gpu_of: dict[str, str] = {}
         self.cancel = threading.Event()
         self.pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="cell")
+        self.in_flight: set[Future[CellResult]] = set()
         self.preload = warm.preload_for(cells) if warm.enabled() else None
         self.widths = sorted({c.threads for c in cells})
 
@@ -99,9 +100,12 @@ class LocalExecutor:
         if gpu is not None:
             self.gpu_of[cell.id] = gpu
         self.threads[cell.id] = cell.threads
-        return self.pool.submit(
+        future = self.pool.submit(
             execute, cell, profile, log_path, preload=self.preload, gpu=gpu, cancel=self.cancel
         )
+        self.in_flight.add(future)
+        future.add_done_callback(self.in_flight.discard)
+        return future
 
     def done(self, cell: Cell) -> None:
         self.threads.pop(cell.id, None)
@@ -111,7 +115,14 @@ class LocalExecutor:
 
     def close(self, cancel: bool = False) -> None:
         if cancel:
+            from concurrent.futures import wait
+
+            from treeline.execute import warm
+
             self.cancel.set()  # each cell's supervisor kills its worker within a second
+            wait(self.in_flight, timeout=3)
+            # A cell still waiting is waiting on a warm worker stuck in its imports.
+            warm.shutdown(now=True)
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -28,7 +28,7 @@ from treeline.execute.budget import SCORE_CHUNK_ROWS
 from treeline.execute.cell import Cell
 from treeline.execute.events import Event
 from treeline.execute.measure import cost_usd, oom_kills
-from treeline.execute.process import die_with_parent
+from treeline.execute.process import launch
 from treeline.execute.result import AnytimePoint, CellResult, Measurements
 from treeline.execute.schedule import TrialRecord
 
@@ -105,7 +105,7 @@ def execute(
                     result = CellResult(cell, "failed", error=f"could not start the cell: {exc}")
             else:
                 # The spec goes through stdin: no temporary file to leak when we are killed.
-                proc = subprocess.Popen(
+                proc = launch(
                     [sys.executable, "-m", "treeline.execute.worker", "-", str(write_fd)],
                     stdin=subprocess.PIPE,
                     stdout=log,
@@ -113,7 +113,6 @@ def execute(
                     env={**worker_env(profile), **own_env},
                     pass_fds=(write_fd,),
                     start_new_session=True,
-                    preexec_fn=die_with_parent,
                 )
                 os.close(write_fd)
                 assert proc.stdin is not None

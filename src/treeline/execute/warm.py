@@ -71,17 +71,18 @@ class WarmServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        from treeline.execute.process import launch
+
         with open(log_path, "a") as log:
-            self.proc = subprocess.Popen(
+            # Killed with the runner at any stage, even stuck importing (launch); a runner
+            # that closes its end of the socket stops it and its children too.
+            self.proc = launch(
                 [sys.executable, "-m", "treeline.execute.warm", str(theirs.fileno())],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
                 pass_fds=(theirs.fileno(),),
-                # No parent-death signal: Linux sends it when the *thread* that started us ends
-                # (an executor's pool thread). The runner's end of the socket closes when the
-                # runner dies, however it dies, and that stops us and our children.
             )
         theirs.close()
         assert self.proc.stdin is not None
@@ -152,10 +153,16 @@ class WarmServer:
                 child = self.children[pid]
         return child
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
+        """Stop the warm process; `now`: kill it at once (a run being stopped does not wait
+        for a process stuck in its imports, and its children die with it)."""
         with contextlib.suppress(OSError):
             self.sock.close()
         if self.proc.poll() is None:
+            if now:
+                self.proc.kill()
+                self.proc.wait()
+                return
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=5)
@@ -207,11 +214,12 @@ def spawn(
     return server.spawn(spec_fd, progress_fd, log_path, {**env, **(child_env or {})})
 
 
-def shutdown() -> None:
-    """Stop every warm process this runner started (also at exit)."""
+def shutdown(now: bool = False) -> None:
+    """Stop every warm process this runner started (also at exit); `now`: kill them, which
+    also frees a cell waiting for one stuck in its imports."""
     with _LOCK:
         for server in _SERVERS.values():
-            server.close()
+            server.close(now)
         _SERVERS.clear()
 
 
