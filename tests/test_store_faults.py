@@ -257,7 +257,7 @@ def test_a_server_that_dies_mid_suite_loses_no_cell(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stdout + again.stderr
     finally:
         _stop(server)
-    assert "recorded 1 cell(s) that an earlier run kept" in again.stdout  # said, not silent
+    assert "recorded 1 cell(s) that an earlier run spooled" in again.stdout  # said, not silent
     with sqlite3.connect(tmp_path / "server.db") as con:  # the spooled cell's claim is gone too
         assert not con.execute("SELECT name FROM registered_models").fetchall()
     assert _recorded(tmp_path / "server.db") == CELLS  # each cell once: 0 lost, 0 twice
@@ -287,6 +287,85 @@ def test_a_full_disk_loses_no_cell(tmp_path: Path) -> None:
         again = _run(tmp_path, "--tracking-uri", uri)
         assert again.returncode == 0, again.stdout + again.stderr
         assert _recorded(disk / "mlflow.db") == CELLS
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_disk_that_fills_while_a_cell_runs_loses_nothing(tmp_path: Path) -> None:
+    """The default layout: the store and results/ on one disk, filled while a cell runs. The
+    cell was in neither the store nor the spool, after a 60-line traceback and with a 0-byte
+    .tmp left. Now the room reserved at start takes it, the run stops with one message saying
+    the disk is full, and the next run (with space again) records it: each cell once."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        env = {**_env(tmp_path), "TREELINE_RESULTS": str(disk / "results")}
+        suite = tmp_path / "faults.yaml"
+        suite.write_text(SUITE.replace("budget: 1", "budget: 3"))
+        cmd = [sys.executable, "-m", "treeline", "run", str(suite)]
+        first = subprocess.run([*cmd, "--only", CELLS[0]], env=env, capture_output=True)
+        assert first.returncode == 0, first.stderr
+        run = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        log = disk / "results" / "logs" / "faults" / "adult__n=300__xgboost__cpu__s0.log"
+        deadline = time.monotonic() + 60
+        while not log.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        filler = disk / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
+        out, err = (b.decode() for b in run.communicate(timeout=120))
+        assert run.returncode == 2, out + err
+        # Which depends on when the disk filled: the worker's own writes failed (not recorded,
+        # run again), or recording did (spooled, written next time). Never a failed cell.
+        spooled = "its disk is full" in err and "The cell is kept in" in err
+        assert spooled or ("is full" in err and "the cell was not recorded" in err), err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert not list(disk.rglob("*.tmp*")), "a half-written spool file"
+        filler.unlink()
+        again = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert spooled == ("recorded 1 cell(s) that an earlier run spooled" in again.stdout)
+        assert _recorded(disk / "results" / "mlflow.db") == CELLS
+        assert "failed" not in again.stdout
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_at_recording_spools_into_the_reserved_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The moment a finished cell is written, the store's disk (also the spool's) is full:
+    the room reserved at start takes the cell, and the error says the disk is full."""
+    from cells import a_cell
+
+    from treeline.execute.result import CellResult
+    from treeline.record import spool
+    from treeline.record.store import StoreError, Tracker
+    from treeline.run import StoreRecorder
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        monkeypatch.setenv("TREELINE_RESULTS", str(disk / "results"))
+        (disk / "results").mkdir()
+        recorder = StoreRecorder(Tracker("t", f"sqlite:///{disk}/results/m.db"), {})
+        assert spool.reserve("t") is None
+        subprocess.run(["dd", "if=/dev/zero", f"of={disk}/filler", "bs=64k"], capture_output=True)
+        result = CellResult(a_cell(), "failed", error="x" * 200_000)  # a big one
+        with pytest.raises(StoreError, match=r"its disk is full\. The cell is kept in"):
+            recorder.record(result, "me")
+        [(path, kept, _)] = spool.pending("t")
+        assert kept.cell.id == result.cell.id and path.parent == spool.folder("t")
+        assert not list(disk.rglob("*.tmp*"))
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 

@@ -46,12 +46,12 @@ class StoreRecorder:
         try:
             self.tracker.record(result, machine)
         except Exception as exc:
-            path = spool.put(result, machine)
+            path = spool.put(result, machine)  # raises, naming what is full, when it cannot
             raise StoreError(
                 f"the tracking store {self.uri} failed while recording {result.cell.id} "
-                f"({type(exc).__name__}: {first_line(exc)}). The cell is kept in {path} and is "
-                "written to the store when you run this suite again (the same command resumes "
-                "it)."
+                f"({type(exc).__name__}: {first_line(exc)}){_full(exc)}. The cell is kept in "
+                f"{path} and is written to the store when you run this suite again (the same "
+                "command resumes it)."
             ) from None
 
 
@@ -87,6 +87,15 @@ class SuiteRun:
             problem = usable_folder(path, what, env)
             if problem:
                 raise TreelineError(problem)
+
+    def reserve_spool(self) -> None:
+        """The room a cell needs to be kept if the store fails, set aside before any cell."""
+        from treeline.errors import TreelineError
+        from treeline.record import spool
+
+        problem = spool.reserve(self.suite.name)
+        if problem:
+            raise TreelineError(problem)
 
     def flush_spool(self) -> int:
         """Write cells an earlier run could not record; returns how many."""
@@ -129,9 +138,9 @@ class SuiteRun:
         written = self.flush_spool()  # cells an earlier run could not record come first
         if written:
             self.say(
-                f"recorded {written} cell(s) that an earlier run kept in "
-                f"{results_dir() / 'spool'} when the store failed"
+                f"recorded {written} cell(s) that an earlier run spooled when the store failed"
             )
+        self.reserve_spool()
         swept = self.sweep_claims()
         if swept:
             self.say(f"removed {swept} claim(s) of recorded cells that an earlier run left")
@@ -180,6 +189,13 @@ class SuiteRun:
                 on_event("end", cell, done[cell.resume_key])
             results.append(done[cell.resume_key])
         return results
+
+
+def _full(exc: BaseException) -> str:
+    """': its disk is full' when that is why the store failed (SQLite says so in words)."""
+    text = str(exc).lower()
+    full = getattr(exc, "errno", None) == 28 or "disk is full" in text or "no space" in text
+    return ": its disk is full" if full else ""
 
 
 def machine_tags(suite_hash: str) -> dict[str, str]:

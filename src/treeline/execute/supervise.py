@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from treeline.config.runner_profile import RunnerProfile
+from treeline.errors import TreelineError
 from treeline.execute import warm
 from treeline.execute.budget import SCORE_CHUNK_ROWS
 from treeline.execute.cell import Cell
@@ -140,7 +141,40 @@ def execute(
     result.log_path = log_path
     if result.status in ("failed", "oom") and not result.error:
         result.error = _log_tail(log_path)
+    if result.status == "failed":
+        full = full_disk(result.error, log_path)
+        if full:
+            raise DiskFull(
+                f"{full} while {cell.id} ran: the cell was not recorded (a full disk is not the "
+                "contender's failure). Free some space and run the same command again."
+            )
     return result
+
+
+class DiskFull(TreelineError):
+    """A cell failed because a disk it writes to filled up: the run stops, nothing recorded."""
+
+
+FULL_BELOW = 16 * 2**20  # free bytes under which a worker's unexplained death is the disk's
+
+
+def full_disk(error: str, log_path: Path) -> str | None:
+    """'the disk of FOLDER is full (… free)' when a cell's failure is a full disk: the error
+    says so (ENOSPC), or the worker died with the results or cache disk all but full."""
+    from treeline.locate import cache_dir, results_dir
+
+    said = "Errno 28" in error or "No space left on device" in error
+    for folder in (log_path.parent, results_dir(), cache_dir()):
+        for p in (folder, *folder.parents):
+            try:
+                st = os.statvfs(p)
+            except OSError:
+                continue
+            free = st.f_bavail * st.f_frsize
+            if free < FULL_BELOW or said:
+                return f"the disk of {folder} is full ({free / 2**20:.1f} MiB free)"
+            break
+    return None
 
 
 def _fork_warm(
