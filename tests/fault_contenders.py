@@ -128,3 +128,40 @@ class HungTestScoring(XGBoost):
         if len(X) > 100:
             time.sleep(3600)
         return super().predict(model, X, data)
+
+
+class Hog(XGBoost):
+    """Takes memory until the kernel's OOM killer stops it (run only under a memory limit)."""
+
+    name = "hog"
+
+    def fit(self, data: Any, prepared: Any, params: dict[str, Any], ctx: Any) -> Any:
+        import numpy as np
+
+        held = []
+        while True:
+            held.append(np.ones(2**24))  # 128 MiB, touched
+
+
+class AddressSpace(XGBoost):
+    """Hits an address-space limit (ulimit -v): Python raises MemoryError, no kill."""
+
+    name = "address-space"
+
+    def fit(self, data: Any, prepared: Any, params: dict[str, Any], ctx: Any) -> Any:
+        import resource
+
+        import numpy as np
+
+        resource.setrlimit(resource.RLIMIT_AS, (2**33, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        return np.ones(2**32)  # 32 GiB of address space: refused
+
+
+class KilledLater(XGBoost):
+    """SIGKILL from outside after 3 s, while something else may be OOM-killed."""
+
+    name = "killed-later"
+
+    def fit(self, data: Any, prepared: Any, params: dict[str, Any], ctx: Any) -> Any:
+        time.sleep(3)
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -3,7 +3,9 @@ skipped."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from pathlib import Path
 
 import fault_contenders
@@ -32,6 +34,9 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> None:
         fault_contenders.SlowTestScoring,
         fault_contenders.SlowTestRows,
         fault_contenders.HungTestScoring,
+        fault_contenders.Hog,
+        fault_contenders.AddressSpace,
+        fault_contenders.KilledLater,
     ):
         monkeypatch.setitem(catalogue(), cls.name, cls)
     path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
@@ -125,7 +130,112 @@ def test_a_worker_killed_from_outside_is_not_called_an_oom_kill(
 ) -> None:
     r = execute(cell("killed"), get_runner("cpu"), tmp_path / "c.log")
     assert r.status == "failed", r
-    assert "SIGKILL from outside, not by the kernel's out-of-memory killer" in r.error
+    assert "SIGKILL from outside" in r.error
+
+
+def test_memory_error_under_an_address_space_limit_is_oom(tmp_path: Path, faults: None) -> None:
+    """`ulimit -v` makes an allocation raise MemoryError: that is running out of memory, and
+    was recorded `failed`."""
+    r = execute(cell("address-space"), get_runner("cpu"), tmp_path / "c.log")
+    assert r.status == "oom", r
+
+
+class MemoryCgroup:
+    """A real memory cgroup (v1 or v2) under this process's own, with a limit: processes put
+    in it are OOM-killed by the kernel when they pass it."""
+
+    def __init__(self, limit: int):
+        import uuid
+
+        self.path: Path | None = None
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, rel = line.split(":", 2)
+            if "memory" in controllers.split(","):
+                base = Path("/sys/fs/cgroup/memory") / rel.lstrip("/")
+                limit_file = "memory.limit_in_bytes"
+            elif controllers == "" and (Path("/sys/fs/cgroup") / rel.lstrip("/")).is_dir():
+                base, limit_file = Path("/sys/fs/cgroup") / rel.lstrip("/"), "memory.max"
+            else:
+                continue
+            path = base / f"treeline-test-{uuid.uuid4().hex[:8]}"
+            try:
+                path.mkdir()
+                (path / limit_file).write_text(str(limit))
+                for swap in ("memory.memsw.limit_in_bytes", "memory.swap.max"):
+                    if (path / swap).exists():
+                        with contextlib.suppress(OSError):
+                            (path / swap).write_text(str(limit) if "memsw" in swap else "0")
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+                pytest.skip(f"cannot make a memory cgroup here: {exc}")
+            self.path = path
+            return
+        pytest.skip("no memory cgroup controller here")
+
+    def preexec(self) -> None:
+        assert self.path is not None
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def remove(self) -> None:
+        if self.path is not None:
+            for _ in range(50):
+                try:
+                    self.path.rmdir()
+                    return
+                except OSError:
+                    time.sleep(0.1)
+
+
+def test_an_oom_kill_elsewhere_does_not_make_a_killed_cell_oom(
+    tmp_path: Path, faults: None
+) -> None:
+    """A cell killed from outside was recorded `oom` whenever any process on the machine was
+    OOM-killed meanwhile (the machine-wide /proc/vmstat count): here another process is, in a
+    memory cgroup of its own, while the cell's worker is killed by SIGKILL."""
+    import subprocess
+    import sys
+
+    group = MemoryCgroup(200 * 2**20)
+    try:
+        hog = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(1.5); x = bytearray(2**30)"],
+            preexec_fn=group.preexec,
+        )
+        r = execute(cell("killed-later"), get_runner("cpu"), tmp_path / "c.log")
+        hog.wait(timeout=60)
+    finally:
+        group.remove()
+    assert hog.returncode == -9, "the other process was not OOM-killed"
+    assert r.status == "failed" and "SIGKILL from outside" in r.error, r
+
+
+def test_an_oom_kill_of_the_worker_is_oom(tmp_path: Path, faults: None) -> None:
+    """The cell's own worker passes its memory limit and the kernel kills it: `oom`, known
+    from the kernel log's pid (or the cgroup's count)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "import test_execute as t, fault_contenders as f; "
+        "from treeline.contenders import catalogue; catalogue()['hog'] = f.Hog; "
+        "from treeline.config.runner_profile import get_runner; "
+        "r = t.execute(t.cell('hog'), get_runner('cpu'), Path(sys.argv[2])); "
+        "print(r.status, '|', r.error)"
+    )
+    group = MemoryCgroup(1536 * 2**20)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(HERE), str(tmp_path / "c.log")],
+            preexec_fn=group.preexec,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        group.remove()
+    assert out.stdout.startswith("oom |"), out.stdout + out.stderr[-2000:]
 
 
 def test_no_successful_trial_fails_the_cell_with_the_reason(tmp_path: Path, faults: None) -> None:

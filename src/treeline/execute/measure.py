@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import resource
 import subprocess
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 _BASELINE_MB = 0.0  # resident size at a warm worker child's fork point (0: a fresh process)
@@ -164,6 +166,97 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[lib] = "absent"
     return out
+
+
+@dataclass(frozen=True)
+class OomCounts:
+    """Out-of-memory kills counted before a cell: in this process's memory cgroup (where its
+    workers run) and machine-wide; None where Linux does not say."""
+
+    cgroup: int | None
+    machine: int | None
+
+
+def oom_counts() -> OomCounts:
+    return OomCounts(cgroup_oom_kills(), oom_kills())
+
+
+def oom_killed(pid: int, before: OomCounts) -> tuple[bool | None, str]:
+    """Whether the kernel's OOM killer killed process `pid` (a worker found dead of SIGKILL),
+    and how that is known: the kernel log naming the pid; else an OOM kill in the worker's own
+    memory cgroup since `before`; else unknown (None) — an OOM kill elsewhere on the machine
+    is not this cell's."""
+    killed = oom_killed_pids()
+    if killed is not None:
+        if pid in killed:
+            return True, f"the kernel log names the worker (pid {pid}) as killed for memory"
+        return False, f"the kernel log names no out-of-memory kill of the worker (pid {pid})"
+    now = cgroup_oom_kills()
+    if now is not None and before.cgroup is not None:
+        if now > before.cgroup:
+            return True, f"{now - before.cgroup} out-of-memory kill(s) in its memory cgroup"
+        return False, "no out-of-memory kill in its memory cgroup"
+    return None, "neither the kernel log nor a memory cgroup can be read here"
+
+
+_OOM_KILL = re.compile(r"(?:Killed process |oom-kill:.*?\bpid=)(\d+)")
+
+
+def oom_killed_pids() -> set[int] | None:
+    """Processes the kernel's OOM killer killed, as its log (/dev/kmsg) names them; None when
+    that log cannot be read (a container without the right, another OS)."""
+    import errno
+
+    try:
+        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    pids: set[int] = set()
+    try:
+        while True:
+            try:
+                record = os.read(fd, 16384)
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:  # records overwritten while reading: go on
+                    continue
+                if exc.errno == errno.EAGAIN:  # the end of the log
+                    break
+                return None
+            if not record:
+                break
+            found = _OOM_KILL.search(record.decode(errors="replace").partition(";")[2])
+            if found:
+                pids.add(int(found.group(1)))
+    finally:
+        os.close(fd)
+    return pids
+
+
+def cgroup_oom_kills() -> int | None:
+    """OOM kills in this process's memory cgroup (v2 memory.events, v1 memory.oom_control)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        rel = path.lstrip("/")
+        if controllers == "":
+            files = [Path("/sys/fs/cgroup") / rel / "memory.events"]
+            files.append(Path("/sys/fs/cgroup/unified") / rel / "memory.events")
+        elif "memory" in controllers.split(","):
+            files = [Path("/sys/fs/cgroup/memory") / rel / "memory.oom_control"]
+        else:
+            continue
+        for f in files:
+            try:
+                for entry in f.read_text().splitlines():
+                    key, _, value = entry.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+            except (OSError, ValueError):
+                continue
+    return None
 
 
 def oom_kills() -> int | None:

@@ -28,7 +28,7 @@ from treeline.execute import warm
 from treeline.execute.budget import SCORE_CHUNK_ROWS
 from treeline.execute.cell import Cell
 from treeline.execute.events import Event
-from treeline.execute.measure import cost_usd, oom_kills
+from treeline.execute.measure import OomCounts, cost_usd, oom_counts, oom_killed
 from treeline.execute.process import launch
 from treeline.execute.result import AnytimePoint, CellResult, Measurements
 from treeline.execute.schedule import TrialRecord
@@ -93,7 +93,7 @@ def execute(
     read_fd, write_fd = os.pipe()
     started = time.perf_counter()
     started_at = time.time()
-    oom_before = oom_kills()
+    oom_before = oom_counts()
     proc: subprocess.Popen | warm.Child | None = None
     try:
         with open(log_path, "w") as log:
@@ -212,7 +212,7 @@ def _supervise(
     read_fd: int,
     cell: Cell,
     replay: bool,
-    oom_before: int | None,
+    oom_before: OomCounts,
     cancel: threading.Event | None = None,
 ) -> CellResult:
     buffer = b""
@@ -298,36 +298,24 @@ def _supervise(
         status = reason if reason in ("oom", "skipped") else "failed"
         return CellResult(cell, status, error=final["error"])
     if code == -signal.SIGKILL:
-        return _killed(cell, oom_before)
+        return _killed(cell, proc.pid, oom_before)
     if code < 0:
         name = signal.Signals(-code).name
         return CellResult(cell, "failed", error=f"worker killed by {name} from outside")
     return CellResult(cell, "failed", error=f"worker exited with code {code} and no result")
 
 
-def _killed(cell: Cell, oom_before: int | None) -> CellResult:
-    """A SIGKILL is an out-of-memory kill only if the kernel's OOM killer acted meanwhile."""
-    after = oom_kills()
-    if oom_before is None or after is None:
+def _killed(cell: Cell, pid: int, before: OomCounts) -> CellResult:
+    """A SIGKILL is an out-of-memory kill only if the kernel's OOM killer killed this worker
+    (its log names the pid, or its memory cgroup counted one) — not any process elsewhere."""
+    oom, how = oom_killed(pid, before)
+    if oom:
+        return CellResult(cell, "oom", error=f"worker killed for memory by the kernel ({how})")
+    if oom is None:
         return CellResult(
-            cell,
-            "failed",
-            error="worker killed by SIGKILL; whether by the kernel's out-of-memory killer is "
-            "unknown here (/proc/vmstat has no oom_kill count)",
+            cell, "failed", error=f"worker killed by SIGKILL; whether for memory is unknown ({how})"
         )
-    if after > oom_before:
-        return CellResult(
-            cell,
-            "oom",
-            error=f"worker killed by the kernel's out-of-memory killer ({after - oom_before} "
-            "OOM kill(s) on this machine during the cell)",
-        )
-    return CellResult(
-        cell,
-        "failed",
-        error="worker killed by SIGKILL from outside, not by the kernel's out-of-memory killer "
-        "(no OOM kill on this machine during the cell)",
-    )
+    return CellResult(cell, "failed", error=f"worker killed by SIGKILL from outside ({how})")
 
 
 def _kill(proc: subprocess.Popen | warm.Child) -> None:

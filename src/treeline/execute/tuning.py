@@ -72,9 +72,22 @@ def one_line(exc: BaseException) -> str:
 
 
 def failure_reason(exc: BaseException) -> str:
-    """'oom' for out-of-memory errors (torch, CUDA, the allocator), else 'error'."""
+    """'oom' for out-of-memory errors (Python's MemoryError under a memory or address-space
+    limit, numpy's 'Unable to allocate', C++'s bad_alloc, torch and CUDA), else 'error'."""
+    if isinstance(exc, MemoryError):
+        return "oom"
     text = f"{type(exc).__name__} {exc}".lower()
-    return "oom" if ("outofmemory" in text or "out of memory" in text) else "error"
+    return "oom" if any(m in text for m in _OOM_MARKS) else "error"
+
+
+_OOM_MARKS = (
+    "outofmemory",
+    "out of memory",
+    "memoryerror",
+    "bad_alloc",
+    "cannot allocate memory",
+    "unable to allocate",
+)
 
 
 def tune(
