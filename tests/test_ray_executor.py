@@ -57,6 +57,12 @@ def _processes() -> dict[int, tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
+    with _head_node() as address:
+        yield address
+
+
+@contextlib.contextmanager
+def _head_node() -> Iterator[str]:
     """A head node of its own (port and temp folder), stopped by killing exactly its
     processes: `ray stop` would stop every Ray cluster of this user on the machine."""
     ray_bin = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
@@ -84,11 +90,24 @@ def ray_cluster() -> Iterator[str]:
             pytest.skip(f"`ray start --head` failed here: {start.stderr.strip()[-300:]}")
         yield f"127.0.0.1:{port}"
     finally:
-        mine = [pid for pid, (_, cmd) in _processes().items() if tmp in cmd or f":{port}" in cmd]
-        for pid in mine:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        _kill_cluster(tmp, port)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _kill_cluster(tmp: str, port: int, spare: int | None = None) -> None:
+    """Every process of the cluster: its head's services and the Ray workers they started;
+    not `spare` (a driver, whose command line names the cluster's address too)."""
+    procs = _processes()
+    procs.pop(spare or -1, None)
+    mine = {pid for pid, (_, cmd) in procs.items() if tmp in cmd or f":{port}" in cmd}
+    grown = True
+    while grown:  # and their descendants (Ray workers, the tasks' warm workers)
+        more = {pid for pid, (ppid, _) in procs.items() if ppid in mine} - mine
+        grown = bool(more)
+        mine |= more
+    for pid in mine:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _run(tmp_path: Path, address: str | None, name: str, **fmt: str) -> subprocess.Popen[str]:
@@ -259,3 +278,54 @@ def test_a_killed_task_s_folder_is_removed_by_the_next_task(tmp_path: Path) -> N
         (folder / "cell.log").write_text("trial 0: …")
     _remove_orphaned_folders(tmp_path)
     assert not dead.exists() and alive.exists() and other.exists()
+
+
+def test_a_lost_cluster_stops_the_run_with_one_message_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    """The whole cluster dies mid-cell: the cell in flight was recorded `failed` (a rerun then
+    skipped it), the driver claimed the next cell and Ray ended it a minute later without a
+    word. Now: one message in seconds, exit 2, nothing recorded, no claim and no cell folder
+    left; the same command with a cluster back runs both cells."""
+    from mlflow import MlflowClient
+
+    from treeline.record.store import default_tracking_uri
+
+    folders_before = set(Path(tempfile.gettempdir()).glob("treeline-cell-*"))
+    with _head_node() as address:
+        run = _run(tmp_path, address, "ray-lost", budget="60", contenders="xgboost, lightgbm",
+                   runners="cpu")  # fmt: skip
+        try:
+            for _ in range(600):
+                if _cell_processes():
+                    break
+                time.sleep(0.1)
+            assert _cell_processes(), "the cell never started"
+            time.sleep(2)
+            port = int(address.rpartition(":")[2])
+            lost_at = time.monotonic()
+            _kill_cluster(_temp_dir_of(port), port, spare=run.pid)
+            out = run.communicate(timeout=120)[0]
+            took = time.monotonic() - lost_at
+        finally:
+            run.kill()
+    assert run.returncode == 2, out
+    assert "the Ray cluster" in out and "was lost while" in out and "Traceback" not in out, out
+    assert took < 30, f"{took:.0f} s to stop"
+    exp = MlflowClient(default_tracking_uri()).get_experiment_by_name("ray-lost")
+    recorded = MlflowClient(default_tracking_uri()).search_runs([exp.experiment_id]) if exp else []
+    assert not recorded, "a cell of the lost cluster was recorded"
+    claims = MlflowClient(default_tracking_uri()).search_registered_models()
+    assert [m.name for m in claims] == []
+    left = set(Path(tempfile.gettempdir()).glob("treeline-cell-*")) - folders_before
+    assert not left, left
+
+
+def _temp_dir_of(port: int) -> str:
+    """The --temp-dir of the head node on `port` (its processes' command lines name it)."""
+    for _, cmd in _processes().values():
+        if f"--port={port}" in cmd:
+            for part in cmd.split():
+                if "/rt-" in part:
+                    return "/tmp/rt-" + part.split("/rt-", 1)[1].split("/", 1)[0]
+    return f":{port}"

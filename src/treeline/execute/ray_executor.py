@@ -5,7 +5,8 @@ it runs the cell exactly as this machine would (supervise.execute: a worker proc
 deadline, forked from the node's warm worker) and hands back the result and the cell's log.
 Claims and records stay with the run on this machine, so the store, resume and the report do not
 know which executor ran a cell. A task is never retried: a cell whose worker or Ray worker dies
-is recorded `failed`. A cell that needs a resource no node has is `skipped` with the reason, not
+is recorded `failed`; a lost cluster (its head gone, a node dead) stops the run with the cells in
+flight unrecorded, to run again. A cell that needs a resource no node has is `skipped` with the reason, not
 queued for ever. Cancelling the run cancels its tasks with force, so their processes go too.
 Ray is an optional extra (`pip install -e ".[ray]"`), imported only here.
 """
@@ -13,6 +14,7 @@ Ray is an optional extra (`pip install -e ".[ray]"`), imported only here.
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,21 @@ from treeline.config.runner_profile import RunnerProfile
 from treeline.errors import TreelineError, first_line
 from treeline.execute.cell import Cell
 from treeline.execute.result import CellResult
+
+LOST_POLL = 2.0  # seconds between checks that the cluster's head still answers
+# Ray's errors for a task whose node died (a lost cluster, not the cell's failure).
+NODE_LOST = (
+    "NodeDiedError",
+    "LocalRayletDiedError",
+    "RaySystemError",
+    "ObjectLostError",
+    "OwnerDiedError",
+)
+
+
+class ClusterLost(TreelineError):
+    """The Ray cluster went away mid-run: the run stops, the cells in flight are not recorded."""
+
 
 # What a worker on another node needs of this process's environment.
 _FORWARDED = ("TREELINE_CACHE", "TREELINE_WARM_WORKERS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -58,10 +75,19 @@ def _remove_orphaned_folders(tmp: Path) -> None:
             continue
         try:
             os.kill(int(pid), 0)
+            if _zombie(int(pid)):  # killed, its parent (a dead raylet) not reaping it
+                shutil.rmtree(folder, ignore_errors=True)
         except ProcessLookupError:
             shutil.rmtree(folder, ignore_errors=True)
         except PermissionError:  # alive, another user's
             pass
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _reachable(host: str, port: int, address: str) -> None:
@@ -117,6 +143,9 @@ class RayExecutor:
         self.used = {"CPU": 0.0, "GPU": 0.0}
         self.task = ray.remote(max_retries=0, retry_exceptions=False)(run_cell_task)
         self.refs: dict[str, Any] = {}  # cell id -> ObjectRef of the task in flight
+        self.waiting: dict[str, Future[CellResult]] = {}  # cell id -> its result, in flight
+        self.lost: str | None = None  # why the cluster is gone, once it is
+        self._watch_cluster(ray.get_runtime_context().gcs_address)
         self.preload = warm.preload_for(cells) if warm.enabled() else None
         self.extra_notes: list[str] = []
 
@@ -161,9 +190,14 @@ class RayExecutor:
         out: Future[CellResult] = Future()
 
         def finished(done: Future) -> None:
+            if out.done():  # the cluster was found lost first
+                return
             try:
                 result_json, text = done.result()
             except Exception as exc:  # the task itself died: recorded, never retried
+                if type(exc).__name__ in NODE_LOST:
+                    self._cluster_lost(f"{type(exc).__name__}: {first_line(exc, 160)}")
+                    return
                 out.set_result(self._lost(cell, exc))
                 return
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,8 +206,45 @@ class RayExecutor:
             result.log_path = log_path
             out.set_result(result)
 
+        self.waiting[cell.id] = out
         ref.future().add_done_callback(finished)
         return out
+
+    def _watch_cluster(self, gcs: str) -> None:
+        """A lost cluster ends every cell in flight with ClusterLost (the run stops, nothing
+        recorded) within seconds: Ray itself reports a task on a dead node as a failure of
+        the cell, and ends a driver whose head node is gone after a minute, without a word."""
+        import socket
+        import threading
+
+        host, _, port = gcs.rpartition(":")
+
+        def watch() -> None:
+            misses = 0
+            while self.lost is None:
+                time.sleep(LOST_POLL)
+                try:
+                    socket.create_connection((host, int(port)), timeout=2).close()
+                    misses = 0
+                except OSError as exc:
+                    misses += 1
+                    if misses >= 2:
+                        self._cluster_lost(f"its head at {gcs} does not answer: {exc}")
+
+        threading.Thread(target=watch, daemon=True, name="ray-cluster-watch").start()
+
+    def _cluster_lost(self, why: str) -> None:
+        if self.lost is None:
+            self.lost = why
+        for cell_id, out in list(self.waiting.items()):
+            if not out.done():
+                out.set_exception(
+                    ClusterLost(
+                        f"the Ray cluster {self.address} was lost while {cell_id} ran ({why}): "
+                        "the cell was not recorded and runs again when you run the same "
+                        "command with the cluster back"
+                    )
+                )
 
     def _lost(self, cell: Cell, exc: BaseException) -> CellResult:
         name = type(exc).__name__
@@ -189,10 +260,19 @@ class RayExecutor:
 
     def done(self, cell: Cell) -> None:
         self.refs.pop(cell.id, None)
+        self.waiting.pop(cell.id, None)
         for k, v in self._needs(cell).items():
             self.used[k] -= v
 
     def close(self, cancel: bool = False) -> None:
+        if self.lost is not None:
+            # Nothing to cancel through a cluster that is gone; a task's folder on this
+            # machine is removed here, one elsewhere by the next task on its node.
+            import tempfile
+
+            time.sleep(1)  # the dead tasks' processes are reaped
+            _remove_orphaned_folders(Path(tempfile.gettempdir()))
+            return
         if cancel:
             for ref in self.refs.values():
                 try:
