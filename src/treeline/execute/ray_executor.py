@@ -5,10 +5,10 @@ it runs the cell exactly as this machine would (supervise.execute: a worker proc
 deadline, forked from the node's warm worker) and hands back the result and the cell's log.
 Claims and records stay with the run on this machine, so the store, resume and the report do not
 know which executor ran a cell. A task is never retried: a cell whose worker or Ray worker dies
-is recorded `failed`; a lost cluster (its head gone, a node dead) stops the run with the cells in
-flight unrecorded, to run again. A cell that needs a resource no node has is `skipped` with the reason, not
-queued for ever. Cancelling the run cancels its tasks with force, so their processes go too.
-Ray is an optional extra (`pip install -e ".[ray]"`), imported only here.
+is recorded `failed`; a lost cluster (its head gone, a node dead) stops the run with the cells
+in flight unrecorded, to run again. A cell that needs a resource no node has is `skipped` with
+the reason, not queued for ever. Cancelling the run cancels its tasks with force, so their
+processes go too. Ray is an optional extra (`pip install -e ".[ray]"`), imported only here.
 """
 
 from __future__ import annotations
