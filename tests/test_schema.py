@@ -117,3 +117,21 @@ def test_the_resume_key_ignores_the_price_and_follows_a_user_file_s_content() ->
     other = dataclasses.replace(cell, dataset=dataclasses.replace(mine, digest="bbbb"))
     assert one.resume_key != other.resume_key
     assert Cell.from_json(one.to_json()) == one
+
+
+def test_a_built_in_s_cells_follow_its_preparation_version(tmp_path) -> None:
+    """Data prepared another way (a new PREPARE_VERSION) is new data: its cells run again
+    rather than being "recorded earlier" on the old preparation."""
+    from treeline.data.dataset import PREPARE_VERSION
+    from treeline.execute.resolve import resolve
+
+    suite = tmp_path / "v.yaml"
+    suite.write_text(
+        "name: v\ndescription: x\nbudget: 1\nseeds: [0]\n"
+        "datasets:\n  - name: adult\n    n: [200]\ncontenders: [xgboost]\n"
+    )
+    [cell] = resolve(suite).cells
+    assert cell.dataset.prepared == PREPARE_VERSION
+    bumped = dataclasses.replace(cell.dataset, prepared=PREPARE_VERSION + 1)
+    assert dataclasses.replace(cell, dataset=bumped).resume_key != cell.resume_key
+    assert Cell.from_json(cell.to_json()) == cell

@@ -81,6 +81,9 @@ class DatasetRef:
     task: Task | None = None
     total_rows: int | None = None
     digest: str | None = None  # a user file's content (sha256): an edited file is new data
+    # A built-in's preparation version (dataset.PREPARE_VERSION): data prepared another way is
+    # new data too, so a cell recorded on the old preparation is not "recorded" any more.
+    prepared: int | None = None
 
     def build(self) -> Dataset:
         if self.file is not None:

@@ -30,6 +30,7 @@ from treeline.config.suite import (
 )
 from treeline.config.yaml_source import LocatedYaml
 from treeline.data import Dataset, DatasetRef
+from treeline.data.dataset import PREPARE_VERSION
 from treeline.errors import ConfigError, Problem, unknown_name
 from treeline.execute.cell import ContenderSpec
 from treeline.execute.plan import Expectation, Plan, Suite, SuiteDataset, expand
@@ -379,7 +380,9 @@ class _Checker:
             elif entry.options:
                 self.add((*loc, "options"), f"dataset '{entry.name}' takes no options")
             label = entry.label or _default_label(entry.name, model, options)
-            ref = DatasetRef(label=label, name=entry.name, options=options)
+            ref = DatasetRef(
+                label=label, name=entry.name, options=options, prepared=PREPARE_VERSION
+            )
             dataset = self._builtin(entry.name)
             task = str((options or {}).get("task", dataset.task))
         ok = True
