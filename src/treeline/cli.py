@@ -184,12 +184,18 @@ def cmd_data(args: argparse.Namespace) -> int:
                 table.add_row(name, "generated on demand", "generated (seeded)", "-")
                 continue
             path = d.cache_path()
-            if (path / "meta.json").exists():
-                import json
+            if path.exists():
+                from rich.markup import escape
 
-                meta = json.loads((path / "meta.json").read_text())
+                from treeline.data.cache_check import read_meta
+
+                meta, problem = read_meta(path)
                 size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-                table.add_row(name, "[green]yes[/]", meta["source"], f"{size / 2**20:.1f} MiB")
+                if problem is None and meta is not None:
+                    prepared, source = "[green]yes[/]", str(meta.get("source", "?"))
+                else:  # said here; `data prepare NAME` (or the next run) prepares it again
+                    prepared, source = "[red]damaged[/]", escape(str(problem))
+                table.add_row(name, prepared, source, f"{size / 2**20:.1f} MiB")
             else:
                 table.add_row(name, "no", d.availability()[1], "-")
         table.show(console)
@@ -202,6 +208,8 @@ def cmd_data(args: argparse.Namespace) -> int:
         p = d.prepare()
         took = time.perf_counter() - started
         how = "from cache" if p.from_cache else f"prepared from {p.source}"
+        if p.repaired:
+            how = f"prepared again from {p.source} (the cache was damaged: {p.repaired})"
         console.print(
             f"[green]{name}[/]: {p.rows_labelled:,} labelled + {p.rows_test:,} test "
             f"rows, {how} in {took:.2f} s → {p.path}",

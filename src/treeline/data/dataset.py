@@ -3,6 +3,7 @@ is handed (train and validation only; the test split stays with the harness)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from treeline.config.suite import Task
+from treeline.data.cache_check import FILES, CacheDamaged, forget, read_meta, record_files
 from treeline.data.clean import clean_table
 from treeline.data.inputs import KINDS, Inputs, Table
 from treeline.data.sources import Source, first_available, sha256_of
@@ -26,6 +28,7 @@ from treeline.data.split import (
     stratified_order,
     train_val_positions,
 )
+from treeline.errors import first_line
 from treeline.locate import cache_dir, publish
 
 if TYPE_CHECKING:
@@ -107,6 +110,7 @@ class Prepared:
     rows_test: int
     from_cache: bool
     meta: dict[str, Any] = field(default_factory=dict)
+    repaired: str | None = None  # what was wrong with the cache it replaced
 
 
 class Dataset(ABC):
@@ -239,14 +243,32 @@ class CachedDataset(Dataset):
         return cache_dir() / self.name / self.fingerprint()
 
     def prepare(self) -> Prepared:
+        """The cache, checked (cache_check.py); prepared from the source when it is missing or
+        damaged. Raises CacheDamaged when a damaged cache cannot be prepared again."""
         path = self.cache_path()
         meta_file = path / "meta.json"
-        if meta_file.exists():
-            meta = json.loads(meta_file.read_text())
-            return Prepared(
-                path, meta["source"], meta["rows_labelled"], meta["rows_test"], True, meta
-            )
-        src, raw = first_available(self.sources(), cache_dir())
+        problem = None
+        if path.exists():
+            meta, problem = read_meta(path)
+            if meta is not None and problem is None:
+                return Prepared(
+                    path, meta["source"], meta["rows_labelled"], meta["rows_test"], True, meta
+                )
+        try:
+            src, raw = first_available(self.sources(), cache_dir())
+        except Exception as exc:
+            if problem is None:
+                raise
+            raise CacheDamaged(
+                f"the prepared data of '{self.name}' is damaged ({problem}) and cannot be "
+                f"prepared again: {exc}"
+            ) from None
+        if problem is not None:  # moved aside at once: publish keeps a complete folder it finds
+            aside = path.with_name(f"{path.name}.damaged{os.getpid()}")
+            with contextlib.suppress(OSError):
+                path.rename(aside)
+            shutil.rmtree(aside, ignore_errors=True)
+            forget(path)
         started = time.perf_counter()
         inputs, y_raw = self.load_raw(raw)
         y, classes = encode_target(y_raw, self.task, self.class_order)
@@ -277,20 +299,33 @@ class CachedDataset(Dataset):
             "prepare_seconds": round(time.perf_counter() - started, 3),
             "notes": self.__dict__.pop("_prepare_notes", []),
             "prepare_version": PREPARE_VERSION,
+            FILES: record_files(tmp),  # sizes and digests, compared when it is read
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
         publish(tmp, path)  # a crash mid-prepare leaves only a .tmp folder, never a half cache
         meta = json.loads(meta_file.read_text())  # ours, or a concurrent preparer's (the same)
-        return Prepared(path, src.label, len(pool_idx), len(test_idx), False, meta)
+        return Prepared(path, src.label, len(pool_idx), len(test_idx), False, meta, problem)
 
     def _load(self, part: str) -> Split:
         # In-process memo: the worker loads a dataset once for all its trials.
         memo = self.__dict__.setdefault("_loaded", {})
         if part not in memo:
-            prepared = self.prepare()
-            kind = KINDS[prepared.meta["modality"]]
-            X = kind.load(prepared.path, part, prepared.meta["inputs"][part])
-            memo[part] = Split(X, np.load(prepared.path / f"{part}.y.npy"))
+            for attempt in (1, 2):
+                prepared = self.prepare()
+                kind = KINDS[prepared.meta["modality"]]
+                try:
+                    X = kind.load(prepared.path, part, prepared.meta["inputs"][part])
+                    memo[part] = Split(X, np.load(prepared.path / f"{part}.y.npy"))
+                    break
+                except (OSError, ValueError, EOFError, KeyError) as exc:
+                    # Changed under us (deleted or damaged since it was checked): check again,
+                    # which prepares it anew; a second failure is the cache's, named.
+                    forget(prepared.path)
+                    if attempt == 2:
+                        raise CacheDamaged(
+                            f"the prepared data of '{self.name}' in {prepared.path} cannot be "
+                            f"read ({type(exc).__name__}: {first_line(exc, 160)})"
+                        ) from None
         return memo[part]
 
     def classes(self) -> tuple[str, ...]:

@@ -293,6 +293,10 @@ def _supervise(
             schedule=[TrialRecord(**t) for t in r["schedule"]],
             data_notes=r.get("data_notes", []),
         )
+    if final is not None and final.get("reason") == "cache":
+        from treeline.data.cache_check import CacheDamaged
+
+        raise CacheDamaged(f"{final['error']}; {cell.id} was not recorded")
     if final is not None:
         reason = final.get("reason")
         status = reason if reason in ("oom", "skipped") else "failed"

@@ -239,6 +239,11 @@ def serve(spec_file: Any, fd: int) -> int:
         if isinstance(exc, NotEnoughData):  # the data cannot support this cell: say so, skip
             send(Event.ERROR, reason="skipped", error=str(exc))
             return 0
+        from treeline.data.cache_check import CacheDamaged
+
+        if isinstance(exc, CacheDamaged):  # the cache's fault, not the contender's: not recorded
+            send(Event.ERROR, reason="cache", error=str(exc))
+            return 1
         traceback.print_exc()
         send(Event.ERROR, reason=failure_reason(exc), error=one_line(exc))
         return 1
