@@ -165,9 +165,12 @@ def postgres_database(timeout: float = 60) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_uri: str, timeout: float = 120) -> Iterator[str]:
+def mlflow_server(
+    backend_uri: str, timeout: float = 120, extra: tuple[str, ...] = (), env: dict | None = None
+) -> Iterator[str]:
     """`mlflow server` on `backend_uri`, serving artifacts from a temporary folder (artifact
-    URIs are mlflow-artifacts:/...); yields its http URI once /health answers."""
+    URIs are mlflow-artifacts:/...); yields its http URI once /health answers. `extra`: more
+    arguments (`--app-name basic-auth`); `env`: more environment."""
     if backend_uri.startswith("postgresql"):
         _require_psycopg2()
     root = Path(tempfile.mkdtemp(prefix="treeline-mlflow-"))
@@ -178,6 +181,7 @@ def mlflow_server(backend_uri: str, timeout: float = 120) -> Iterator[str]:
         # Its job runner (GenAI jobs: seven huey consumers, ~1.4 GB) is of no use to Treeline
         # and slows a 2-core machine down.
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        **(env or {}),
     }
     env.pop("MLFLOW_TRACKING_URI", None)
     server: subprocess.Popen[bytes] | None = None
@@ -186,7 +190,7 @@ def mlflow_server(backend_uri: str, timeout: float = 120) -> Iterator[str]:
             server = subprocess.Popen(
                 [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
                  "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
-                 "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                 "--host", "127.0.0.1", "--port", str(port), "--workers", "1", *extra],
                 cwd=root,  # anything it writes to its working folder is removed with it
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip

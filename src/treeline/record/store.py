@@ -187,17 +187,27 @@ def _check_server(uri: str) -> None:
 
 def _check_api(uri: str) -> None:
     """A server answers /health under any name, but may refuse its API to a host name it does
-    not allow (mlflow server --allowed-hosts): ask the API once, before any cell runs."""
+    not allow (mlflow server --allowed-hosts), or to a runner without a login (--app-name
+    basic-auth): ask the API once, before any cell runs, with the credentials MLflow would
+    send (MLFLOW_TRACKING_USERNAME/PASSWORD or ~/.mlflow/credentials; MLFLOW_TRACKING_TOKEN)."""
     import urllib.error
     import urllib.request
 
     probe = uri.rstrip("/") + "/api/2.0/mlflow/experiments/get-by-name?experiment_name=treeline"
+    request = urllib.request.Request(probe, headers=_auth_headers(uri))
     try:
-        with urllib.request.urlopen(probe, timeout=10):
+        with urllib.request.urlopen(request, timeout=10):
             return
     except urllib.error.HTTPError as exc:
         if exc.code == 404:  # no such experiment yet: the API answered
             return
+        if exc.code in (401, 403):
+            given = "refused the credentials given" if request.headers else "needs a login"
+            raise StoreError(
+                f"tracking server {uri} {given} (HTTP {exc.code}): set MLFLOW_TRACKING_USERNAME "
+                "and MLFLOW_TRACKING_PASSWORD (or ~/.mlflow/credentials) to a user the server's "
+                "admin created"
+            ) from None
         body = exc.read(300).decode(errors="replace").strip()
         raise StoreError(
             f"tracking server {uri} refuses its API (HTTP {exc.code}: {body}); a server started "
@@ -205,6 +215,21 @@ def _check_api(uri: str) -> None:
         ) from None
     except (urllib.error.URLError, OSError):
         return  # the cell's own write will say what is wrong
+
+
+def _auth_headers(uri: str) -> dict[str, str]:
+    """The Authorization header MLflow's client would send to `uri`."""
+    import base64
+
+    from mlflow.utils.credentials import get_default_host_creds
+
+    creds = get_default_host_creds(uri)
+    if creds.username and creds.password:
+        pair = f"{creds.username}:{creds.password}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    if creds.token:
+        return {"Authorization": f"Bearer {creds.token}"}
+    return {}
 
 
 class Tracker:
