@@ -62,10 +62,11 @@ def test_a_damaged_cache_is_prepared_again_and_says_why(cache: Path, damage: str
 
 
 def test_data_list_and_prepare_name_a_damaged_cache(
-    cache: Path, capsys: pytest.CaptureFixture[str]
+    cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`data list` threw a traceback on a broken meta.json; `data prepare` called a truncated
     cache "from cache"."""
+    monkeypatch.setenv("COLUMNS", "300")  # the whole reason on one line of the table
     (cache / "meta.json").write_text("{ not json")
     assert main(["data", "list"]) == 0
     out = " ".join(capsys.readouterr().out.split())

@@ -70,7 +70,9 @@ def test_paused_time_is_not_charged() -> None:
 
 def test_failure_reason_recognises_out_of_memory() -> None:
     assert failure_reason(RuntimeError("CUDA out of memory. Tried to allocate")) == "oom"
-    assert failure_reason(MemoryError()) == "error"
+    # An address-space limit (ulimit -v) raises MemoryError: out of memory too.
+    assert failure_reason(MemoryError()) == "oom"
+    assert failure_reason(MemoryError("Unable to allocate 8.00 GiB for an array")) == "oom"
     assert failure_reason(ValueError("x")) == "error"
 
 
