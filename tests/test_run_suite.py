@@ -349,3 +349,38 @@ def test_a_chosen_metric_is_tuned_on_and_recorded(tmp_path: Path) -> None:
     m = r.data.metrics
     assert r.data.tags["treeline.metric"] == "roc_auc"
     assert m["test_roc_auc"] == m["test_score"] > 0.8 and m["baseline_test_score"] == 0.5
+
+
+def test_an_edited_data_file_runs_again_and_replaces_its_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user shuffled their CSV's labels and reran: every cell was "recorded earlier" and the
+    report still showed the old score. Now the cells run again on the new content, and the
+    store keeps one record per cell, of the file as it is now."""
+    import numpy as np
+
+    from treeline.record.store import read_results
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=400)
+    labels = np.where(x > 0, "yes", "no")
+    csv = tmp_path / "mine.csv"
+    csv.write_text("a,y\n" + "".join(f"{v:.4f},{y}\n" for v, y in zip(x, labels, strict=True)))
+    suite = tmp_path / "mine.yaml"
+    suite.write_text(
+        "name: mine\ndescription: x\nbudget: 1\nseeds: [0]\n"
+        "datasets:\n  - file: mine.csv\n    target: y\n    task: binary\n    n: [150, 200]\n"
+        "contenders: [xgboost]\n"
+    )
+    uri = f"sqlite:///{tmp_path}/m.db"
+    assert main(["run", str(suite), "--tracking-uri", uri]) == 0
+    before = {r.cell.id: r.measurements.test_score for r in read_results("mine", uri)}
+    assert min(before.values()) > 0.9
+    rng.shuffle(labels)
+    csv.write_text("a,y\n" + "".join(f"{v:.4f},{y}\n" for v, y in zip(x, labels, strict=True)))
+    capsys.readouterr()
+    assert main(["run", str(suite), "--tracking-uri", uri]) == 0
+    assert "recorded earlier" not in capsys.readouterr().out
+    after = read_results("mine", uri)
+    assert sorted(r.cell.id for r in after) == sorted(before)  # one record per cell
+    assert max(r.measurements.test_score for r in after) < 0.8  # of the shuffled file

@@ -131,6 +131,17 @@ def tags(result: CellResult, machine: dict[str, str]) -> dict[str, str]:
     }
 
 
+def data_of(run_tags: dict[str, str]) -> dict[str, Any] | None:
+    """The identity of the data a run was recorded on (DatasetRef.identity), from its cell."""
+    from treeline.data import DatasetRef
+
+    try:
+        d = json.loads(run_tags[CELL])["dataset"]
+        return DatasetRef(**d).identity()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def machine_tags(run_tags: dict[str, str]) -> dict[str, str]:
     """The `machine` part of a run's tags back (the inverse of `tags(..., machine)`)."""
     return {

@@ -341,9 +341,17 @@ class Tracker:
         )
 
     def record(self, result: CellResult, machine: dict[str, str]) -> str:
-        """Write one cell's run; replaces any earlier run with the same resume key."""
+        """Write one cell's run; replaces any earlier run with the same resume key, and any
+        run of the same cell on other data (an edited file, a built-in prepared anew): the
+        store and its report never mix results of two versions of the data."""
         for old in self._with_key(result.cell.resume_key):
             self.client.delete_run(old.info.run_id)
+        data = result.cell.dataset.identity()
+        for old in self.client.search_runs(
+            [self.experiment_id], filter_string=schema.tag_filter(schema.CELL_ID, result.cell.id)
+        ):
+            if schema.data_of(old.data.tags) not in (None, data):
+                self.client.delete_run(old.info.run_id)  # soft: the UI can restore it
         run = self.client.create_run(
             self.experiment_id,
             run_name=result.cell.id,
