@@ -101,16 +101,33 @@ def test_an_anonymous_client_cannot_write(team_server: str) -> None:
         assert _call(team_server, path, body, ("runner1", "wrong-password-x"))[0] == 401, path
 
 
-def test_a_runner_with_its_login_records_and_one_without_is_told(
-    team_server: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("login", "said"), [(None, "needs a login"), ((RUNNER[0], "wrong-password-x"), "refused")]
+)
+def test_a_runner_without_a_valid_login_is_told_in_one_line(
+    team_server: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    login: tuple[str, str] | None,
+    said: str,
 ) -> None:
-    for login, said in ((None, "needs a login"), ((RUNNER[0], "wrong-password-x"), "refused")):
-        out = _treeline(tmp_path, team_server, login)
-        err = out.stderr
-        assert out.returncode == 2, out.stdout + err
-        assert said in err and "MLFLOW_TRACKING_USERNAME" in err, err
-        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-        assert "wrong-password" not in out.stdout + err
+    from treeline.cli import main
+
+    (tmp_path / "auth.yaml").write_text(SUITE)
+    for name, value in zip(("USERNAME", "PASSWORD"), login or (None, None), strict=True):
+        if value is None:
+            monkeypatch.delenv(f"MLFLOW_TRACKING_{name}", raising=False)
+        else:
+            monkeypatch.setenv(f"MLFLOW_TRACKING_{name}", value)
+    assert main(["run", str(tmp_path / "auth.yaml"), "--tracking-uri", team_server]) == 2
+    out, err = capsys.readouterr()
+    assert said in err and "MLFLOW_TRACKING_USERNAME" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "wrong-password" not in out + err
+
+
+def test_a_runner_with_its_login_records_its_cells(team_server: str, tmp_path: Path) -> None:
     ok = _treeline(tmp_path, team_server, RUNNER)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert RUNNER[1] not in ok.stdout + ok.stderr

@@ -258,20 +258,20 @@ def test_claims_of_recorded_cells_left_by_an_earlier_run_are_removed(tmp_path: P
 
     from treeline.record.store import default_tracking_uri
 
-    suite = write_suite(tmp_path, "leftover", sizes="[200, 300]", contenders="xgboost")
+    suite = write_suite(tmp_path, "leftover", sizes="[200]", contenders="xgboost")
     first = subprocess.run(
         [sys.executable, "-m", "treeline", "run", str(suite)], capture_output=True, text=True
     )
     assert first.returncode == 0, first.stdout + first.stderr
     client = MlflowClient(default_tracking_uri())
-    runs = sorted(cell_runs("leftover"), key=lambda r: r.info.run_name)
+    [run] = cell_runs("leftover")
     assert not _claims(client)
-    # The store as a kill between recording and unclaiming leaves it: the holder's claim.
-    exp = runs[0].info.experiment_id
-    for run, owner in ((runs[0], runs[0].data.tags["treeline.claimed_by"]), (runs[1], "b:1:x")):
-        key = run.data.tags["treeline.resume_key"]
+    # The store as a kill between recording and unclaiming leaves it: the holder's claim;
+    # and a later attempt's claim of another runner (a --rerun-all elsewhere), not ours to drop.
+    exp, key = run.info.experiment_id, run.data.tags["treeline.resume_key"]
+    for attempt, owner in ((1, run.data.tags["treeline.claimed_by"]), (2, "b:1:x")):
         client.create_registered_model(
-            f"treeline-claim-{exp}-{key}-1",
+            f"treeline-claim-{exp}-{key}-{attempt}",
             tags={"owner": owner, "heartbeat": "0", "cell_id": run.info.run_name},
         )
     again = subprocess.run(

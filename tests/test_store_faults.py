@@ -306,10 +306,8 @@ def test_a_disk_that_fills_while_a_cell_runs_loses_nothing(tmp_path: Path) -> No
     try:
         env = {**_env(tmp_path), "TREELINE_RESULTS": str(disk / "results")}
         suite = tmp_path / "faults.yaml"
-        suite.write_text(SUITE.replace("budget: 1", "budget: 3"))
+        suite.write_text(SUITE.replace("budget: 1", "budget: 2"))
         cmd = [sys.executable, "-m", "treeline", "run", str(suite)]
-        first = subprocess.run([*cmd, "--only", CELLS[0]], env=env, capture_output=True)
-        assert first.returncode == 0, first.stderr
         run = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         log = disk / "results" / "logs" / "faults" / "adult__n=300__xgboost__cpu__s0.log"
         deadline = time.monotonic() + 60
