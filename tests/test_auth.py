@@ -41,7 +41,7 @@ def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ini = root / "basic_auth.ini"
     ini.write_text(
         "[mlflow]\n"
-        "default_permission = EDIT\n"
+        "default_permission = MANAGE\n"
         f"database_uri = sqlite:///{root}/basic_auth.db\n"
         f"admin_username = {ADMIN[0]}\n"
         f"admin_password = {ADMIN[1]}\n"
@@ -139,3 +139,22 @@ def test_a_runner_with_its_login_records_its_cells(team_server: str, tmp_path: P
         exp = json.loads(reply.read())["experiment"]["experiment_id"]
     code, runs = _call(team_server, "runs/search", {"experiment_ids": [exp]}, RUNNER)
     assert code == 200 and len(runs["runs"]) == 1
+
+
+def test_a_runner_may_take_over_another_runner_s_claim(team_server: str) -> None:
+    """Runners share a suite's experiment and delete each other's expired claims: with a
+    default permission below MANAGE the second runner got 403 and the claim stayed for good."""
+    other = ("runner2", "runner2-password-long")
+    assert _call(team_server, "users/create", {"username": other[0], "password": other[1]},
+                 ADMIN)[0] == 200  # fmt: skip
+    name = "treeline-claim-9-takeover-1"
+    assert _call(team_server, "registered-models/create", {"name": name}, RUNNER)[0] == 200
+    request = urllib.request.Request(
+        f"{team_server}/api/2.0/mlflow/registered-models/delete",
+        data=json.dumps({"name": name}).encode(),
+        headers={"Content-Type": "application/json",
+                 "Authorization": "Basic " + base64.b64encode(":".join(other).encode()).decode()},
+        method="DELETE",
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert reply.status == 200
