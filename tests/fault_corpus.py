@@ -23,11 +23,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from store_servers import tmpfs_disk
 
 HERE = Path(__file__).parent
 SUITE = """\
@@ -207,19 +210,6 @@ def local(tmp_path: Path) -> Setup:
     return Setup(tmp_path, env, f"sqlite:///{tmp_path}/results/mlflow.db")
 
 
-@contextlib.contextmanager
-def _tmpfs(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                             capture_output=True)  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
 def _fill(disk: Path) -> None:
     subprocess.run(["dd", "if=/dev/zero", f"of={disk}/filler", "bs=64k"], capture_output=True)
 
@@ -281,7 +271,7 @@ def test_two_runners_at_once(local: Setup) -> None:
 
 def test_full_disk_default_layout(tmp_path: Path) -> None:
     """The store and results/ on one disk, filled while the second cell runs."""
-    with _tmpfs(tmp_path / "disk", "48m") as disk:
+    with tmpfs_disk(tmp_path / "disk", "48m") as disk:
         env = {**os.environ, "TREELINE_RESULTS": str(disk / "results"), "COLUMNS": "200"}
         (disk / "results").mkdir()
         setup = Setup(tmp_path, env, f"sqlite:///{disk}/results/mlflow.db")
@@ -294,7 +284,7 @@ def test_full_disk_default_layout(tmp_path: Path) -> None:
 
 
 def test_full_disk_of_the_store_only(tmp_path: Path) -> None:
-    with _tmpfs(tmp_path / "disk", "16m") as disk:
+    with tmpfs_disk(tmp_path / "disk", "16m") as disk:
         env = {**os.environ, "TREELINE_RESULTS": str(tmp_path / "results"), "COLUMNS": "200"}
         setup = Setup(tmp_path, env, f"sqlite:///{disk}/mlflow.db")
 

@@ -209,6 +209,22 @@ def mlflow_server(
         shutil.rmtree(root, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def tmpfs_disk(path: Path, size: str) -> Iterator[Path]:
+    """A small disk of its own at `path` (a tmpfs of `size`, e.g. "16m") to fill up; the test
+    is skipped where mounting is not allowed."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
 def _healthy(uri: str) -> bool:
     try:
         with urllib.request.urlopen(uri + "/health", timeout=2) as reply:

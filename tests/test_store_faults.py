@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from store_servers import tmpfs_disk
 
 SUITE = """\
 name: faults
@@ -267,14 +268,7 @@ def test_a_server_that_dies_mid_suite_loses_no_cell(tmp_path: Path) -> None:
 def test_a_full_disk_loses_no_cell(tmp_path: Path) -> None:
     """The store's disk fills up after the first cell: the next cell cannot even be claimed, so
     nothing runs and nothing is lost; with space again, the next run records the rest."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs_disk(tmp_path / "disk", "8m") as disk:
         uri = f"sqlite:///{disk}/mlflow.db"
         assert _run(tmp_path, "--tracking-uri", uri, "--only", CELLS[0]).returncode == 0
         filler = disk / "filler"
@@ -287,8 +281,6 @@ def test_a_full_disk_loses_no_cell(tmp_path: Path) -> None:
         again = _run(tmp_path, "--tracking-uri", uri)
         assert again.returncode == 0, again.stdout + again.stderr
         assert _recorded(disk / "mlflow.db") == CELLS
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def test_a_disk_that_fills_while_a_cell_runs_loses_nothing(tmp_path: Path) -> None:
@@ -296,14 +288,7 @@ def test_a_disk_that_fills_while_a_cell_runs_loses_nothing(tmp_path: Path) -> No
     cell was in neither the store nor the spool, after a 60-line traceback and with a 0-byte
     .tmp left. Now the room reserved at start takes it, the run stops with one message saying
     the disk is full, and the next run (with space again) records it: each cell once."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs_disk(tmp_path / "disk", "24m") as disk:
         env = {**_env(tmp_path), "TREELINE_RESULTS": str(disk / "results")}
         suite = tmp_path / "faults.yaml"
         suite.write_text(SUITE.replace("budget: 1", "budget: 2"))
@@ -329,8 +314,6 @@ def test_a_disk_that_fills_while_a_cell_runs_loses_nothing(tmp_path: Path) -> No
         assert spooled == ("recorded 1 cell(s) that an earlier run spooled" in again.stdout)
         assert _recorded(disk / "results" / "mlflow.db") == CELLS
         assert "failed" not in again.stdout
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def test_a_full_disk_at_recording_spools_into_the_reserved_room(
@@ -345,14 +328,7 @@ def test_a_full_disk_at_recording_spools_into_the_reserved_room(
     from treeline.record.store import StoreError, Tracker
     from treeline.run import StoreRecorder
 
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs_disk(tmp_path / "disk", "16m") as disk:
         monkeypatch.setenv("TREELINE_RESULTS", str(disk / "results"))
         (disk / "results").mkdir()
         recorder = StoreRecorder(Tracker("t", f"sqlite:///{disk}/results/m.db"), {})
@@ -364,8 +340,6 @@ def test_a_full_disk_at_recording_spools_into_the_reserved_room(
         [(path, kept, _)] = spool.pending("t")
         assert kept.cell.id == result.cell.id and path.parent == spool.folder("t")
         assert not list(disk.rglob("*.tmp*"))
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 @pytest.mark.parametrize("broken", ["TREELINE_CACHE", "TREELINE_RESULTS"])
