@@ -22,6 +22,7 @@ from typing import Any
 from treeline.config.runner_profile import RunnerProfile
 from treeline.errors import TreelineError, first_line
 from treeline.execute.cell import Cell
+from treeline.execute.predictions import path_beside
 from treeline.execute.result import CellResult
 
 LOST_POLL = 2.0  # seconds between checks that the cluster's head still answers
@@ -48,8 +49,8 @@ _FOLDER_PREFIX = "treeline-cell-"
 
 def run_cell_task(
     cell_json: dict[str, Any], profile: RunnerProfile, preload: list[str] | None
-) -> tuple[dict[str, Any], str]:
-    """The task's body, on a node: the cell's result and its log's text."""
+) -> tuple[dict[str, Any], str, bytes | None]:
+    """The task's body, on a node: the cell's result, its log's text and its predictions."""
     import tempfile
 
     from treeline.execute.supervise import execute
@@ -60,8 +61,9 @@ def run_cell_task(
         log = Path(tmp) / "cell.log"
         result = execute(cell, profile, log, preload=preload)
         text = log.read_text(errors="replace") if log.exists() else ""
-    result.log_path = None  # a path on the node; the text travels instead
-    return result.to_json(), text
+        predictions = result.predictions.read_bytes() if result.predictions else None
+    result.log_path = result.predictions = None  # paths on the node; their bytes travel
+    return result.to_json(), text, predictions
 
 
 def _remove_orphaned_folders(tmp: Path) -> None:
@@ -193,7 +195,7 @@ class RayExecutor:
             if out.done():  # the cluster was found lost first
                 return
             try:
-                result_json, text = done.result()
+                result_json, text, predictions = done.result()
             except Exception as exc:  # the task itself died: recorded, never retried
                 if type(exc).__name__ in NODE_LOST:
                     self._cluster_lost(f"{type(exc).__name__}: {first_line(exc, 160)}")
@@ -204,6 +206,9 @@ class RayExecutor:
             log_path.write_text(text)
             result = CellResult.from_json(result_json)
             result.log_path = log_path
+            if predictions is not None:
+                result.predictions = path_beside(log_path)
+                result.predictions.write_bytes(predictions)
             out.set_result(result)
 
         self.waiting[cell.id] = out

@@ -29,6 +29,7 @@ from treeline.execute.budget import SCORE_CHUNK_ROWS
 from treeline.execute.cell import Cell
 from treeline.execute.events import Event
 from treeline.execute.measure import OomCounts, cost_usd, oom_counts, oom_killed
+from treeline.execute.predictions import path_beside
 from treeline.execute.process import launch
 from treeline.execute.result import AnytimePoint, CellResult, Measurements
 from treeline.execute.schedule import TrialRecord
@@ -89,7 +90,9 @@ def execute(
         if cell.contender.featurizer
         else None,
         "replay": None if replay is None else [asdict(t) for t in replay],
+        "predictions": str(path_beside(log_path)),
     }
+    path_beside(log_path).unlink(missing_ok=True)  # never an earlier attempt's
     read_fd, write_fd = os.pipe()
     started = time.perf_counter()
     started_at = time.time()
@@ -139,6 +142,8 @@ def execute(
         paid = m.wall_seconds
     m.cost_usd = cost_usd(paid, profile.price_per_hour)
     result.log_path = log_path
+    if result.status == "ok" and path_beside(log_path).exists():
+        result.predictions = path_beside(log_path)
     if result.status in ("failed", "oom") and not result.error:
         result.error = _log_tail(log_path)
     if result.status == "failed":

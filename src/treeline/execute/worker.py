@@ -17,6 +17,7 @@ import sys
 import time
 import traceback
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from treeline.execute.events import Event
@@ -126,6 +127,10 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     pred = predict_test(result.best_model)
     predict_seconds = time.perf_counter() - t1 + featurize_test
     final = score(data.task, test.y, pred, cell.metric)
+    if spec.get("predictions"):  # for re-scoring and test-set intervals, without a re-run
+        from treeline.execute.predictions import save
+
+        save(Path(spec["predictions"]), pred, test.y, data.task)
     print(f"test: {final.metric} {final.value:.6g} (predict {predict_seconds:.3f} s)", flush=True)
     baseline = trivial_score(data.task, data.train.y, test.y, data.n_classes, cell.metric)
 
