@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from treeline import __version__
 from treeline.errors import EXIT_USAGE, ConfigError, TreelineError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from treeline.analysis.compare import Comparison
 
 
 def _console(stderr: bool = False):
@@ -44,6 +51,12 @@ def _table(title: str, columns: Sequence[str]):
 
 
 LISTABLE = ("datasets", "featurizers", "contenders", "suites", "runners")
+RULE_HELP = (  # analysis/compare.py: parse_rules
+    "what makes the exit code 1, comma-separated: `score` (a cell's test score fell beyond its "
+    "95%% interval), `score:T` (fell by more than T, in the metric's units, or T%% of it), "
+    "`status` (ok before, not now), `missing` (a cell of BASE absent from NEW), `time:R` or "
+    "`cost:R` (wall-clock or cost more than R times BASE's)"
+)
 TRACKING_HELP = "MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite:///results/mlflow.db)"
 
 
@@ -243,38 +256,181 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from treeline.analysis.frame import replays_frame, results_frame
     from treeline.analysis.report import write_report
     from treeline.console import decision_table
-    from treeline.execute.resolve import load_suite
     from treeline.locate import results_dir
-    from treeline.record.store import Tracker, read_results
 
-    suite = load_suite(args.suite)
-    out = Path(args.out) if args.out else results_dir() / "reports" / suite.name
-    try:  # before reading the store: a folder that cannot be made is said at once
+    if args.sources:  # exports: no store is read or written
+        name, description, frame = _from_exports(args.suite, [Path(p) for p in args.sources])
+        tracker, digest = None, ""
+    elif args.suite is None:
+        raise TreelineError("name a suite: treeline report SUITE (or --from FILE…)")
+    else:
+        from treeline.execute.resolve import load_suite
+
+        suite = load_suite(args.suite)
+        name, description, digest = suite.name, suite.description, suite.digest
+    out = Path(args.out) if args.out else results_dir() / "reports" / name
+    _make_folder(out, "report")  # before reading the store: said at once
+    replays = None
+    if not args.sources:
+        from treeline.record.store import Tracker
+
+        tracker = Tracker(name, args.tracking_uri, create=False)
+        frame = results_frame(tracker.results())
+        if frame.empty:
+            raise TreelineError(
+                f"no recorded cells for suite '{name}': run `treeline run {args.suite}` first"
+            )
+        replays = replays_frame(tracker.replays())
+    path = write_report(name, description, frame, out, replays)
+    if tracker is not None:
+        tracker.log_report(out, digest)
+    console = _console()
+    console.print(decision_table(frame))
+    logged = " (also in MLflow, run 'report')" if tracker is not None else ""
+    console.print(f"report: {path} and {out / 'index.html'}{logged}", soft_wrap=True)
+    return 0
+
+
+def _make_folder(out: Path, what: str) -> None:
+    try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise TreelineError(
-            f"report folder {out} cannot be made: {exc.strerror or exc} ({exc.filename or out})"
+            f"{what} folder {out} cannot be made: {exc.strerror or exc} ({exc.filename or out})"
         ) from None
-    frame = results_frame(read_results(suite.name, args.tracking_uri))
-    if frame.empty:
+
+
+def _from_exports(suite: str | None, paths: list[Path]) -> tuple[str, str, pd.DataFrame]:
+    """The suite's cells from exported files, as one result set: (name, description, frame)."""
+    from treeline.analysis.frame import results_frame
+    from treeline.record import results_file
+    from treeline.record.transfer import suite_name
+
+    data = results_file.read(paths)
+    suites = sorted({r.result.cell.suite for r in data.records})
+    if suite is None:
+        if len(suites) != 1:
+            raise TreelineError(
+                f"the files hold {len(suites)} suites ({', '.join(suites) or 'none'}): name one"
+            )
+        name = suites[0]
+    else:
+        name = suite_name(suite)
+    results = [r.result for r in data.records if r.result.cell.suite == name]
+    if not results:
         raise TreelineError(
-            f"no recorded cells for suite '{suite.name}': run `treeline run {args.suite}` first"
+            f"no cells of suite '{name}' in {', '.join(map(str, paths))} "
+            f"(they hold: {', '.join(suites) or 'no cells'})"
         )
-    tracker = Tracker(suite.name, args.tracking_uri, create=False)
-    replays = replays_frame(tracker.replays())
-    path = write_report(suite.name, suite.description, frame, out, replays)
-    tracker.log_report(out, suite.digest)
-    console = _console()
-    console.print(decision_table(frame))
-    console.print(
-        f"report: {path} and {out / 'index.html'} (also in MLflow, run 'report')", soft_wrap=True
+    return name, data.suites.get(name, ""), results_frame(results)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import time
+
+    from treeline.locate import results_dir
+    from treeline.record.transfer import export, suite_name
+
+    name = suite_name(args.suite)
+    path = Path(args.output) if args.output else results_dir() / "exports" / f"{name}.parquet"
+    started = time.perf_counter()
+    data = export(name, path, args.tracking_uri)
+    took = time.perf_counter() - started
+    size = path.stat().st_size
+    with_predictions = sum(r.predictions is not None for r in data.records)
+    _console().print(
+        f"exported {len(data.records):,} cells of '{name}' ({with_predictions:,} with test "
+        f"predictions) from {data.sources[0]} to {path}: {size / 2**20:.2f} MiB in {took:.1f} s",
+        soft_wrap=True,
     )
     return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from treeline.record.store import tracking_uri
+    from treeline.record.transfer import import_files
+
+    done = import_files([Path(p) for p in args.files], args.tracking_uri)
+    console = _console()
+    from treeline.locate import redact
+
+    console.print(
+        f"imported into {redact(tracking_uri(args.tracking_uri))}: {done.written:,} cells "
+        f"written, {done.present:,} already there",
+        soft_wrap=True,
+    )
+    if done.conflicts:
+        for cell in done.conflicts[:MAX_PRINTED]:
+            error(f"not imported: {cell}: the store holds another record of this cell")
+        if len(done.conflicts) > MAX_PRINTED:
+            error(f"... and {len(done.conflicts) - MAX_PRINTED:,} more")
+        error(
+            f"{len(done.conflicts):,} conflicting cells kept as the store has them "
+            "(import into another store to see both)"
+        )
+        return 1
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from treeline.analysis.compare import blocks, compare, parse_rules
+    from treeline.analysis.render import render_html, render_markdown
+    from treeline.locate import results_dir
+    from treeline.record.transfer import results_of
+
+    rules = parse_rules(args.fail_on or [])
+    base = results_of(args.base, args.tracking_uri)
+    new = results_of(args.new, args.tracking_uri)
+    c = compare(base, new, rules, (_short(args.base), _short(args.new)))
+    out = Path(args.out) if args.out else results_dir() / "compare"
+    _make_folder(out, "comparison")
+    content = blocks(c)
+    (out / "compare.md").write_text(render_markdown(content, out))
+    (out / "compare.html").write_text(render_html(content, "Treeline comparison"))
+    _print_comparison(c)
+    _console().print(f"comparison: {out / 'compare.md'} and {out / 'compare.html'}")
+    if not c.cells and not c.only_base:
+        raise TreelineError(f"{args.base} and {args.new} have no cells to compare")
+    return 1 if c.rules and c.regressions else 0
+
+
+def _short(ref: str) -> str:
+    from treeline.locate import redact
+
+    return Path(ref).name if ref.endswith(".parquet") else redact(ref)
+
+
+def _print_comparison(c: Comparison) -> None:
+    from treeline.console import Listing
+
+    console = _console()
+    console.print(
+        f"{len(c.cells)} cells matched; {len(c.only_base)} only in {c.base}, "
+        f"{len(c.only_new)} only in {c.new}",
+        soft_wrap=True,
+    )
+    for line in c.environment or ["libraries, commit, machine and setup: the same"]:
+        console.print(f"  differs: {line}" if c.environment else f"  {line}", soft_wrap=True)
+    from treeline.analysis.compare import _times
+
+    table = Listing(
+        "per modality", ["modality", "cells", "better", "worse", "status", "trials", "wall", "cost"]
+    )
+    for m, r in sorted(c.by_modality.items()):
+        table.add_row(
+            m, *(str(int(r[k])) for k in ("cells", "better", "worse", "status")),
+            *(_times(r[k]) for k in ("n_trials", "wall_seconds", "cost_usd")),
+        )  # fmt: skip
+    table.show(console)
+    if c.rules:
+        regressions = c.regressions
+        for line in regressions[:MAX_PRINTED]:
+            console.print(f"[red]regression[/] {line}", soft_wrap=True, markup=True)
+        if not regressions:
+            console.print(f"no regressions ({', '.join(map(str, c.rules))})")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -376,10 +532,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="write the boundary report of a suite's recorded cells")
-    p.add_argument("suite", metavar="SUITE", help="a suite name from suites/ or a YAML path")
+    p.add_argument(
+        "suite",
+        metavar="SUITE",
+        nargs="?",
+        help="a suite name from suites/ or a YAML path (optional with --from: the files' suite)",
+    )
     p.add_argument("--out", metavar="DIR", help="default: results/reports/<suite>/")
     p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
+    p.add_argument(
+        "--from",
+        dest="sources",
+        nargs="+",
+        metavar="FILE",
+        help="exported files (treeline export) instead of the store, read as one result set",
+    )
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "export",
+        help="write a suite's recorded cells to one Parquet file (see results/README.md)",
+    )
+    p.add_argument("suite", metavar="SUITE", help="a suite name, YAML path or recorded suite name")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="default: results/exports/<suite>.parquet"
+    )
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "import",
+        help="put exported cells into a store: each once; a conflicting record is named, not "
+        "overwritten (exit 1)",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="exported .parquet files")
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "compare",
+        help="compare two result sets cell by cell; exit 1 on a regression (--fail-on)",
+        description="BASE and NEW are each an export (.parquet), a store URI (every suite), "
+        "URI#SUITE, or a suite name or file in the store of --tracking-uri. Writes compare.md "
+        "and compare.html.",
+    )
+    p.add_argument("base", metavar="BASE", help="what to compare against (e.g. last night)")
+    p.add_argument("new", metavar="NEW", help="what changed (e.g. tonight)")
+    p.add_argument("--fail-on", action="append", metavar="RULES", help=RULE_HELP)
+    p.add_argument("--out", metavar="DIR", help="default: results/compare/")
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
         "replay",

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-BASELINE = "≈ baseline"
+from treeline.execute.result import BASELINE_FLAG as BASELINE
+from treeline.execute.result import UNTUNED_FLAG
 
 
 def flags(cells: pd.DataFrame) -> list[str]:
@@ -24,7 +25,7 @@ def flags(cells: pd.DataFrame) -> list[str]:
     if known and cells["test_score"].mean() <= baseline.mean() + 1e-12:
         out.append(BASELINE)
     if "n_trials" in cells and cells["n_trials"].notna().all() and cells["n_trials"].max() <= 1:
-        out.append("untuned: 1 trial")
+        out.append(UNTUNED_FLAG)
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from treeline.execute.result import CellResult, Replay
+from treeline.execute.result import CellResult, Replay, latest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,13 +17,9 @@ def results_frame(results: list[CellResult]) -> pd.DataFrame:
     set aside is `frame.attrs["superseded"]`, so a report can say so."""
     import pandas as pd
 
-    latest: dict[str, CellResult] = {}
-    for r in results:
-        kept = latest.get(r.cell.id)
-        if kept is None or _when(r) >= _when(kept):
-            latest[r.cell.id] = r
-    superseded = len(results) - len(latest)
-    results = list(latest.values())
+    kept = latest(results, lambda r: r)
+    superseded = len(results) - len(kept)
+    results = kept
     rows = []
     for r in results:
         c, m = r.cell, r.measurements
@@ -62,10 +58,6 @@ def results_frame(results: list[CellResult]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame.attrs["superseded"] = superseded
     return frame
-
-
-def _when(r: CellResult) -> float:
-    return -math.inf if math.isnan(r.started_at) else r.started_at
 
 
 REPLAY_COLUMNS = (

@@ -31,7 +31,7 @@ def render_markdown(blocks: list[Block], out: Path) -> str:
     return "\n".join(lines)
 
 
-def render_html(blocks: list[Block]) -> str:
+def render_html(blocks: list[Block], title: str = "Treeline report") -> str:
     import re
 
     def inline(text: str) -> str:
@@ -63,6 +63,6 @@ def render_html(blocks: list[Block]) -> str:
         "th{background:#f3f3f3}img{max-width:100%;margin:1em 0}"
     )
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Treeline report</title>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
     )

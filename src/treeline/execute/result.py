@@ -8,9 +8,10 @@ and the analysis reads `CellResult`s.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from treeline.execute.cell import Cell
 from treeline.execute.schedule import TrialRecord
@@ -21,6 +22,7 @@ FINISHED: tuple[str, ...] = ("ok", "failed", "timeout", "oom")  # a rerun does n
 # Not a failure: measured, or not runnable here (a skip says why). MLflow: FINISHED, else FAILED.
 PASSED: tuple[str, ...] = ("ok", "skipped")
 NAN = math.nan
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,6 +68,20 @@ class Measurements:
 
 METRIC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Measurements))
 
+# A score that does not mean what it seems (analysis/flags.py shows them wherever it appears).
+BASELINE_FLAG, UNTUNED_FLAG = "≈ baseline", "untuned: 1 trial"
+
+
+def cell_flags(m: Measurements) -> list[str]:
+    """One cell's flags: its test score no better than the trivial model's; only its default
+    trial ran."""
+    out = []
+    if m.test_score == m.test_score and m.test_score <= m.baseline_test_score + 1e-12:
+        out.append(BASELINE_FLAG)
+    if m.n_trials <= 1:
+        out.append(UNTUNED_FLAG)
+    return out
+
 
 @dataclass(frozen=True)
 class AnytimePoint:
@@ -90,12 +106,14 @@ class CellResult:
     started_at: float = NAN  # epoch seconds: the worker's start and end, the run's in MLflow
     ended_at: float = NAN
     log_path: Path | None = None
+    predictions: Path | None = None  # the best model's test predictions (execute/predictions)
     from_earlier_run: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["cell"] = self.cell.to_json()
-        d["log_path"] = str(self.log_path) if self.log_path else None
+        for key in ("log_path", "predictions"):
+            d[key] = str(d[key]) if d[key] else None
         return d
 
     @classmethod
@@ -108,8 +126,25 @@ class CellResult:
                 "anytime": [AnytimePoint(**p) for p in d["anytime"]],
                 "schedule": [TrialRecord(**t) for t in d.get("schedule", [])],
                 "log_path": Path(d["log_path"]) if d.get("log_path") else None,
+                "predictions": Path(d["predictions"]) if d.get("predictions") else None,
             }
         )
+
+
+def latest(items: list[T], result_of: Callable[[T], CellResult]) -> list[T]:
+    """One item per cell id: where a store holds the same cell more than once (run again at
+    another budget scale, which is another resume key), the latest record stands."""
+    kept: dict[str, T] = {}
+    for item in items:
+        r = result_of(item)
+        old = kept.get(r.cell.id)
+        if old is None or _started(r) >= _started(result_of(old)):
+            kept[r.cell.id] = item
+    return list(kept.values())
+
+
+def _started(r: CellResult) -> float:
+    return -math.inf if math.isnan(r.started_at) else r.started_at
 
 
 @dataclass

@@ -71,7 +71,8 @@ REPLAY_METRICS = ("recorded_test_score", "recorded_fit_seconds", "recorded_cost_
 
 # Artifacts.
 SCHEDULE_ARTIFACT = "schedule.json"  # every trial's parameters, outcome and work
-CELL_ARTIFACT = "cell.json"
+CELL_ARTIFACT = "cell.json"  # the whole result (CellResult.to_json) but its schedule
+PREDICTIONS_ARTIFACT = "predictions.npz"  # the best model's test predictions (execute/predictions)
 
 # Claims: registered models named CLAIM_PREFIX-<experiment>-<resume key>-<attempt>.
 CLAIM_PREFIX = "treeline-claim"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from treeline.errors import TreelineError, first_line
-from treeline.execute.result import FINISHED, PASSED, CellResult, Replay
+from treeline.execute.result import FINISHED, PASSED, AnytimePoint, CellResult, Replay
 from treeline.execute.schedule import TrialRecord, dumps, loads
 from treeline.locate import redact, results_dir
 from treeline.record import schema
@@ -37,12 +38,13 @@ def tracking_uri(explicit: str | None = None) -> str:
 
 
 class Recorded(NamedTuple):
-    """A recorded cell as a replay needs it."""
+    """A recorded cell as a replay or an export needs it."""
 
     run_id: str
     result: CellResult
     machine: dict[str, str]  # the `machine` tags it was recorded with (versions, CPU, GPU)
     experiment: str
+    predictions: bytes | None = None  # its predictions.npz (execute/predictions.py)
 
 
 def find_cell(client: Any, experiment_ids: list[str], cell_id: str) -> list[Recorded]:
@@ -75,6 +77,20 @@ def find_recorded(cell_id: str, suite: str | None = None, uri: str | None = None
         exp = client.get_experiment_by_name(suite)
         ids = [exp.experiment_id] if exp is not None and exp.lifecycle_stage == "active" else []
     return find_cell(client, ids, cell_id)
+
+
+def suites_in(uri: str | None = None) -> dict[str, str]:
+    """The store's suites (its live experiments) with their descriptions. Creates nothing."""
+    from mlflow import MlflowClient
+
+    _quiet_mlflow()
+    uri = tracking_uri(uri)
+    check_store(uri, create=False)
+    return {
+        e.name: e.tags.get(schema.NOTE, "")
+        for e in MlflowClient(uri).search_experiments()
+        if e.name != "Default"
+    }
 
 
 def _quiet_mlflow() -> None:
@@ -352,6 +368,27 @@ class Tracker:
         ):
             if schema.data_of(old.data.tags) not in (None, data):
                 self.client.delete_run(old.info.run_id)  # soft: the UI can restore it
+        return self._create(result, machine)
+
+    def add(self, recorded: Recorded) -> str:
+        """An exported cell into this store, as it was recorded (`treeline import`): "written";
+        "present" when this very record is here already; "conflict" when another record of
+        the same cell (same resume key) is — kept, never overwritten."""
+        result = recorded.result
+        runs = self._with_key(result.cell.resume_key)
+        complete = [r for r in runs if r.data.tags.get(schema.COMPLETE) == "1"]
+        if any(_same_record(r, result) for r in complete):
+            return "present"
+        if complete:
+            return "conflict"
+        for old in runs:  # cut off while being written: replaced, as a rerun would
+            self.client.delete_run(old.info.run_id)
+        self._create(result, recorded.machine, recorded.predictions)
+        return "written"
+
+    def _create(
+        self, result: CellResult, machine: dict[str, str], predictions: bytes | None = None
+    ) -> str:
         run = self.client.create_run(
             self.experiment_id,
             run_name=result.cell.id,
@@ -360,7 +397,7 @@ class Tracker:
         )
         run_id = run.info.run_id
         self._write(run_id, schema.metrics(result), result)
-        self._artifacts(run_id, result)
+        self._artifacts(run_id, result, predictions)
         # Terminated before complete: a run killed in between is incomplete (replaced by the
         # next record of its cell), never "complete but RUNNING" for ever. The cell's own end
         # time: the UI's Duration is the cell's wall-clock, not the write's.
@@ -407,7 +444,9 @@ class Tracker:
         self.client.set_terminated(run.info.run_id, "FINISHED")
         return run.info.run_id
 
-    def _artifacts(self, run_id: str, result: CellResult) -> None:
+    def _artifacts(self, run_id: str, result: CellResult, predictions: bytes | None = None) -> None:
+        """The log, cell.json, schedule.json and predictions.npz (from `predictions`, else
+        the file the worker wrote)."""
         if result.log_path is not None and result.log_path.exists():
             self.client.log_artifact(run_id, str(result.log_path))
         detail = result.to_json()
@@ -417,16 +456,62 @@ class Tracker:
         )
         if result.schedule:
             self.client.log_text(run_id, dumps(result.schedule), schema.SCHEDULE_ARTIFACT)
+        if predictions is None and result.predictions is not None and result.predictions.exists():
+            predictions = result.predictions.read_bytes()
+        if predictions is not None:
+            with tempfile.TemporaryDirectory() as tmp:  # under the artifact's own name
+                named = Path(tmp) / schema.PREDICTIONS_ARTIFACT
+                named.write_bytes(predictions)
+                self.client.log_artifact(run_id, str(named))
+
+    def records(self) -> list[Recorded]:
+        """Every complete cell of the experiment in full: anytime curves with validation,
+        trial schedule, predictions (an export's rows). A local artifact store is read from
+        disk; a remote one is downloaded from, 8 runs at a time."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:
+            found = pool.map(self._record_in_full, self.runs())
+            return [r for r in found if r is not None]
+
+    def _record_in_full(self, run: Run) -> Recorded | None:
+        result = self._result(run, anytime=False)
+        if result is None:
+            return None
+        detail = self._artifact(run, schema.CELL_ARTIFACT)
+        if detail is not None:  # the worker's own anytime points (validation and trial too)
+            d = json.loads(detail)
+            result.anytime = [AnytimePoint(**p) for p in d.get("anytime", [])]
+            result.trial_errors = list(d.get("trial_errors", []))
+        elif result.status == "ok":
+            result = self._result(run, anytime=True) or result
+        if run.info.end_time:
+            result.ended_at = run.info.end_time / 1000
+        schedule = self._artifact(run, schema.SCHEDULE_ARTIFACT)
+        result.schedule = loads(schedule.decode()) if schedule else []
+        predictions = self._artifact(run, schema.PREDICTIONS_ARTIFACT)
+        machine = schema.machine_tags(run.data.tags)
+        return Recorded(run.info.run_id, result, machine, self.experiment_id, predictions)
+
+    def _artifact(self, run: Run, name: str) -> bytes | None:
+        """One artifact's bytes; None when the run has none of that name."""
+        from urllib.parse import unquote, urlparse
+
+        where = run.info.artifact_uri or ""
+        if where.startswith(("file:", "/")):
+            path = Path(unquote(urlparse(where).path)) / name
+            return path.read_bytes() if path.is_file() else None
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                return Path(self.client.download_artifacts(run.info.run_id, name, tmp)).read_bytes()
+            except Exception:  # MLflow raises its own and OSError types for a missing file
+                return None
 
     def schedule(self, run_id: str) -> list[TrialRecord]:
         """A recorded cell's trial schedule (empty for a run recorded before schedules were)."""
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bar on stdout
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                path = self.client.download_artifacts(run_id, schema.SCHEDULE_ARTIFACT, tmp)
-            except Exception:  # MLflow raises its own and OSError types for a missing file
-                return []
-            return loads(Path(path).read_text())
+        text = self._artifact(self.client.get_run(run_id), schema.SCHEDULE_ARTIFACT)
+        return loads(text.decode()) if text else []
 
     def record_replay(self, replay: Replay, machine: dict[str, str]) -> str:
         """Write a replay as its own run (never a cell: see `result.Replay`)."""
@@ -481,6 +566,17 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _same_record(run: Run, result: CellResult) -> bool:
+    """Whether `run` is `result` as recorded: same status, start and test score."""
+    score = run.data.metrics.get("test_score", math.nan)
+    theirs = result.measurements.test_score
+    return (
+        run.data.tags.get(schema.STATUS) == result.status
+        and run.info.start_time == _millis(result.started_at)
+        and (score == theirs or (math.isnan(score) and math.isnan(theirs)))
+    )
 
 
 def _millis(epoch_seconds: float) -> int | None:
