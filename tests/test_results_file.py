@@ -16,6 +16,7 @@ from conftest import SHARED_CACHE
 from treeline.analysis import resample
 from treeline.cli import main
 from treeline.execute.predictions import load
+from treeline.execute.schedule import loads
 from treeline.record import results_file
 from treeline.record.store import Tracker
 
@@ -65,7 +66,7 @@ def test_an_export_holds_every_cell_with_predictions_that_rescore_to_its_score(
     for rec in data.records:
         r = rec.result
         assert r.status == "ok" and rec.predictions is not None
-        assert r.anytime and r.schedule and rec.machine["git_commit"]
+        assert r.anytime and loads(rec.schedule) and rec.machine["git_commit"]
         p = load(rec.predictions)
         assert len(p.y) == r.measurements.n_test
         rescored = resample.rescore(r.cell.task, r.metric, p)

@@ -267,16 +267,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     elif args.suite is None:
         raise TreelineError("name a suite: treeline report SUITE (or --from FILE…)")
     else:
-        from treeline.execute.resolve import load_suite
+        from treeline.record.transfer import suite_of
 
-        suite = load_suite(args.suite)
-        name, description, digest = suite.name, suite.description, suite.digest
+        name, description, digest = suite_of(args.suite)
     out = Path(args.out) if args.out else results_dir() / "reports" / name
     _make_folder(out, "report")  # before reading the store: said at once
     replays = None
     if not args.sources:
         from treeline.record.store import Tracker
 
+        if not digest:  # no suite file here: a suite recorded elsewhere (imported)
+            from treeline.execute.resolve import load_suite
+            from treeline.record.store import suites_in
+
+            found = suites_in(args.tracking_uri)
+            if name not in found:
+                load_suite(args.suite)  # an unknown name: said as for any suite
+            description = found[name]
         tracker = Tracker(name, args.tracking_uri, create=False)
         frame = results_frame(tracker.results())
         if frame.empty:

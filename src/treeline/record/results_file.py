@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from treeline.execute.result import (
     Measurements,
     cell_flags,
 )
-from treeline.execute.schedule import dumps, loads
+from treeline.execute.schedule import dumps
 from treeline.record.store import Recorded
 
 if TYPE_CHECKING:
@@ -192,8 +192,12 @@ def row(rec: Recorded) -> dict[str, Any]:
         "trial_errors": list(r.trial_errors),
         "started_at": _when(r.started_at),
         "ended_at": _when(r.ended_at),
-        "anytime": [asdict(p) for p in r.anytime],
-        "schedule": dumps(r.schedule) if r.schedule else "",
+        "anytime": [
+            {"elapsed": p.elapsed, "trial": p.trial, "val_score": p.val_score, "test_score": s}
+            for p in r.anytime
+            for s in (p.test_score,)
+        ],
+        "schedule": rec.schedule or (dumps(r.schedule) if r.schedule else ""),
         "predictions": rec.predictions,
         "versions": json.dumps(versions, sort_keys=True),
         **{col: rec.machine.get(tag, "") for col, tag in _MACHINE.items()},
@@ -289,7 +293,6 @@ def _record(d: dict[str, Any]) -> Recorded:
         params=json.loads(d["params"] or "{}"),
         anytime=[AnytimePoint(**p) for p in d["anytime"] or []],
         trial_errors=list(d["trial_errors"] or []),
-        schedule=loads(d["schedule"]) if d["schedule"] else [],
         data_notes=list(d["data_notes"] or []),
         started_at=_epoch(d["started_at"]),
         ended_at=_epoch(d["ended_at"]),
@@ -297,7 +300,8 @@ def _record(d: dict[str, Any]) -> Recorded:
     )
     machine = {f"version.{k}": v for k, v in json.loads(d["versions"] or "{}").items()}
     machine.update({tag: d[col] for col, tag in _MACHINE.items() if d[col]})
-    return Recorded(d["run_id"] or "", result, machine, d["suite"], d["predictions"])
+    schedule = d["schedule"] or ""  # carried as text: replay reads it (schedule.loads)
+    return Recorded(d["run_id"] or "", result, machine, d["suite"], d["predictions"], schedule)
 
 
 def _float(x: Any) -> float:

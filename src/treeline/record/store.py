@@ -45,6 +45,7 @@ class Recorded(NamedTuple):
     machine: dict[str, str]  # the `machine` tags it was recorded with (versions, CPU, GPU)
     experiment: str
     predictions: bytes | None = None  # its predictions.npz (execute/predictions.py)
+    schedule: str = ""  # its schedule.json as text: carried whole, not parsed (exports)
 
 
 def find_cell(client: Any, experiment_ids: list[str], cell_id: str) -> list[Recorded]:
@@ -370,12 +371,14 @@ class Tracker:
                 self.client.delete_run(old.info.run_id)  # soft: the UI can restore it
         return self._create(result, machine)
 
-    def add(self, recorded: Recorded) -> str:
+    def add(self, recorded: Recorded, by_key: dict[str, list[Run]] | None = None) -> str:
         """An exported cell into this store, as it was recorded (`treeline import`): "written";
         "present" when this very record is here already; "conflict" when another record of
-        the same cell (same resume key) is — kept, never overwritten."""
+        the same cell (same resume key) is — kept, never overwritten. `by_key`: the store's
+        runs by resume key (`runs_by_key`), read once for many cells instead of once each."""
         result = recorded.result
-        runs = self._with_key(result.cell.resume_key)
+        key = result.cell.resume_key
+        runs = self._with_key(key) if by_key is None else by_key.get(key, [])
         complete = [r for r in runs if r.data.tags.get(schema.COMPLETE) == "1"]
         if any(_same_record(r, result) for r in complete):
             return "present"
@@ -383,11 +386,24 @@ class Tracker:
             return "conflict"
         for old in runs:  # cut off while being written: replaced, as a rerun would
             self.client.delete_run(old.info.run_id)
-        self._create(result, recorded.machine, recorded.predictions)
+        run_id = self._create(result, recorded.machine, recorded.predictions, recorded.schedule)
+        if by_key is not None:  # a second record of the cell in the same import meets this one
+            by_key[key] = [self.client.get_run(run_id)]
         return "written"
 
+    def runs_by_key(self) -> dict[str, list[Run]]:
+        out: dict[str, list[Run]] = {}
+        for run in self.runs():
+            if schema.RESUME_KEY in run.data.tags:
+                out.setdefault(run.data.tags[schema.RESUME_KEY], []).append(run)
+        return out
+
     def _create(
-        self, result: CellResult, machine: dict[str, str], predictions: bytes | None = None
+        self,
+        result: CellResult,
+        machine: dict[str, str],
+        predictions: bytes | None = None,
+        schedule: str = "",
     ) -> str:
         run = self.client.create_run(
             self.experiment_id,
@@ -397,7 +413,7 @@ class Tracker:
         )
         run_id = run.info.run_id
         self._write(run_id, schema.metrics(result), result)
-        self._artifacts(run_id, result, predictions)
+        self._artifacts(run_id, result, predictions, schedule)
         # Terminated before complete: a run killed in between is incomplete (replaced by the
         # next record of its cell), never "complete but RUNNING" for ever. The cell's own end
         # time: the UI's Duration is the cell's wall-clock, not the write's.
@@ -444,9 +460,11 @@ class Tracker:
         self.client.set_terminated(run.info.run_id, "FINISHED")
         return run.info.run_id
 
-    def _artifacts(self, run_id: str, result: CellResult, predictions: bytes | None = None) -> None:
-        """The log, cell.json, schedule.json and predictions.npz (from `predictions`, else
-        the file the worker wrote)."""
+    def _artifacts(
+        self, run_id: str, result: CellResult, predictions: bytes | None = None, schedule: str = ""
+    ) -> None:
+        """The log, cell.json, schedule.json (`schedule`, else the result's) and
+        predictions.npz (`predictions`, else the file the worker wrote)."""
         if result.log_path is not None and result.log_path.exists():
             self.client.log_artifact(run_id, str(result.log_path))
         detail = result.to_json()
@@ -454,8 +472,10 @@ class Tracker:
         self.client.log_text(
             run_id, json.dumps(detail, indent=2, default=str), schema.CELL_ARTIFACT
         )
-        if result.schedule:
-            self.client.log_text(run_id, dumps(result.schedule), schema.SCHEDULE_ARTIFACT)
+        if result.schedule and not schedule:
+            schedule = dumps(result.schedule)
+        if schedule:
+            self.client.log_text(run_id, schedule, schema.SCHEDULE_ARTIFACT)
         if predictions is None and result.predictions is not None and result.predictions.exists():
             predictions = result.predictions.read_bytes()
         if predictions is not None:
@@ -488,10 +508,10 @@ class Tracker:
         if run.info.end_time:
             result.ended_at = run.info.end_time / 1000
         schedule = self._artifact(run, schema.SCHEDULE_ARTIFACT)
-        result.schedule = loads(schedule.decode()) if schedule else []
         predictions = self._artifact(run, schema.PREDICTIONS_ARTIFACT)
         machine = schema.machine_tags(run.data.tags)
-        return Recorded(run.info.run_id, result, machine, self.experiment_id, predictions)
+        text = schedule.decode() if schedule else ""
+        return Recorded(run.info.run_id, result, machine, self.experiment_id, predictions, text)
 
     def _artifact(self, run: Run, name: str) -> bytes | None:
         """One artifact's bytes; None when the run has none of that name."""

@@ -15,15 +15,20 @@ from treeline.record.results_file import ResultSet
 from treeline.record.store import Tracker, suites_in, tracking_uri
 
 
-def suite_name(ref: str) -> str:
-    """A suite's name from its name or its file; a name no suite file has is taken as it is
-    (a suite recorded on another machine)."""
+def suite_of(ref: str) -> tuple[str, str, str]:
+    """(name, description, digest) of a suite named or given by its file; a name no suite file
+    has is taken as it is, without either (a suite recorded on another machine, imported)."""
     from treeline.config.suite import suite_files
     from treeline.execute.resolve import load_suite
 
     if ref.endswith((".yaml", ".yml")) or ref in suite_files():
-        return load_suite(ref).name
-    return ref
+        suite = load_suite(ref)
+        return suite.name, suite.description, suite.digest
+    return ref, "", ""
+
+
+def suite_name(ref: str) -> str:
+    return suite_of(ref)[0]
 
 
 def from_store(suites: list[str] | None = None, uri: str | None = None) -> ResultSet:
@@ -67,12 +72,14 @@ def import_files(paths: list[Path], uri: str | None = None) -> Imported:
     is named, not overwritten. Every file is read before anything is written."""
     data = results_file.read(paths)
     out = Imported()
-    trackers: dict[str, Tracker] = {}
+    trackers: dict[str, tuple[Tracker, dict]] = {}
     for rec in data.records:
         suite = rec.result.cell.suite
         if suite not in trackers:
-            trackers[suite] = Tracker(suite, uri, data.suites.get(suite, ""))
-        outcome = trackers[suite].add(rec)
+            tracker = Tracker(suite, uri, data.suites.get(suite, ""))
+            trackers[suite] = (tracker, tracker.runs_by_key())
+        tracker, by_key = trackers[suite]
+        outcome = tracker.add(rec, by_key)
         if outcome == "written":
             out.written += 1
         elif outcome == "present":
