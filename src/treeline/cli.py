@@ -357,13 +357,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from treeline.locate import redact
     from treeline.record.store import tracking_uri
     from treeline.record.transfer import import_files
 
     done = import_files([Path(p) for p in args.files], args.tracking_uri)
     console = _console()
-    from treeline.locate import redact
-
     console.print(
         f"imported into {redact(tracking_uri(args.tracking_uri))}: {done.written:,} cells "
         f"written, {done.present:,} already there",
@@ -392,6 +391,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base = results_of(args.base, args.tracking_uri)
     new = results_of(args.new, args.tracking_uri)
     c = compare(base, new, rules, (_short(args.base), _short(args.new)))
+    if not c.cells and not c.only_base:
+        raise TreelineError(f"{args.base} and {args.new} have no cells to compare")
     out = Path(args.out) if args.out else results_dir() / "compare"
     _make_folder(out, "comparison")
     content = blocks(c)
@@ -399,8 +400,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     (out / "compare.html").write_text(render_html(content, "Treeline comparison"))
     _print_comparison(c)
     _console().print(f"comparison: {out / 'compare.md'} and {out / 'compare.html'}")
-    if not c.cells and not c.only_base:
-        raise TreelineError(f"{args.base} and {args.new} have no cells to compare")
     return 1 if c.rules and c.regressions else 0
 
 
@@ -411,6 +410,8 @@ def _short(ref: str) -> str:
 
 
 def _print_comparison(c: Comparison) -> None:
+    from rich.markup import escape
+
     from treeline.console import Listing
 
     console = _console()
@@ -421,21 +422,16 @@ def _print_comparison(c: Comparison) -> None:
     )
     for line in c.environment or ["libraries, commit, machine and setup: the same"]:
         console.print(f"  differs: {line}" if c.environment else f"  {line}", soft_wrap=True)
-    from treeline.analysis.compare import _times
+    from treeline.analysis.compare import MODALITY_HEADER, modality_rows
 
-    table = Listing(
-        "per modality", ["modality", "cells", "better", "worse", "status", "trials", "wall", "cost"]
-    )
-    for m, r in sorted(c.by_modality.items()):
-        table.add_row(
-            m, *(str(int(r[k])) for k in ("cells", "better", "worse", "status")),
-            *(_times(r[k]) for k in ("n_trials", "wall_seconds", "cost_usd")),
-        )  # fmt: skip
+    table = Listing("per modality", list(MODALITY_HEADER))
+    for row in modality_rows(c):
+        table.add_row(*row)
     table.show(console)
     if c.rules:
         regressions = c.regressions
         for line in regressions[:MAX_PRINTED]:
-            console.print(f"[red]regression[/] {line}", soft_wrap=True, markup=True)
+            console.print(f"[red]regression[/] {escape(line)}", soft_wrap=True)
         if not regressions:
             console.print(f"no regressions ({', '.join(map(str, c.rules))})")
 

@@ -329,6 +329,20 @@ def _verdict(low: float, high: float, delta: float) -> str:
     return "better" if low > 0 else "worse" if high < 0 else "within interval"
 
 
+MODALITY_HEADER = (
+    "modality", "cells", "better", "worse", "status changed", "trials", "wall", "cost",
+)  # fmt: skip
+
+
+def modality_rows(c: Comparison) -> list[list[str]]:
+    """The per-modality summary, as the page and the terminal show it."""
+    return [
+        [m, *(str(int(r[k])) for k in ("cells", "better", "worse", "status")),
+         *(_times(r[k]) for k in ("n_trials", "wall_seconds", "cost_usd"))]
+        for m, r in sorted(c.by_modality.items())
+    ]  # fmt: skip
+
+
 def blocks(c: Comparison) -> list[Block]:
     """The comparison as the report's blocks (Markdown and HTML alike)."""
     out = [Block("h1", f"Treeline comparison: {c.base} → {c.new}")]
@@ -350,13 +364,7 @@ def blocks(c: Comparison) -> list[Block]:
         else:
             out.append(Block("p", "None."))
     out.append(Block("h2", "Per modality"))
-    header = ["modality", "cells", "better", "worse", "status changed", "trials", "wall", "cost"]
-    rows = [
-        [m, int(r["cells"]), int(r["better"]), int(r["worse"]), int(r["status"]),
-         _times(r["n_trials"]), _times(r["wall_seconds"]), _times(r["cost_usd"])]
-        for m, r in sorted(c.by_modality.items())
-    ]  # fmt: skip
-    out.append(Block("table", (header, rows)))
+    out.append(Block("table", (list(MODALITY_HEADER), modality_rows(c))))
     note = (
         "Better / worse: the cell's 95 % test-set interval lies above / below 0. Trials, "
         f"wall-clock and cost: the median ratio {c.new} ÷ {c.base} over the cells."
