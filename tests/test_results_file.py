@@ -128,6 +128,28 @@ def test_a_conflicting_record_is_named_and_not_overwritten(
     assert kept[rec.result.cell.id].measurements.test_score == rec.result.measurements.test_score
 
 
+def test_an_imported_cell_resumes_and_replays_like_one_run_here(
+    recorded: tuple[Path, str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite, _, export = recorded
+    store = f"sqlite:///{tmp_path}/imported.db"
+    assert main(["import", str(export), "--tracking-uri", store]) == 0
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TREELINE_RESULTS", str(tmp_path / "results"))
+        mp.setenv("TREELINE_CACHE", str(SHARED_CACHE))
+        mp.setenv("COLUMNS", "200")
+        assert main(["run", str(suite), "--tracking-uri", store]) == 0
+        assert capsys.readouterr().out.count("(recorded earlier)") == 4
+        assert len(Tracker("travel", store).runs()) == 4  # nothing run again
+
+        cell = "adult/n=300/xgboost/cpu/s0"
+        assert main(["replay", cell, "--suite", "travel", "--tracking-uri", store]) == 0
+        assert "bit-equal test score; the same work in every trial" in capsys.readouterr().out
+    (replay,) = Tracker("travel", store).replays()
+    assert replay.bit_equal and replay.replayed.cell.id == cell
+
+
 def _worse(rec, fraction: float = 0.4):
     """The record with a fraction of its test predictions replaced by the worst answer."""
     import io
@@ -229,6 +251,17 @@ def test_a_file_that_is_not_an_export_is_refused_by_name(
         err = capsys.readouterr().err
         assert str(bad) in err and expected in err, err
     assert not (tmp_path / "s.db").exists() or not Tracker("travel", store).runs()
+
+
+def test_every_committed_reference_export_reads_and_is_described() -> None:
+    folder = ROOT / "results" / "reference"
+    files = sorted(folder.glob("*.parquet"))
+    assert files, "no reference export committed"
+    readme = (folder / "README.md").read_text()
+    for path in files:
+        data = results_file.read([path])
+        assert data.records and all(r.machine["git_commit"] for r in data.records)
+        assert f"`{path.name}`" in readme, f"{path.name} is not described in reference/README.md"
 
 
 def test_results_readme_describes_every_column() -> None:
