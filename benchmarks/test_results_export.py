@@ -1,6 +1,7 @@
 """Results at scale: `treeline export` of a store of many cells against a bare MLflow listing of
-the same runs (`MlflowClient.search_runs`, paginated: what any export must at least do), in
-one process, medians of rounds, as a ratio; and `report --from` the export.
+the same runs (`MlflowClient.search_runs`, paginated: what an export through MLflow would at
+least do; Treeline reads a SQLite store's tables directly), in one process, medians of rounds,
+as a ratio; and `report --from` the export.
 
 The store is made cheaply: a real 1-s run of two cells, exported, copied under new seeds
 (each copy's predictions perturbed, so Parquet cannot fold equal ones) and imported —

@@ -307,7 +307,13 @@ class Tracker:
         return None
 
     def runs(self) -> list[Run]:
-        """Every live run of the experiment (paginated)."""
+        """Every live run of the experiment: read from SQLite directly where the store is one,
+        else from MLflow (paginated)."""
+        from treeline.record import sqlite_runs
+
+        fast = sqlite_runs.runs(self.uri, self.experiment_id)
+        if fast is not None:
+            return fast  # type: ignore[return-value]  # the parts of Run Treeline reads
         out, token = [], None
         while True:
             page = self.client.search_runs([self.experiment_id], max_results=5000, page_token=token)
