@@ -87,8 +87,20 @@ def test_recovers_no_significant_difference() -> None:
     assert all(g.low < 0 < g.high for g in cmp.gaps)
 
 
-def test_deep_ahead_in_the_middle_only_is_not_a_crossover() -> None:
+def test_trees_overtaking_networks_as_n_grows_is_a_reverse_crossover() -> None:
     frame = results(lambda x: 0.80, lambda x: 0.80 + (0.05 if 3.5 < x < 4.5 else -0.05))
+    cmp = compare(frame)[0].crossover
+    assert cmp.verdict == "reverse crossover"
+    assert 20_000 < cmp.n_star < 60_000  # the gap goes from +0.05 to −0.05 between them
+    assert "trees ahead from n ≈" in cmp.text and "a reverse crossover" in cmp.text
+
+
+def test_deep_ahead_in_the_middle_only_is_not_a_crossover() -> None:
+    # Deep ahead at 8,000 and 20,000 only; a tie at 60,000 (seeds alternate around zero).
+    frame = results(lambda x: 0.80, lambda x: 0.80 + (0.05 if 3.5 < x < 4.5 else -0.05))
+    tie = (frame["family"] == "deep") & (frame["n"] == 60_000)
+    frame.loc[tie, "test_score"] = 0.80 + 0.002 * (-1.0) ** frame.loc[tie, "seed"]
+    frame.loc[tie & (frame["contender"] == "tabm"), "test_score"] -= 0.01
     cmp = compare(frame)[0].crossover
     assert cmp.verdict == "no crossover" and "only at n = 8,000, 20,000" in cmp.text
 

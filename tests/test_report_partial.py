@@ -74,8 +74,9 @@ def test_networks_that_never_got_tuned_are_named_in_the_verdict(tmp_path: Path) 
             _result("mlp", 1000, seed, 0.76, trials=1),  # one trial, at the baseline
         ]
     md = _report(tmp_path, rows)
-    assert "mlp (≈ baseline; untuned: 1 trial)" in md
-    assert "the networks did not train within 8 s at n = 1,000" in md
+    assert "mlp (≈ baseline; untuned: 1 complete trial)" in md
+    assert "untuned at n = 1,000 (network behind: mlp): one complete trial in 8 s" in md
+    assert "no better than the trivial model at n = 1,000 (network behind: mlp)" in md
     assert "| 0.7600 |" in md  # the trivial baseline column, in the metric's format
 
 

@@ -286,10 +286,10 @@ def decision_table(frame: pd.DataFrame):
 def recorded_decision_table(suite: str, tracking_uri: str | None):
     """The decision table of a suite's recorded cells, or None unless both trees and networks
     have cells (without both there is no boundary to draw)."""
-    from treeline.analysis.frame import results_frame
-    from treeline.record.store import read_results
+    from treeline.analysis.frame import records_frame
+    from treeline.record.store import Tracker
 
-    frame = results_frame(read_results(suite, tracking_uri))
+    frame = records_frame(Tracker(suite, tracking_uri, create=False).records())
     if frame.empty or not {"tree", "deep"} <= set(frame["family"]):
         return None
     return decision_table(frame)

@@ -2,16 +2,17 @@
 
 Reads results only (no re-running). Per (dataset, runner): the best tree and the best deep
 contender at each n (best = highest mean test score over seeds among finished cells), their
-per-seed scores, the gap deep − tree with a paired bootstrap interval over seeds, and the
-crossover size n*. The same comparison along the budget axis (anytime curves at fractions of
-the budget), the cost axis (score against dollars, the Pareto front) and the hardware axis
-(one contender on several runners).
+per-seed scores, the gap deep − tree with a bootstrap interval over the seeds and each seed's
+test rows (from the stored predictions), the crossover size n* (either way) and what binds the
+verdict besides the data (budget-bound, contended). The same comparison along the budget axis
+(anytime curves at fractions of the budget), the cost axis (score against dollars, the Pareto
+front) and the hardware axis (one contender on several runners).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,8 +38,11 @@ class Gap:
     mean: float  # NaN when a family has no finished cell at this n
     low: float  # NaN with fewer than two paired seeds: one seed gives no interval
     high: float
-    tree_flags: tuple[str, ...] = ()  # analysis/flags.py: ≈ baseline, untuned: 1 trial
+    tree_flags: tuple[str, ...] = ()  # analysis/flags.py: ≈ baseline, untuned, budget-bound…
     deep_flags: tuple[str, ...] = ()
+    # What the interval resamples: the seeds and each seed's test rows (from the stored
+    # predictions), or the seeds alone (records without predictions).
+    interval: str = "seeds"
 
     @property
     def n_seeds(self) -> int:
@@ -46,24 +50,36 @@ class Gap:
 
     @property
     def deep_ahead(self) -> bool:
-        """Deep's interval lies above zero (with one seed: its point estimate, flagged)."""
+        """Deep's interval lies above zero (without one: its point estimate, flagged)."""
         if math.isnan(self.mean):
             return False
-        return self.low > 0 if self.n_seeds >= 2 else self.mean > 0
+        return self.low > 0 if not math.isnan(self.low) else self.mean > 0
 
     @property
     def tree_ahead(self) -> bool:
         if math.isnan(self.mean):
             return False
-        return self.high < 0 if self.n_seeds >= 2 else self.mean < 0
+        return self.high < 0 if not math.isnan(self.high) else self.mean < 0
+
+    def loser_flags(self) -> tuple[str, ...]:
+        """The flags of the family that is behind here (none where neither is)."""
+        return self.tree_flags if self.deep_ahead else self.deep_flags if self.tree_ahead else ()
+
+
+ROWS_AND_SEEDS = "seeds and test rows"
 
 
 @dataclass(frozen=True)
 class Crossover:
-    verdict: str  # "crossover" | "trees ahead" | "deep ahead" | "no significant difference"
-    n_star: float | None  # interpolated in log n, for a crossover
+    # "crossover" | "reverse crossover" | "trees ahead" | "deep ahead" | "no crossover" |
+    # "no significant difference" | "no data"
+    verdict: str
+    n_star: float | None  # interpolated in log n, for a crossover either way
     text: str
     indicative: bool  # fewer than MIN_SEEDS seeds somewhere: an estimate, not a finding
+    # What decides the verdict besides the data: "budget-bound" (a family behind at some size
+    # was still improving when its budget ended), "contended" (a loaded machine).
+    binds: tuple[str, ...] = ()
 
 
 @dataclass
@@ -115,44 +131,89 @@ def gaps_along_n(frame: pd.DataFrame, score_column: str = "test_score") -> list[
         at_n = at_n.assign(test_score=at_n[score_column])
         tree, t_scores = family_best(at_n, "tree")
         deep, d_scores = family_best(at_n, "deep")
-        mean, low, high = paired_bootstrap(t_scores, d_scores)
         ok = at_n[at_n["status"] == "ok"]
+        rows = None
+        if score_column == "test_score" and tree and deep:  # predictions are of the final model
+            rows = rows_and_seeds(ok, tree, deep)
+        if rows is not None:
+            (mean, low, high), how = rows, ROWS_AND_SEEDS
+        else:
+            (mean, low, high), how = paired_bootstrap(t_scores, d_scores), "seeds"
         t_flags = tuple(flags(ok[ok["contender"] == tree])) if tree else ()
         d_flags = tuple(flags(ok[ok["contender"] == deep])) if deep else ()
-        out.append(Gap(int(n), tree, deep, t_scores, d_scores, mean, low, high, t_flags, d_flags))
+        out.append(
+            Gap(int(n), tree, deep, t_scores, d_scores, mean, low, high, t_flags, d_flags, how)
+        )
     return out
 
 
-def crossover(gaps: list[Gap]) -> Crossover:
-    """The smallest tested n from which deep is ahead at every larger tested n.
+def rows_and_seeds(ok: pd.DataFrame, tree: str, deep: str) -> tuple[float, float, float] | None:
+    """deep − tree over the seeds both finished, with an interval that resamples the seeds and,
+    within each, the test rows (paired: both models on the same rows), from the stored test
+    predictions. None where a cell has none stored."""
+    from treeline.analysis.resample import interval, paired_difference, pooled
+    from treeline.execute.predictions import load
 
-    n* is interpolated in log n between the last size where deep is not ahead and the first
-    from which it is; the other verdicts: trees ahead (or not behind) everywhere, deep ahead
-    everywhere, or no significant difference anywhere.
+    if "predictions" not in ok:
+        return None
+    by = {(r.contender, int(r.seed)): r for r in ok.itertuples() if r.contender in (tree, deep)}
+    seeds = sorted({s for c, s in by if c == tree} & {s for c, s in by if c == deep})
+    draws, means = [], []
+    for seed in seeds:
+        t, d = by[tree, seed], by[deep, seed]
+        if t.predictions is None or d.predictions is None:
+            return None
+        diff, _ = paired_difference(t.task, t.metric, load(t.predictions), load(d.predictions))
+        draws.append(diff)
+        means.append(d.test_score - t.test_score)
+    if not draws:
+        return None
+    low, high = interval(pooled(draws))
+    return float(np.mean(means)), low, high
+
+
+def crossover(gaps: list[Gap]) -> Crossover:
+    """Where the leader changes as n grows, either way.
+
+    A crossover: the smallest tested n from which deep is ahead at every larger tested n,
+    after sizes where it was not; a reverse crossover: the same for trees, after sizes where
+    deep was ahead. n* is interpolated in log n between the last size before and the first
+    from; the other verdicts: one family ahead everywhere, or no significant difference.
     """
     gaps = [g for g in gaps if not math.isnan(g.mean)]
     indicative = any(g.n_seeds < MIN_SEEDS for g in gaps)
     if not gaps:
         return Crossover("no data", None, "no size where both families finished", indicative)
+
+    def ahead_from(side: str) -> int:
+        """The index from which `side` is ahead at every larger size (len: nowhere)."""
+        first = len(gaps)
+        while first > 0 and getattr(gaps[first - 1], side):
+            first -= 1
+        return first
+
+    for side, name, who in (
+        ("deep_ahead", "crossover", "deep"),
+        ("tree_ahead", "reverse crossover", "trees"),
+    ):
+        first = ahead_from(side)
+        if first == 0:
+            return Crossover(
+                f"{who} ahead", None, f"{who} ahead across the tested range", indicative
+            )
+        # A reverse crossover needs deep ahead somewhere below; a crossover does not need
+        # trees ahead below (deep catching up from a tie is the chapter's claim).
+        if first < len(gaps) and (side == "deep_ahead" or any(g.deep_ahead for g in gaps[:first])):
+            lo, hi = gaps[first - 1], gaps[first]
+            n_star = _zero_between(lo, hi)
+            below = "" if side == "deep_ahead" else ", deep ahead below: a reverse crossover"
+            return Crossover(
+                name,
+                n_star,
+                f"{who} ahead from n ≈ {n_star:,.0f} (between {lo.n:,} and {hi.n:,}){below}",
+                indicative,
+            )
     ahead = [g.deep_ahead for g in gaps]
-    first = len(gaps)
-    while first > 0 and ahead[first - 1]:
-        first -= 1
-    if first == 0:
-        return Crossover("deep ahead", None, "deep ahead across the tested range", indicative)
-    if first < len(gaps):
-        lo, hi = gaps[first - 1], gaps[first]
-        if lo.mean < 0 < hi.mean:
-            t = -lo.mean / (hi.mean - lo.mean)
-            n_star = math.exp(math.log(lo.n) + t * (math.log(hi.n) - math.log(lo.n)))
-        else:
-            n_star = float(lo.n)
-        return Crossover(
-            "crossover",
-            n_star,
-            f"deep ahead from n ≈ {n_star:,.0f} (between {lo.n:,} and {hi.n:,})",
-            indicative,
-        )
     if any(ahead):
         sizes = ", ".join(f"{g.n:,}" for g in gaps if g.deep_ahead)
         return Crossover(
@@ -162,8 +223,6 @@ def crossover(gaps: list[Gap]) -> Crossover:
             "largest size: no crossover in the tested range",
             indicative,
         )
-    if all(g.tree_ahead for g in gaps):
-        return Crossover("trees ahead", None, "trees ahead across the tested range", indicative)
     if any(g.tree_ahead for g in gaps):
         sizes = ", ".join(f"{g.n:,}" for g in gaps if g.tree_ahead)
         return Crossover(
@@ -181,6 +240,14 @@ def crossover(gaps: list[Gap]) -> Crossover:
     )
 
 
+def _zero_between(lo: Gap, hi: Gap) -> float:
+    """Where the gap crosses zero between two sizes, interpolated in log n (else `lo.n`)."""
+    if lo.mean * hi.mean < 0:
+        t = -lo.mean / (hi.mean - lo.mean)
+        return math.exp(math.log(lo.n) + t * (math.log(hi.n) - math.log(lo.n)))
+    return float(lo.n)
+
+
 def compare(frame: pd.DataFrame, score_column: str = "test_score") -> list[Comparison]:
     """Every (dataset, runner) of a results table."""
     out = []
@@ -192,8 +259,8 @@ def compare(frame: pd.DataFrame, score_column: str = "test_score") -> list[Compa
             if r.status != "ok"
         ]
         found = crossover(gaps)
-        text = found.text + _caveats(gaps, float(part["budget"].max()))
-        found = Crossover(found.verdict, found.n_star, text, found.indicative)
+        caveats, binds = _caveats(gaps, float(part["budget"].max()))
+        found = replace(found, text=found.text + caveats, binds=binds)
         out.append(Comparison(str(dataset), str(runner), gaps, found, missing))
     return out
 
@@ -205,25 +272,55 @@ def _reason(error: object) -> str:
     return f" ({error.strip().splitlines()[-1][:160]})"
 
 
-def _caveats(gaps: list[Gap], budget: float) -> str:
-    """What a verdict rests on: a losing family that never got tuned, sizes with no verdict."""
-    out = ""
-    for family, ahead, other in (
-        ("networks", "tree_ahead", "deep"),
-        ("trees", "deep_ahead", "tree"),
-    ):
-        weak = [g for g in gaps if getattr(g, ahead) and getattr(g, f"{other}_flags")]
-        if weak:
-            sizes = ", ".join(f"{g.n:,}" for g in weak)
-            why = sorted({f for g in weak for f in getattr(g, f"{other}_flags")})
-            out += (
-                f" — the {family} did not train within {budget:g} s at n = {sizes} "
-                f"({'; '.join(why)})"
-            )
+def _caveats(gaps: list[Gap], budget: float) -> tuple[str, tuple[str, ...]]:
+    """What a verdict rests on besides the data, said after it, and what binds it: a family
+    behind that was still improving when its budget ended (budget-bound), completed one trial
+    or did not beat the trivial model; cells on a loaded machine; sizes with no verdict."""
+    from treeline.analysis.flags import has
+    from treeline.execute.result import (
+        BASELINE_FLAG,
+        BUDGET_BOUND_FLAG,
+        CONTENDED_FLAG,
+        UNTUNED_FLAG,
+    )
+
+    out, binds = "", []
+
+    def behind(flag: str) -> list[Gap]:
+        return [g for g in gaps if has(g.loser_flags(), flag)]
+
+    def sizes(found: list[Gap]) -> str:
+        return ", ".join(f"{g.n:,}" for g in found)
+
+    def where(found: list[Gap]) -> str:
+        """'20,000 (network behind: mlp)'."""
+        return ", ".join(
+            f"{g.n:,} ({'tree' if g.deep_ahead else 'network'} behind: "
+            f"{g.tree if g.deep_ahead else g.deep})"
+            for g in found
+        )
+
+    if bound := behind(BUDGET_BOUND_FLAG):
+        binds.append("budget-bound")
+        out += (
+            f" — budget-bound at n = {where(bound)}: still improving when its {budget:g} s "
+            "ended, so at this budget the data-size question is not answered there"
+        )
+    if untuned := behind(UNTUNED_FLAG):
+        out += f" — untuned at n = {where(untuned)}: one complete trial in {budget:g} s"
+    if baseline := behind(BASELINE_FLAG):
+        out += f" — no better than the trivial model at n = {where(baseline)}"
+    loaded = [g for g in gaps if has(g.tree_flags + g.deep_flags, CONTENDED_FLAG)]
+    if loaded:
+        binds.append("contended")
+        out += (
+            f" — contended at n = {sizes(loaded)}: other processes loaded the machine while "
+            "these cells ran (rerun on a quiet machine, or on a runner with `clock: cpu`)"
+        )
     none = [g for g in gaps if math.isnan(g.mean)]
     if none and len(none) < len(gaps):
         out += "; no verdict at " + ", ".join(f"n = {g.n:,} ({_lacking(g)})" for g in none)
-    return out
+    return out, tuple(binds)
 
 
 def _lacking(g: Gap) -> str:

@@ -83,11 +83,35 @@ def decision_rows(frame: pd.DataFrame, comparisons: list[Comparison]) -> list[li
             cells = part[part["contender"].isin(best) & (part["family"] == family)]
             costs.append(f"${cells['cost_usd'].mean():.5f}")
         winners = "; ".join(f"{g.n:,}: {_winner(g)}" for g in c.gaps)
-        n_star = f"{c.crossover.n_star:,.0f}" if c.crossover.n_star else c.crossover.verdict
-        if c.crossover.indicative:
+        x = c.crossover
+        n_star = f"{x.n_star:,.0f}" if x.n_star else x.verdict
+        if x.verdict == "reverse crossover":
+            n_star = f"trees from {n_star} (reverse crossover)"
+        if x.indicative:
             n_star += f" (indicative: fewer than {MIN_SEEDS} seeds)"
+        if x.binds:  # the row's verdict is the budget's or the machine's, not only the data's
+            n_star += f" — {', '.join(x.binds)}"
         rows.append([c.dataset, c.runner, winners, n_star, *costs])
     return rows
+
+
+def _bound_counts(frame: pd.DataFrame) -> str:
+    """'; of the ok cells, 12 budget-bound and 3 contended (…)': how many results the budget
+    or the machine decided, and how many were measured before Treeline recorded either."""
+    from treeline.execute.result import BUDGET_BOUND_FLAG, CONTENDED_FLAG
+
+    ok = frame[frame["status"] == "ok"] if "flags" in frame else frame.iloc[0:0]
+    if ok.empty:
+        return ""
+    parts = [
+        f"{sum(flag in f for f in ok['flags'])} {flag}"
+        for flag in (BUDGET_BOUND_FLAG, CONTENDED_FLAG)
+    ]
+    unknown = int(ok["contended"].isna().sum()) if "contended" in ok else len(ok)
+    text = f"; of the ok cells, {' and '.join(parts)}"
+    if unknown:
+        text += f" ({unknown} recorded before Treeline measured convergence and contention)"
+    return text
 
 
 def build(
@@ -112,11 +136,14 @@ def build(
                 if frame.attrs.get("superseded")
                 else ""
             )
+            + _bound_counts(frame)
             + ". Tables give each dataset's test metric (↑ higher is better, ↓ lower); plots "
             "and verdicts use the score, the metric oriented so that higher is better (RMSE, "
             "MAE and log-loss negated). 'Deep ahead by': the best network's score minus the best "
-            "tree's, with a 95 % paired bootstrap interval over seeds, each family represented "
-            "by its best contender at that size.",
+            "tree's, with a 95 % bootstrap interval that resamples the seeds and, within each, "
+            "the test rows (both models on the same rows, from their stored predictions; over "
+            "seeds alone for cells recorded without predictions), each family represented by "
+            "its best contender at that size.",
         )
     )
 

@@ -5,10 +5,23 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from treeline.execute.result import CellResult, Replay, latest
+from treeline.execute.result import CellResult, Replay, cell_flags, complete_trials, latest
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from treeline.record.store import Recorded
+
+
+def records_frame(records: list[Recorded]) -> pd.DataFrame:
+    """`results_frame` of full records, with each cell's stored test predictions (column
+    `predictions`: .npz bytes or None), which give intervals over the test rows."""
+    kept = latest(records, lambda r: r.result)
+    frame = results_frame([r.result for r in kept])
+    frame.attrs["superseded"] = len(records) - len(kept)
+    if not frame.empty:
+        frame["predictions"] = [r.predictions for r in kept]
+    return frame
 
 
 def results_frame(results: list[CellResult]) -> pd.DataFrame:
@@ -51,6 +64,11 @@ def results_frame(results: list[CellResult]) -> pd.DataFrame:
                 "peak_rss_mb": m.peak_rss_mb,
                 "peak_vram_mb": m.peak_vram_mb,
                 "n_trials": m.n_trials,
+                "complete_trials": complete_trials(m),
+                "converged": m.converged,
+                "contended": m.contended,
+                "cpu_share": m.cpu_share,
+                "flags": cell_flags(m) if r.status == "ok" else [],
                 "trials_per_second": m.n_trials / fit if fit and not math.isnan(fit) else math.nan,
                 "anytime": [(p.elapsed, p.test_score) for p in r.anytime],
             }

@@ -32,6 +32,10 @@ class RunnerProfile(BaseModel):
     description: str = ""
     device: Literal["cpu", "cuda"]
     threads: PositiveInt | Literal["auto"] = "auto"
+    # What a budget counts: wall seconds, or the worker's CPU seconds per thread (`cpu`), so
+    # that a shared machine's neighbours do not decide how many trials a cell gets. Cost stays
+    # on wall seconds, what a machine is paid for.
+    clock: Literal["wall", "cpu"] = "wall"
     # The GPU model this price is for; a CUDA profile runs only on a matching GPU.
     gpu: str | None = None
     price_per_hour: float = Field(ge=0, allow_inf_nan=False)

@@ -21,9 +21,22 @@ SCORE_CHUNK_ROWS = 2048
 Phase = Literal["loading", "tuning", "scoring"]
 
 
+Clock = Literal["wall", "cpu"]
+# With `clock: cpu` a loaded machine stretches the wall-clock a budget takes: the supervisor
+# lets tuning run this many times the budget's limit before it kills the worker.
+CPU_CLOCK_SLACK = 4.0
+
+
+def cpu_seconds_per_thread(threads: int) -> Callable[[], float]:
+    """`clock: cpu`: this process's CPU seconds (every thread) ÷ its threads — what the cell
+    got of the machine, whatever its neighbours took."""
+    return lambda: time.process_time() / threads
+
+
 class BudgetClock:
-    """Wall-clock of tuning + training. Work inside `paused()` (test scoring) is not charged;
-    `spent` is work done before the clock started that still counts (featurizing)."""
+    """Wall-clock of tuning + training (or, with a `timer` such as `cpu_seconds_per_thread`,
+    CPU seconds). Work inside `paused()` (test scoring) is not charged; `spent` is work done
+    before the clock started that still counts (featurizing)."""
 
     def __init__(
         self,
@@ -31,19 +44,21 @@ class BudgetClock:
         sync: Callable[[], None] | None = None,
         spent: float = 0.0,
         on_pause: Callable[[float | None], None] | None = None,
+        timer: Callable[[], float] = time.perf_counter,
     ):
         self.budget = budget
         self._sync = sync
-        self._start = time.perf_counter() - spent
+        self._timer = timer
+        self._start = timer() - spent
         self._paused_total = 0.0
-        # Told when a pause starts (None) and how long it lasted (seconds), so the
+        # Told when a pause starts (None) and how long it lasted (wall seconds), so the
         # supervisor's kill deadline stands still with the budget.
         self._on_pause = on_pause
 
     def elapsed(self, sync: bool = True) -> float:
         if sync and self._sync is not None:
             self._sync()
-        return time.perf_counter() - self._start - self._paused_total
+        return self._timer() - self._start - self._paused_total
 
     def remaining(self) -> float:
         return self.budget - self.elapsed()
@@ -57,7 +72,7 @@ class BudgetClock:
     def paused(self) -> Iterator[None]:
         if self._sync is not None:
             self._sync()
-        t0 = time.perf_counter()
+        t0, w0 = self._timer(), time.perf_counter()
         if self._on_pause is not None:
             self._on_pause(None)
         try:
@@ -65,10 +80,9 @@ class BudgetClock:
         finally:
             if self._sync is not None:
                 self._sync()
-            seconds = time.perf_counter() - t0
-            self._paused_total += seconds
+            self._paused_total += self._timer() - t0
             if self._on_pause is not None:
-                self._on_pause(seconds)
+                self._on_pause(time.perf_counter() - w0)
 
 
 @dataclass(frozen=True)
@@ -101,12 +115,14 @@ class Budget:
         ends."""
         return max(LOAD_TIMEOUT, 20.0 * self.seconds)
 
-    def kill_after(self, phase: Phase, replay: bool = False) -> float:
-        """Seconds a worker may spend in `phase` before it is killed."""
+    def kill_after(self, phase: Phase, replay: bool = False, clock: Clock = "wall") -> float:
+        """Wall seconds a worker may spend in `phase` before it is killed."""
         if phase == "loading":
             return LOAD_TIMEOUT
         if phase == "tuning":
-            return self.replay_timeout if replay else self.limit
+            if replay:
+                return self.replay_timeout
+            return self.limit * (CPU_CLOCK_SLACK if clock == "cpu" else 1.0)
         return self.scoring_timeout
 
     def scaled(self, factor: float) -> Budget:

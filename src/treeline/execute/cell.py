@@ -52,6 +52,7 @@ class Cell:
     budget: Budget
     metric: str | None = None  # the suite's choice for this dataset; None: the task's default
     max_trials: int | None = None  # the suite's cap on trials; None: until the budget is spent
+    clock: str = "wall"  # the runner's budget clock: wall seconds, or CPU seconds per thread
 
     @property
     def id(self) -> str:
@@ -72,8 +73,8 @@ class Cell:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["budget"] = self.budget.seconds
-        for key in ("metric", "max_trials"):  # absent, not null: default cells' keys stay put
-            if d[key] is None:
+        for key, default in (("metric", None), ("max_trials", None), ("clock", "wall")):
+            if d[key] == default:  # absent, not a default: default cells' keys stay put
                 del d[key]
         return d
 
@@ -94,11 +95,12 @@ class Cell:
 
 
 def runner_fields(runner: str, p: RunnerProfile) -> dict[str, Any]:
-    """What a runner fixes in a cell: device, threads, GPU model and price."""
+    """What a runner fixes in a cell: device, threads, clock, GPU model and price."""
     return {
         "runner": runner,
         "device": p.device,
         "threads": p.resolved_threads(),
+        "clock": p.clock,
         "gpu": p.gpu,
         "price_per_hour": p.price_per_hour,
         "price_source": f"{p.price_source} ({p.price_date})",

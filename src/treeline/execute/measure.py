@@ -46,6 +46,70 @@ def peak_rss_mb() -> float:
     return peak - _BASELINE_MB
 
 
+# A cell is `contended` when its worker got less than this share of its threads' time while
+# other processes kept more than CONTENDED_LOAD cores busy beyond the ones its threads left free.
+CONTENDED_SHARE, CONTENDED_LOAD = 0.8, 0.25
+
+
+@dataclass
+class Share:
+    """How much of the machine a cell had while tuning."""
+
+    cpu_share: float  # its CPU seconds ÷ (wall × threads)
+    machine_load: float  # cores other processes kept busy (NaN where /proc/stat is missing)
+    contended: bool
+
+
+class CpuShare:
+    """Measures, over a `with` block, this process's CPU seconds against its wall seconds and
+    the machine's busy time (Linux /proc/stat, steal included) against its own."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self.share: Share | None = None
+
+    def __enter__(self) -> CpuShare:
+        import time
+
+        self._t0, self._cpu0, self._busy0 = time.perf_counter(), time.process_time(), machine_busy()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import math
+        import time
+
+        wall = time.perf_counter() - self._t0
+        own = time.process_time() - self._cpu0
+        busy1 = machine_busy()
+        if wall <= 0:
+            return
+        share = own / (wall * self.threads)
+        load, contended = math.nan, False
+        if self._busy0 is not None and busy1 is not None:
+            cores = busy1[1]
+            load = max(0.0, (busy1[0] - self._busy0[0] - own) / wall)
+            spare = max(0, cores - self.threads)
+            contended = share < CONTENDED_SHARE and load - spare > CONTENDED_LOAD
+        self.share = Share(share, load, contended)
+
+
+def machine_busy() -> tuple[float, int] | None:
+    """(CPU seconds every core has been busy since boot, steal included; the core count), from
+    /proc/stat; None where it cannot be read."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+    total = lines[0].split()
+    if total[0] != "cpu" or len(total) < 9:
+        return None
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, total[1:9])
+    cores = sum(1 for ln in lines if ln.startswith("cpu") and ln[3:4].isdigit())
+    return (user + nice + system + irq + softirq + steal) / ticks, max(cores, 1)
+
+
 class NvmlSampler:
     """Peak GPU memory used by this process, sampled through NVML (for the tree libraries).
 

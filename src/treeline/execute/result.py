@@ -58,6 +58,16 @@ class Measurements:
     n_train: float = NAN
     n_val: float = NAN
     n_test: float = NAN
+    # Whether the best model had stopped improving (1) or was still improving when the budget
+    # ended (0): the trial's early stopping fired, or its validation plateaued (schedule.py).
+    converged: float = NAN
+    steps_done: float = NAN  # the best trial's last reported step (rounds or epochs)
+    best_step: float = NAN  # the step of its best validation score
+    # How much of the machine the cell had while tuning: its CPU seconds ÷ (wall × threads),
+    # and the cores other processes kept busy meanwhile (with the hypervisor's steal).
+    cpu_share: float = NAN
+    machine_load: float = NAN
+    contended: float = NAN  # 1: both below/above measure.py's thresholds: a loaded machine
 
     def update(self, **values: float) -> None:
         for k, v in values.items():
@@ -68,18 +78,34 @@ class Measurements:
 
 METRIC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Measurements))
 
-# A score that does not mean what it seems (analysis/flags.py shows them wherever it appears).
-BASELINE_FLAG, UNTUNED_FLAG = "≈ baseline", "untuned: 1 trial"
+# A score that does not mean what it seems, or a result that the budget or the machine decided
+# (analysis/flags.py shows them wherever it appears).
+BASELINE_FLAG, UNTUNED_FLAG = "≈ baseline", "untuned: 1 complete trial"
+BUDGET_BOUND_FLAG, CONTENDED_FLAG = "budget-bound", "contended"
+FLAGS: tuple[str, ...] = (BASELINE_FLAG, UNTUNED_FLAG, BUDGET_BOUND_FLAG, CONTENDED_FLAG)
+
+
+def complete_trials(m: Measurements) -> float:
+    """Trials that ended with a model and a validation score: what tuning had to choose
+    from. Pruned and failed trials did not count towards it."""
+    failed = 0.0 if math.isnan(m.n_trials_failed) else m.n_trials_failed
+    pruned = 0.0 if math.isnan(m.n_trials_pruned) else m.n_trials_pruned
+    return m.n_trials - pruned - failed
 
 
 def cell_flags(m: Measurements) -> list[str]:
-    """One cell's flags: its test score no better than the trivial model's; only its default
-    trial ran."""
+    """One cell's flags: its test score no better than the trivial model's; at most one trial
+    completed (its default, or one that the pruner left); its best model still improving
+    when the budget ended; a machine loaded by other processes while it tuned."""
     out = []
     if m.test_score == m.test_score and m.test_score <= m.baseline_test_score + 1e-12:
         out.append(BASELINE_FLAG)
-    if m.n_trials <= 1:
+    if complete_trials(m) <= 1:
         out.append(UNTUNED_FLAG)
+    if m.converged == 0:
+        out.append(BUDGET_BOUND_FLAG)
+    if m.contended == 1:
+        out.append(CONTENDED_FLAG)
     return out
 
 

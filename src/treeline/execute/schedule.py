@@ -21,6 +21,9 @@ Outcome = Literal["complete", "pruned", "failed"]
 # Units of work a contender counts: boosting rounds, forest trees, optimizer steps, epochs.
 UNITS: tuple[str, ...] = get_args(Unit)  # the work a contender counts (FitContext.did)
 FORMAT = 1  # of the schedule's JSON; bumped when a field changes meaning
+# A trial cut by the deadline still counts as converged when its best validation score came at
+# least this share of its reports (and this many) before the cut: it had plateaued.
+PLATEAU, PLATEAU_MIN_REPORTS = 1 / 3, 5
 
 
 @dataclass
@@ -34,6 +37,23 @@ class TrialRecord:
     val_score: float | None = None  # oriented, higher is better; None unless complete
     seconds: float = math.nan  # wall-clock of this trial (a measurement, not replayed)
     error: str = ""
+    # Its validation curve as the contender reported it (steps: its rounds or epochs), for
+    # whether it converged: the last step, the best one, how many reports, how many since.
+    last_step: int | None = None
+    best_step: int | None = None
+    reports: int = 0
+    reports_since_best: int = 0
+
+    @property
+    def converged(self) -> bool | None:
+        """Whether this trial's model had stopped improving (None unless it completed): it
+        stopped by itself (early stopping, its maximum of rounds or epochs), or its validation
+        score had not improved over the last PLATEAU of its reports when the deadline cut it."""
+        if self.outcome != "complete":
+            return None
+        if self.cut_at_check is None:
+            return True
+        return self.reports_since_best >= max(PLATEAU_MIN_REPORTS, PLATEAU * self.reports)
 
     def same_work(self, other: TrialRecord) -> bool:
         """The same trial, the same outcome, the same amount of every unit of work."""

@@ -25,7 +25,7 @@ from typing import Any
 from treeline.config.runner_profile import RunnerProfile
 from treeline.errors import TreelineError
 from treeline.execute import warm
-from treeline.execute.budget import SCORE_CHUNK_ROWS
+from treeline.execute.budget import CPU_CLOCK_SLACK, SCORE_CHUNK_ROWS
 from treeline.execute.cell import Cell
 from treeline.execute.events import Event
 from treeline.execute.measure import OomCounts, cost_usd, oom_counts, oom_killed
@@ -244,7 +244,7 @@ def _supervise(
                 if msg["event"] == Event.LOADED:
                     phase, loaded_at = "tuning", time.monotonic()
                     data_seconds = float(msg["data_seconds"])
-                    deadline = loaded_at + budget.kill_after("tuning", replay)
+                    deadline = loaded_at + budget.kill_after("tuning", replay, cell.clock)
                 elif msg["event"] == Event.PAUSE and phase == "tuning":
                     # Scoring a new best on test (the budget clock stands still): the tuning
                     # deadline waits, and the scoring has the scoring phase's own limit.
@@ -274,11 +274,18 @@ def _supervise(
             elif phase == "tuning" and replay:
                 error = f"killed: the replay ran past {budget.replay_timeout:g} s"
             elif phase == "tuning":
-                m.update(fit_seconds=elapsed, overrun_seconds=elapsed - budget.seconds)
-                error = (
-                    f"killed: tuning ran {elapsed:.1f} s, past its budget of "
-                    f"{budget.seconds:g} s plus {budget.grace:g} s grace"
-                )
+                if cell.clock == "cpu":  # its budget clock is not this one: no fit seconds
+                    error = (
+                        f"killed: tuning ran {elapsed:.1f} wall seconds, "
+                        f"{CPU_CLOCK_SLACK:g} × its budget of {budget.seconds:g} CPU seconds "
+                        f"per thread plus {budget.grace:g} s grace (clock: cpu)"
+                    )
+                else:
+                    m.update(fit_seconds=elapsed, overrun_seconds=elapsed - budget.seconds)
+                    error = (
+                        f"killed: tuning ran {elapsed:.1f} s, past its budget of "
+                        f"{budget.seconds:g} s plus {budget.grace:g} s grace"
+                    )
             elif phase == "scoring":
                 error = f"killed: test scoring, {stalled}"
             else:

@@ -14,6 +14,7 @@ deciding anything: the recorded parameters, pruning steps and stopping checks do
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -117,9 +118,11 @@ def tune(
 
     def run(number: int, params: dict[str, Any], limit: Deadline | Allowance, report: Any):
         steps: list[int] = []
+        curve = _Curve()
 
         def reporting(step: int, value: float) -> None:
             steps.append(step)  # a prune is raised at the last step reported
+            curve.add(step, value)
             report(step, value)
 
         needs_model = state.best is None
@@ -146,6 +149,7 @@ def tune(
                 _release_gpu_memory()
         record.seconds = time.perf_counter() - t0
         record.work, record.cut_at_check = dict(ctx.work), limit.cut_at
+        curve.into(record)
         if val is not None:
             record.val_score = val.score
         state.add(record, model, val)
@@ -202,6 +206,26 @@ def tune(
         else:
             study.tell(trial, record.val_score)
     return state.result()
+
+
+class _Curve:
+    """A trial's reported validation scores, as much of them as convergence needs."""
+
+    def __init__(self) -> None:
+        self.best, self.best_step, self.last_step = -math.inf, None, None
+        self.reports = self.since_best = 0
+
+    def add(self, step: int, value: float) -> None:
+        self.reports += 1
+        self.last_step = step
+        if value > self.best:  # NaN never improves
+            self.best, self.best_step, self.since_best = value, step, 0
+        else:
+            self.since_best += 1
+
+    def into(self, record: TrialRecord) -> None:
+        record.last_step, record.best_step = self.last_step, self.best_step
+        record.reports, record.reports_since_best = self.reports, self.since_best
 
 
 class _State:

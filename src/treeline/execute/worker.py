@@ -29,9 +29,9 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
 
     from treeline.catalogue import import_path
     from treeline.data.metrics import score, trivial_score
-    from treeline.execute.budget import BudgetClock
+    from treeline.execute.budget import BudgetClock, cpu_seconds_per_thread
     from treeline.execute.cell import Cell
-    from treeline.execute.measure import NvmlSampler, peak_rss_mb
+    from treeline.execute.measure import CpuShare, NvmlSampler, peak_rss_mb
     from treeline.execute.result import Measurements
     from treeline.execute.schedule import TrialRecord, totals
     from treeline.execute.tuning import tune
@@ -98,8 +98,12 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         else:
             send(Event.RESUME, seconds=seconds)
 
-    clock = BudgetClock(cell.budget.seconds, sync, spent=featurize_fit, on_pause=on_pause)
-    with sampler:
+    timer = cpu_seconds_per_thread(threads) if cell.clock == "cpu" else time.perf_counter
+    clock = BudgetClock(
+        cell.budget.seconds, sync, spent=featurize_fit, on_pause=on_pause, timer=timer
+    )
+    share = CpuShare(threads)
+    with sampler, share:
         result = tune(
             contender,
             data,
@@ -114,14 +118,24 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         )
         fit_seconds = clock.elapsed()
     send(Event.TUNED, fit_seconds=fit_seconds)
+    best = next(t for t in result.schedule if t.number == result.best_trial)
+    seconds = "CPU seconds per thread" if cell.clock == "cpu" else "s"
     print(
         f"tuned: {result.n_trials} trial{'' if result.n_trials == 1 else 's'} "
         f"({result.n_pruned} pruned, "
         f"{result.n_failed} failed) "
-        f"in {fit_seconds:.2f} s; best trial {result.best_trial}, validation "
-        f"{result.best_val.score:.6g}",
+        f"in {fit_seconds:.2f} {seconds}; best trial {result.best_trial}, validation "
+        f"{result.best_val.score:.6g}, {_convergence(best)}",
         flush=True,
     )
+    if share.share is not None:
+        s = share.share
+        print(
+            f"machine: {s.cpu_share:.0%} of {threads} thread{'s' if threads > 1 else ''}' time, "
+            f"other processes {s.machine_load:.2f} cores busy"
+            + (" — contended" if s.contended else ""),
+            flush=True,
+        )
 
     t1 = time.perf_counter()
     pred = predict_test(result.best_model)
@@ -166,6 +180,15 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         n_test=len(test),
     )
     m.update(**{f"work_{unit}": amount for unit, amount in totals(result.schedule).items()})
+    if best.converged is not None:
+        m.update(converged=best.converged)
+    if best.last_step is not None:
+        m.update(steps_done=best.last_step, best_step=best.best_step)
+    if share.share is not None:
+        s = share.share
+        known = s.machine_load == s.machine_load  # NaN where /proc/stat could not be read
+        m.update(cpu_share=s.cpu_share, machine_load=s.machine_load)
+        m.update(contended=float(s.contended) if known else float("nan"))
     return {
         "metric": final.metric,
         "measurements": asdict(m),
@@ -175,6 +198,17 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         "schedule": [asdict(t) for t in result.schedule],
         "data_notes": list(bundle.notes),
     }
+
+
+def _convergence(t: Any) -> str:
+    """'converged', or 'still improving', with the steps behind it."""
+    where = f" (best at step {t.best_step} of {t.last_step})" if t.last_step is not None else ""
+    if t.converged:
+        how = "stopped by itself" if t.cut_at_check is None else "plateaued before the cut"
+        return f"converged: {how}{where}"
+    if t.last_step is None:
+        return "cut by the budget (no validation curve reported)"
+    return f"still improving when the budget ended{where}"
 
 
 def _print_trial(t: Any) -> None:

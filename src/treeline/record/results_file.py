@@ -32,7 +32,7 @@ from treeline.record.store import Recorded
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: convergence and contention columns
 META = "treeline"  # the file's key-value metadata: {"schema_version", "suites", ...} as JSON
 
 # The measurements' columns: Measurements' fields, described once here.
@@ -65,6 +65,19 @@ _MEASUREMENTS = {
     "n_train": "training rows",
     "n_val": "validation rows",
     "n_test": "test rows",
+    "converged": "1: the best model had stopped improving (early stopping, or a plateau); "
+    "0: still improving when the budget ended (budget-bound)",
+    "steps_done": "the best trial's last reported step (boosting rounds or epochs)",
+    "best_step": "the step of its best validation score",
+    "cpu_share": "the worker's CPU seconds ÷ (tuning wall seconds × threads)",
+    "machine_load": "cores other processes kept busy during tuning (steal included)",
+    "contended": "1: the cell had under 0.8 of its threads' time while other processes took "
+    "cores it needed (a loaded machine); 0: it had the machine",
+}
+# Columns a version added: a file of an earlier version reads them as NaN (not measured then).
+_ADDED_IN = {
+    name: 2
+    for name in ("converged", "steps_done", "best_step", "cpu_share", "machine_load", "contended")
 }
 
 # (name, type, description), in the file's order. Types: see _arrow_type.
@@ -92,7 +105,12 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("error", "string", "why, when not ok"),
     ("data_notes", "list<string>", "how the data was handled (cleaning, dropped rows)"),
     ("metric", "string", "the primary metric's name"),
-    ("flags", "list<string>", "`≈ baseline` (not above the trivial model), `untuned: 1 trial`"),
+    (
+        "flags",
+        "list<string>",
+        "`≈ baseline` (not above the trivial model), `untuned: 1 complete trial`, "
+        "`budget-bound` (still improving at the end), `contended` (a loaded machine)",
+    ),
     *((name, "double", desc) for name, desc in _MEASUREMENTS.items()),
     ("params", "string", "JSON: the best configuration"),
     ("trial_errors", "list<string>", "the last errors of failed trials"),
@@ -273,7 +291,9 @@ def _open(path: Path) -> tuple[dict[str, Any], pa.Table]:
             f"{path}: results schema version {version}; this Treeline reads up to "
             f"{SCHEMA_VERSION} (upgrade Treeline to read it)"
         )
-    missing = [n for n in COLUMN_NAMES if n not in table.column_names]
+    missing = [
+        n for n in COLUMN_NAMES if n not in table.column_names and _ADDED_IN.get(n, 1) <= version
+    ]
     if missing:
         raise TreelineError(f"{path}: columns missing: {', '.join(missing)}")
     return meta, table
@@ -283,7 +303,7 @@ def _record(d: dict[str, Any]) -> Recorded:
     if d["status"] not in STATUSES:
         raise ValueError(f"status {d['status']!r} is none of {', '.join(STATUSES)}")
     cell = Cell.from_json(json.loads(d["cell"]))
-    m = Measurements(**{name: _float(d[name]) for name in METRIC_FIELDS})
+    m = Measurements(**{name: _float(d.get(name)) for name in METRIC_FIELDS})
     result = CellResult(
         cell=cell,
         status=d["status"],
