@@ -239,13 +239,16 @@ def test_report_from_a_real_run(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "## Decision table" in md and "| adult | cpu |" in md
     assert len(list(out.glob("*.png"))) == 4
     client = MlflowClient(uri)
-    exp = client.get_experiment_by_name("mixed")
+    exp = client.get_experiment_by_name("mixed (reports)")  # apart from the cells in the UI
     (report,) = client.search_runs(
         [exp.experiment_id], filter_string="tags.`treeline.kind` = 'report'"
     )
     names = {a.path for a in client.list_artifacts(report.info.run_id, "report")}
     assert "report/index.html" in names and "report/report.md" in names
-    assert len(runs(uri, "mixed")) == 5  # four cells and the report
+    assert len(runs(uri, "mixed")) == 4  # the cells alone
+    from treeline.record.store import suites_in
+
+    assert "mixed (reports)" not in suites_in(uri)
 
 
 def test_report_without_results_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

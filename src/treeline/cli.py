@@ -256,7 +256,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from treeline.analysis.frame import replays_frame, results_frame
+    from treeline.analysis.frame import records_frame, replays_frame
     from treeline.analysis.report import write_report
     from treeline.console import decision_table
     from treeline.locate import results_dir
@@ -285,7 +285,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 load_suite(args.suite)  # an unknown name: said as for any suite
             description = found[name]
         tracker = Tracker(name, args.tracking_uri, create=False)
-        frame = results_frame(tracker.results())
+        frame = records_frame(tracker.records())  # with predictions: test-row intervals
         if frame.empty:
             raise TreelineError(
                 f"no recorded cells for suite '{name}': run `treeline run {args.suite}` first"
@@ -296,7 +296,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         tracker.log_report(out, digest)
     console = _console()
     console.print(decision_table(frame))
-    logged = " (also in MLflow, run 'report')" if tracker is not None else ""
+    where = f"experiment '{name} (reports)'"
+    logged = f" (also in MLflow, {where})" if tracker is not None else ""
     console.print(f"report: {path} and {out / 'index.html'}{logged}", soft_wrap=True)
     return 0
 
@@ -312,7 +313,7 @@ def _make_folder(out: Path, what: str) -> None:
 
 def _from_exports(suite: str | None, paths: list[Path]) -> tuple[str, str, pd.DataFrame]:
     """The suite's cells from exported files, as one result set: (name, description, frame)."""
-    from treeline.analysis.frame import results_frame
+    from treeline.analysis.frame import records_frame
     from treeline.record import results_file
     from treeline.record.transfer import suite_name
 
@@ -326,13 +327,13 @@ def _from_exports(suite: str | None, paths: list[Path]) -> tuple[str, str, pd.Da
         name = suites[0]
     else:
         name = suite_name(suite)
-    results = [r.result for r in data.records if r.result.cell.suite == name]
-    if not results:
+    records = [r for r in data.records if r.result.cell.suite == name]
+    if not records:
         raise TreelineError(
             f"no cells of suite '{name}' in {', '.join(map(str, paths))} "
             f"(they hold: {', '.join(suites) or 'no cells'})"
         )
-    return name, data.suites.get(name, ""), results_frame(results)
+    return name, data.suites.get(name, ""), records_frame(records)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

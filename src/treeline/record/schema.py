@@ -60,6 +60,13 @@ CLAIMED_BY = "treeline.claimed_by"  # the claim's holder that recorded the cell
 MACHINE_KEYS = ("version.", "git_commit", "cpu", "gpu", "suite_hash", "claimed_by")
 NOTE = "mlflow.note.content"  # an experiment's description in the MLflow UI
 KIND_REPLAY, KIND_REPORT = "replay", "report"
+KIND_REPORTS = "reports"  # the experiment tag of a suite's reports experiment
+
+
+def reports_experiment(suite: str) -> str:
+    """Where a suite's report run is logged: apart from its cells in the MLflow UI."""
+    return f"{suite} (reports)"
+
 
 # Params.
 PARAMS = ("n", "seed", "budget_seconds", "grace_seconds", "threads", "price_per_hour")

@@ -90,7 +90,7 @@ def suites_in(uri: str | None = None) -> dict[str, str]:
     return {
         e.name: e.tags.get(schema.NOTE, "")
         for e in MlflowClient(uri).search_experiments()
-        if e.name != "Default"
+        if e.name != "Default" and e.tags.get(schema.KIND) != schema.KIND_REPORTS
     }
 
 
@@ -269,9 +269,19 @@ class Tracker:
 
     def _open(self, experiment: str, description: str) -> None:
         from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
 
         self.client = MlflowClient(self.uri)
+        self.name = experiment
+        exp_id, exp = self._experiment(experiment)
+        self.experiment_id = exp_id
+        if description and (exp is None or exp.tags.get(schema.NOTE) != description):
+            self.client.set_experiment_tag(exp_id, schema.NOTE, description)  # the UI's description
+
+    def _experiment(self, experiment: str) -> tuple[str, Any]:
+        """The experiment's id, created (or restored) if need be, and what MLflow had (None
+        where it was created here)."""
+        from mlflow.exceptions import MlflowException
+
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
             # MLflow would put a SQLite store's artifacts in ./mlruns of whatever the working
@@ -291,9 +301,7 @@ class Tracker:
             if exp.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp.experiment_id)
             exp_id = exp.experiment_id
-        self.experiment_id = exp_id
-        if description and (exp is None or exp.tags.get(schema.NOTE) != description):
-            self.client.set_experiment_tag(exp_id, schema.NOTE, description)  # the UI's description
+        return exp_id, exp
 
     def recorded(
         self, resume_key: str, statuses: tuple[str, ...], since: float = 0.0
@@ -452,15 +460,22 @@ class Tracker:
             self.client.log_batch(run_id, metrics=metrics[i : i + 1000])
 
     def log_report(self, folder: Path, suite_hash: str) -> str:
-        """The report's files as artifacts of one suite-level run (replacing the last one)."""
-        for old in self.client.search_runs(
-            [self.experiment_id], filter_string=schema.tag_filter(schema.KIND, schema.KIND_REPORT)
-        ):
+        """The report's files as artifacts of one run (replacing the last one), in the suite's
+        reports experiment (`<suite> (reports)`): the suite's own runs list holds its cells."""
+        reports, _ = self._experiment(schema.reports_experiment(self.name))
+        self.client.set_experiment_tag(reports, schema.KIND, schema.KIND_REPORTS)
+        is_report = schema.tag_filter(schema.KIND, schema.KIND_REPORT)
+        # Where earlier versions put it too: beside the cells.
+        for old in self.client.search_runs([reports, self.experiment_id], filter_string=is_report):
             self.client.delete_run(old.info.run_id)
         run = self.client.create_run(
-            self.experiment_id,
-            run_name="report",
-            tags={schema.KIND: schema.KIND_REPORT, schema.SUITE_HASH: suite_hash},
+            reports,
+            run_name=f"report of {self.name}",
+            tags={
+                schema.KIND: schema.KIND_REPORT,
+                schema.SUITE_HASH: suite_hash,
+                schema.NOTE: f"The report of suite '{self.name}' (experiment {self.name}).",
+            },
         )
         self.client.log_artifacts(run.info.run_id, str(folder), artifact_path="report")
         self.client.set_terminated(run.info.run_id, "FINISHED")
