@@ -51,6 +51,7 @@ class BudgetClock:
         self._timer = timer
         self._start = timer() - spent
         self._paused_total = 0.0
+        self._wall_start, self._paused_wall = time.perf_counter() - spent, 0.0
         # Told when a pause starts (None) and how long it lasted (wall seconds), so the
         # supervisor's kill deadline stands still with the budget.
         self._on_pause = on_pause
@@ -59,6 +60,11 @@ class BudgetClock:
         if sync and self._sync is not None:
             self._sync()
         return self._timer() - self._start - self._paused_total
+
+    def wall_elapsed(self) -> float:
+        """Wall seconds of the same work (the budget's own clock may count CPU seconds): what
+        a machine is paid for."""
+        return time.perf_counter() - self._wall_start - self._paused_wall
 
     def remaining(self) -> float:
         return self.budget - self.elapsed()
@@ -81,6 +87,7 @@ class BudgetClock:
             if self._sync is not None:
                 self._sync()
             self._paused_total += self._timer() - t0
+            self._paused_wall += time.perf_counter() - w0
             if self._on_pause is not None:
                 self._on_pause(time.perf_counter() - w0)
 

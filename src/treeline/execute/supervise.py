@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import select
 import signal
@@ -135,8 +136,10 @@ def execute(
     m.wall_seconds = time.perf_counter() - started
     result.started_at, result.ended_at = started_at, time.time()
     if result.status == "ok":
-        # What a practitioner pays for: training (featurizing included) and predicting.
-        paid = m.fit_seconds + m.predict_seconds
+        # What a practitioner pays for: training (featurizing included) and predicting, in
+        # wall seconds whatever the budget's clock counted.
+        fit = m.fit_seconds if math.isnan(m.fit_wall_seconds) else m.fit_wall_seconds
+        paid = fit + m.predict_seconds
         m.overhead_seconds = max(0.0, m.wall_seconds - paid)
     else:  # no model came out: the whole worker's time was spent for nothing
         paid = m.wall_seconds

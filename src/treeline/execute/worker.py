@@ -116,7 +116,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
             on_trial=_print_trial,
             max_trials=cell.max_trials,
         )
-        fit_seconds = clock.elapsed()
+        fit_seconds, fit_wall_seconds = clock.elapsed(), clock.wall_elapsed()
     send(Event.TUNED, fit_seconds=fit_seconds)
     best = next(t for t in result.schedule if t.number == result.best_trial)
     seconds = "CPU seconds per thread" if cell.clock == "cpu" else "s"
@@ -163,6 +163,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         val_score=result.best_val.score,
         baseline_test_score=baseline.score,
         fit_seconds=fit_seconds,
+        fit_wall_seconds=fit_wall_seconds,
         overrun_seconds=max(0.0, fit_seconds - cell.budget.seconds),
         time_to_best_seconds=result.time_to_best,
         data_seconds=data_seconds,

@@ -42,6 +42,7 @@ _MEASUREMENTS = {
     "val_score": "the best trial's validation score (higher is better)",
     "baseline_test_score": "the trivial model's test score (majority class / training mean)",
     "fit_seconds": "budget clock: tuning + training (+ featurizing charged)",
+    "fit_wall_seconds": "the same in wall seconds (differs with `clock: cpu`)",
     "overrun_seconds": "fit seconds past the budget",
     "time_to_best_seconds": "budget clock when the best trial finished",
     "data_seconds": "loading the data (not charged)",
@@ -53,7 +54,7 @@ _MEASUREMENTS = {
     "wall_seconds": "the worker process, start to end",
     "overhead_seconds": "wall − fit − predict: start-up, loading, scoring the curve",
     "curve_scoring_seconds": "scoring new bests on test (the budget clock stood still)",
-    "cost_usd": "(fit + predict seconds) × the runner's price per hour",
+    "cost_usd": "(fit wall + predict seconds) × the runner's price per hour",
     "n_trials": "trials run",
     "n_trials_pruned": "trials pruned",
     "n_trials_failed": "trials failed",
@@ -77,7 +78,15 @@ _MEASUREMENTS = {
 # Columns a version added: a file of an earlier version reads them as NaN (not measured then).
 _ADDED_IN = {
     name: 2
-    for name in ("converged", "steps_done", "best_step", "cpu_share", "machine_load", "contended")
+    for name in (
+        "fit_wall_seconds",
+        "converged",
+        "steps_done",
+        "best_step",
+        "cpu_share",
+        "machine_load",
+        "contended",
+    )
 }
 
 # (name, type, description), in the file's order. Types: see _arrow_type.
