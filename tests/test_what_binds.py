@@ -110,7 +110,7 @@ def test_a_cell_records_convergence_and_its_share_of_the_machine(
         assert 0 < m.cpu_share <= 1.5 and m.machine_load >= 0 and m.contended in (0.0, 1.0)
         # The budget counted CPU seconds; the cost, wall seconds.
         assert m.fit_wall_seconds > 0 and m.fit_wall_seconds != m.fit_seconds
-        assert m.cost_usd == pytest.approx((m.fit_wall_seconds + m.predict_seconds) * 0.1008 / 3600)
+        assert m.cost_usd == pytest.approx((m.fit_wall_seconds + m.predict_seconds) * 0.0504 / 3600)
 
 
 # The analysis: flags per seed, verdicts that name what binds them, intervals over test rows.
