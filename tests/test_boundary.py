@@ -10,7 +10,6 @@ import pytest
 
 from treeline.analysis.boundary import (
     along_budget,
-    cheapest_within,
     compare,
     crossover,
     gaps_along_n,
@@ -139,10 +138,9 @@ def test_budget_axis_reads_the_anytime_curves() -> None:
     assert by_fraction[1.0][0].crossover.verdict == "deep ahead"
 
 
-def test_pareto_front_and_cheapest_within_one_point() -> None:
+def test_pareto_front() -> None:
     points = [(1.0, 0.80, "a"), (2.0, 0.85, "b"), (3.0, 0.84, "c"), (4.0, 0.86, "d")]
     assert [p[2] for p in pareto_front(points)] == ["a", "b", "d"]
-    assert cheapest_within(points, 0.01)[2] == "b"
 
 
 def test_gaps_along_n_is_sorted_by_n() -> None:

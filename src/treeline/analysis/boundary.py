@@ -391,16 +391,6 @@ def pareto_front(points: list[tuple[float, float, Any]]) -> list[tuple[float, fl
     return front
 
 
-def cheapest_within(
-    points: list[tuple[float, float, Any]], tolerance: float
-) -> tuple[float, float, Any] | None:
-    """The cheapest point whose score is within `tolerance` of the best score."""
-    if not points:
-        return None
-    top = max(p[1] for p in points)
-    return min((p for p in points if p[1] >= top - tolerance), key=lambda p: p[0])
-
-
 def one_point(task: str, best_score: float) -> float:
     """'One point': 0.01 of accuracy, or 1 % of the best RMSE for regression."""
     return 0.01 if task != "regression" else 0.01 * abs(best_score)

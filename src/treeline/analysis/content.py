@@ -16,10 +16,8 @@ from treeline.analysis.boundary import (
     Comparison,
     Gap,
     along_budget,
-    cheapest_within,
     compare,
     hardware,
-    one_point,
     pareto_front,
     replay_exactness,
 )
@@ -382,28 +380,59 @@ def _scale(frame: pd.DataFrame, c: Comparison) -> float | None:
 
 
 def _cost_blocks(frame: pd.DataFrame, c: Comparison) -> list[Block]:
+    """Costs compared only at equal n (at equal budgets a cell costs budget × price whoever
+    runs it): per size, the Pareto front of score against USD per cell, and how soon and how
+    cheaply each contender came within one point of the best score (targets.py)."""
+    from treeline.analysis.targets import to_target
+
     points = cost_points(frame, c)
     if not points:
         return []
     task = str(cells_of(frame, c)["task"].iloc[0])
     metric, scale = metric_of(frame, c), _scale(frame, c)
     name = NAMES.get(metric, metric)
-    top = max(p[1] for p in points)
-    cheap = cheapest_within(points, one_point(task, top))
-    front = pareto_front(points)
-    text = (
-        f"Pareto front (cheapest first; test {name}): "
-        + "; ".join(
-            f"{lab[0]} n={lab[1]:,} ({score_text(metric, s, scale)}, ${cost:.5f})"
-            for cost, s, lab in front
+    fronts = []
+    for n in sorted({p[2][1] for p in points}):
+        front = pareto_front([p for p in points if p[2][1] == n])
+        fronts.append(
+            f"n = {n:,}: "
+            + "; ".join(
+                f"{lab[0]} ({score_text(metric, s, scale)}, ${cost:.5f})" for cost, s, lab in front
+            )
         )
-        + ". "
-    )
-    if cheap:
-        point = "one point" if task != "regression" else f"one point (1 % of the {name})"
-        text += (
-            f"Cheapest within {point} of the best ({score_text(metric, top, scale)}): "
-            f"{cheap[2][0]} at n={cheap[2][1]:,}, {score_text(metric, cheap[1], scale)} for "
-            f"${cheap[0]:.5f} per cell."
+    blocks = [
+        Block(
+            "p", f"Pareto front per size (cheapest first; test {name}): " + " — ".join(fronts) + "."
         )
-    return [Block("p", text)]
+    ]
+    rows = [r for r in to_target(cells_of(frame, c)) if r.dataset == c.dataset]
+    if rows:
+        point = "one point" if task != "regression" else f"one point (1 % of the best {name})"
+        blocks.append(
+            Block(
+                "p",
+                f"Time and cost to target: the budget-clock seconds (median over the seeds that "
+                f"got there) until the best model so far by validation scored within {point} "
+                "of the best contender's mean at that size, and what those seconds cost.",
+            )
+        )
+        blocks.append(
+            Block(
+                "table",
+                (
+                    ["n", f"target ({heading(metric)})", "contender", "to target", "USD", "seeds"],
+                    [
+                        [
+                            f"{r.n:,}",
+                            score_text(metric, r.target, scale),
+                            r.contender,
+                            r.text,
+                            f"${r.usd:.6f}" if r.reached else "–",
+                            f"{r.reached}/{r.seeds}",
+                        ]
+                        for r in rows
+                    ],
+                ),
+            )
+        )
+    return blocks
