@@ -45,3 +45,14 @@ def test_the_target_is_one_point_below_the_best_mean_and_seeds_that_miss_it_are_
     late = pd.concat([frame, pd.DataFrame([_cell("resnet", "deep", 0, [(1.0, 0.7)])])])
     (resnet,) = [r for r in to_target(late) if r.contender == "resnet"]
     assert resnet.text == "not reached within 10 s" and math.isnan(resnet.usd)
+
+
+def test_the_anytime_curve_is_the_seed_mean_of_best_by_validation_scores_not_a_max_on_test():
+    from treeline.analysis.plots import seed_mean_curve
+
+    # Seed 0's second model was better on validation and worse on test: the curve drops.
+    times, mean, low, high = seed_mean_curve([[(1.0, 0.8), (3.0, 0.7)], [(2.0, 0.9)]], 5.0)
+    assert times == [2.0, 3.0, 5.0]  # from when every seed has a model, to the budget
+    assert mean == pytest.approx([0.85, 0.8, 0.8])
+    assert low == pytest.approx([0.8, 0.7, 0.7]) and high == pytest.approx([0.9, 0.9, 0.9])
+    assert seed_mean_curve([[], []], 5.0) == ([], [], [], [])

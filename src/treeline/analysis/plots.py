@@ -5,7 +5,6 @@ matplotlib is imported inside the functions: only writing a report pays for it.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ def _figure():
 def _save(fig: Any, out: Path, name: str) -> Path:
     path = out / name
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # the legend below the axes included
     _figure().close(fig)
     return path
 
@@ -71,10 +70,12 @@ def _legend_flags(cells: pd.DataFrame) -> str:
 
 
 def _legend_below(ax: Any) -> None:
-    """Below the axes, in two columns: a legend never hides the data it explains."""
-    handles, _ = ax.get_legend_handles_labels()
+    """Below the axes, in two columns (one where labels carry flags): a legend never hides the
+    data it explains, and the saved figure grows to hold it (`_save`)."""
+    handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+        ncol = 1 if max(map(len, labels)) > 45 else 2
+        ax.legend(fontsize=7, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.14))
 
 
 def _score_label(cells: pd.DataFrame) -> str:
@@ -154,34 +155,46 @@ def plot_score_vs_n(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
     return _save(fig, out, f"score-vs-n-{_slug(c)}.png")
 
 
+def seed_mean_curve(
+    curves: list[list[tuple[float, float]]], budget: float
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Per seed, the test score of the best model by validation so far (a step function of its
+    anytime points: never a maximum over test scores); on the union of their times, from the
+    first time every seed has a model to the budget: (times, mean, low, high), the band the
+    seeds' minimum and maximum."""
+    import numpy as np
+
+    curves = [sorted(c) for c in curves if c]
+    if not curves:
+        return [], [], [], []
+    start = max(c[0][0] for c in curves)  # before it a seed has no model: no mean to draw
+    times = sorted({t for c in curves for t, _ in c if t >= start} | {start, max(budget, start)})
+    values = np.array(
+        [[next(s for t0, s in reversed(c) if t0 <= t) for t in times] for c in curves]
+    )
+    return times, list(values.mean(axis=0)), list(values.min(axis=0)), list(values.max(axis=0))
+
+
 def plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
     plt = _figure()
     fig, ax = plt.subplots(figsize=(7, 5.6))
     cells = cells_of(frame, c)
     n = int(cells["n"].max()) if len(cells) else 0
     styles = _styles(cells)
+    seeds = 0
     for contender, part in cells[cells["n"] == n].groupby("contender"):
         style = styles[str(contender)]
-        points = sorted(p for seed_curve in part["anytime"] for p in seed_curve)
-        if not points:
-            continue
-        best, xs, ys = -math.inf, [], []
-        for t, score in points:
-            best = max(best, score)
-            xs.append(t)
-            ys.append(best)
-        # The best model so far stands until the budget ends; markers show improvements.
         budget = float(part["budget"].max())
-        ax.step(
-            [*xs, max(budget, xs[-1])],
-            [*ys, ys[-1]],
-            where="post",
-            color=style["color"],
-            ls=style["ls"],
-        )
+        times, mean, low, high = seed_mean_curve(list(part["anytime"]), budget)
+        if not times:
+            continue
+        seeds = max(seeds, len(part))
+        ax.step(times, mean, where="post", color=style["color"], ls=style["ls"])
+        if len(part) > 1:
+            ax.fill_between(times, low, high, step="post", color=style["color"], alpha=0.15)
         ax.plot(
-            xs,
-            ys,
+            times[:1],
+            mean[:1],
             ls="none",
             ms=5,
             label=f"{contender}{_legend_flags(part)}",
@@ -190,8 +203,13 @@ def plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
         )
     if len(cells):
         ax.axvline(float(cells["budget"].max()), color="black", ls=":", label="budget")
-    ax.set_xlabel("seconds of budget spent")
-    ax.set_ylabel("best so far: " + _score_label(cells).split(" (")[0])
+    ax.set_xlabel("seconds of budget spent (budget clock)")
+    band = f"; band: min–max over {seeds} seeds" if seeds > 1 else ""
+    ax.set_ylabel(
+        _score_label(cells).split(" (")[0]
+        + " of the best model so far by validation"
+        + (f"\nmean of seeds{band}" if seeds > 1 else "")
+    )
     ax.set_title(f"{c.dataset} on {c.runner}, n={n:,}: score vs budget (anytime)")
     _legend_below(ax)
     return _save(fig, out, f"score-vs-budget-{_slug(c)}.png")
@@ -211,12 +229,24 @@ def plot_score_vs_cost(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
             label=family,
             alpha=0.7,
         )
-    front = pareto_front(points)
-    ax.plot([p[0] for p in front], [p[1] for p in front], color="black", lw=1, label="Pareto front")
+    for cost, score, (contender, n, _family) in points:  # every point says what it is
+        ax.annotate(
+            f"{contender} n={n:,}",
+            (cost, score),
+            textcoords="offset points",
+            xytext=(4, 3),
+            fontsize=7,
+        )
+    for n in sorted({p[2][1] for p in points}):  # fronts per size: costs compare at equal n
+        front = pareto_front([p for p in points if p[2][1] == n])
+        ax.plot([p[0] for p in front], [p[1] for p in front], color="black", lw=0.8, alpha=0.6)
+    ax.plot([], [], color="black", lw=0.8, label="Pareto front at each n")
     costs = [p[0] for p in points if p[0] == p[0]]
     # Log only over a wide range of positive costs (a free runner has nothing to log-scale).
     if costs and min(costs) > 0 and max(costs) / min(costs) > 10:
         ax.set_xscale("log")
+    if ax.get_xscale() == "linear":  # dollars as dollars, not as an offset exponent
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     ax.set_xlabel("USD per cell (fit + predict seconds × price; mean over seeds)")
     ax.set_ylabel(_score_label(cells_of(frame, c)))
     ax.set_title(f"{c.dataset} on {c.runner}: score vs dollars")
