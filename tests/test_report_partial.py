@@ -155,6 +155,10 @@ def test_each_metric_prints_in_one_format_in_its_units(tmp_path: Path) -> None:
     console.print(summary_table(rows))
     text = console.export_text()
     assert "RMSE ↓" in text and "631.5" in text and "1,234.5" in text
+    from treeline.console import _cell_line
+
+    lines = [_cell_line(r) for r in rows[:2]]  # as each cell finishes: one format per dataset
+    assert "test RMSE 631  " in lines[0] and "test RMSE 1,234  " in lines[1]
     assert number("accuracy", 0.86456) == "0.8646" and number("log_loss", 0.3) == "0.3000"
     assert number("rmse", 0.012341) == "0.01234" and number("rmse", float("nan")) == "–"
 
@@ -213,3 +217,22 @@ def test_a_group_of_skipped_cells_still_names_its_metric() -> None:
     console.print(summary_table([CellResult(c, "skipped", error="no GPU") for c in cells]))
     lines = [ln.strip() for ln in console.export_text().splitlines()]
     assert "accuracy ↑" in lines and "RMSE ↓" in lines, lines
+
+
+def test_the_four_questions_answer_their_own_and_the_html_keeps_no_markdown(
+    tmp_path: Path,
+) -> None:
+    rows = []
+    for seed in range(3):
+        for n, gap in ((1000, -0.05), (20000, 0.05)):  # a crossover along n
+            rows += [
+                _result("xgboost", n, seed, 0.85 + seed * 1e-3),
+                _result("mlp", n, seed, 0.85 + gap + seed * 1e-3),
+            ]
+    md = _report(tmp_path, rows)
+    modality = next(line for line in md.splitlines() if line.startswith("**Modality**"))
+    size = next(line for line in md.splitlines() if line.startswith("**Data size**"))
+    assert "tabular (1 dataset) — networks ahead: adult at n = 20,000 on cpu" in modality
+    assert "at n = 1,000 →" in size and "crossover: networks ahead from n* ≈" in size
+    page = (tmp_path / "index.html").read_text()
+    assert "`" not in page and "**" not in page and "<code>" in page

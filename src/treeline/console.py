@@ -178,10 +178,12 @@ def _cell_line(o: CellResult) -> str:
         return f"{head} [dim](recorded earlier; --rerun-failed runs it again)[/]  {reason}"
     if o.status == "ok":
         m = o.measurements
-        from treeline.data.metrics import NAMES, number
+        from treeline.data.metrics import NAMES, number, value_of
 
         return (
-            f"{head}  test {NAMES.get(o.metric, o.metric)} {number(o.metric, m.test_metric)}"
+            f"{head}  test {NAMES.get(o.metric, o.metric)} "
+            # the trivial model's value fixes the decimals: one format per dataset
+            f"{number(o.metric, m.test_metric, value_of(o.metric, m.baseline_test_score))}"
             f"  fit {m.fit_seconds:.1f} s  "
             f"{plural(int(m.n_trials), 'trial')}  ${m.cost_usd:.5f}"
         )

@@ -93,6 +93,65 @@ def decision_rows(frame: pd.DataFrame, comparisons: list[Comparison]) -> list[li
     return rows
 
 
+def _modality_text(frame: pd.DataFrame, comparisons: list[Comparison]) -> str:
+    """Across the suite's modalities: which family leads at each dataset's largest size, and
+    whether the budget or the machine decided it."""
+    parts = []
+    for modality in sorted(frame["modality"].dropna().unique()):
+        datasets = set(frame[frame["modality"] == modality]["dataset"])
+        mine = [c for c in comparisons if c.dataset in datasets]
+        lead: dict[str, list[str]] = {}
+        for c in mine:
+            last = next((g for g in reversed(c.gaps) if not math.isnan(g.mean)), None)
+            who = "no verdict" if last is None else _leader(last)
+            bound = f", {' and '.join(c.crossover.binds)}" if c.crossover.binds else ""
+            where = f"{c.dataset} at n = {last.n:,}" if last else c.dataset
+            lead.setdefault(who, []).append(f"{where} on {c.runner}{bound}")
+        said = "; ".join(f"{who}: {', '.join(found)}" for who, found in sorted(lead.items()))
+        count = f"{len(mine)} dataset{'s' if len(mine) != 1 else ''}"
+        parts.append(f"{modality} ({count}) — {said or 'no comparison'}")
+    return (
+        "at each dataset's largest size, "
+        + ". ".join(parts)
+        + ". A lead marked budget-bound or contended answers this question for the budget or "
+        "the machine, not the modality."
+    )
+
+
+def _leader(g: Gap) -> str:
+    return "networks ahead" if g.deep_ahead else "trees ahead" if g.tree_ahead else "tied"
+
+
+def _size_text(frame: pd.DataFrame, comparisons: list[Comparison]) -> str:
+    """Along n: the gap at the smallest and the largest size, the crossover (either way) or its
+    absence, and the sizes where the budget bound the side behind."""
+    parts = []
+    for c in comparisons:
+        gaps = [g for g in c.gaps if not math.isnan(g.mean)]
+        metric, scale = metric_of(frame, c), _scale(frame, c)
+        if len(gaps) < 2:
+            parts.append(f"{c.dataset} ({c.runner}): one size with a verdict, no trend to read")
+            continue
+        lo, hi = gaps[0], gaps[-1]
+        trend = (
+            f"deep − tree {_gap_text(lo, metric, scale)} at n = {lo.n:,} → "
+            f"{_gap_text(hi, metric, scale)} at n = {hi.n:,}"
+        )
+        x = c.crossover
+        if x.verdict in ("crossover", "reverse crossover"):
+            who = "networks" if x.verdict == "crossover" else "trees"
+            said = f"{x.verdict}: {who} ahead from n* ≈ {x.n_star:,.0f}"
+        else:
+            said = x.verdict
+        bound = (
+            "; budget-bound at some size, so the trend is the budget's as much as the data's"
+            if "budget-bound" in x.binds
+            else ""
+        )
+        parts.append(f"{c.dataset} ({c.runner}): {trend} ({said}{bound})")
+    return ". ".join(parts) + "."
+
+
 def _bound_counts(frame: pd.DataFrame) -> str:
     """'; of the ok cells, 12 budget-bound and 3 contended (…)': how many results the budget
     or the machine decided, and how many were measured before Treeline recorded either."""
@@ -163,29 +222,8 @@ def build(
         )
     )
     blocks.append(Block("h2", "The four questions"))
-    modalities = ", ".join(sorted(frame["modality"].dropna().unique())) or "–"
-    blocks.append(
-        Block(
-            "p",
-            f"**Modality** — tested: {modalities}. "
-            + " ".join(f"{c.dataset} ({c.runner}): {c.crossover.text}." for c in comparisons),
-        )
-    )
-    blocks.append(
-        Block(
-            "p",
-            "**Data size** — "
-            + " ".join(
-                f"{c.dataset} ({c.runner}): "
-                + (
-                    f"n* ≈ {c.crossover.n_star:,.0f}."
-                    if c.crossover.n_star
-                    else f"{c.crossover.text}."
-                )
-                for c in comparisons
-            ),
-        )
-    )
+    blocks.append(Block("p", "**Modality** — " + _modality_text(frame, comparisons)))
+    blocks.append(Block("p", "**Data size** — " + _size_text(frame, comparisons)))
     hw = hardware(frame, replays)
     from_replays = sum(r["source"].startswith("replay") for r in hw)
     blocks.append(

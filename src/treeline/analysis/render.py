@@ -35,7 +35,9 @@ def render_html(blocks: list[Block], title: str = "Treeline report") -> str:
     import re
 
     def inline(text: str) -> str:
-        return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+        """Escaped, then the Markdown the blocks use: **bold** and `code`."""
+        text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(str(text)))
+        return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
 
     body: list[str] = []
     for b in blocks:
@@ -45,10 +47,9 @@ def render_html(blocks: list[Block], title: str = "Treeline report") -> str:
             body.append(f"<p>{inline(b.content)}</p>")
         elif b.kind == "table":
             header, rows = b.content
-            head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            head = "".join(f"<th>{inline(h)}</th>" for h in header)
             trs = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in row) + "</tr>"
-                for row in rows
+                "<tr>" + "".join(f"<td>{inline(x)}</td>" for x in row) + "</tr>" for row in rows
             )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>")
         elif b.kind == "img":
