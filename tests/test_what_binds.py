@@ -101,7 +101,10 @@ def test_a_cell_records_convergence_and_its_share_of_the_machine(
     (tmp_path / "binds.yaml").write_text(SUITE)
     uri = f"sqlite:///{tmp_path}/store.db"
     assert main(["run", str(tmp_path / "binds.yaml"), "--tracking-uri", uri]) == 0
-    results = {(r.cell.contender.label, r.cell.n): r for r in Tracker("binds", uri).results()}
+    tracker = Tracker("binds", uri)
+    results = {(r.cell.contender.label, r.cell.n): r for r in tracker.results()}
+    flags = {r.data.tags["treeline.cell_id"]: r.data.tags["treeline.flags"] for r in tracker.runs()}
+    assert "budget-bound" in flags["adult/n=8000/ft-transformer/cpu-shared/s0"]  # for the UI
     xgb, ft = results["xgboost", 500].measurements, results["ft-transformer", 8000].measurements
     assert results["xgboost", 500].cell.clock == "cpu"
     assert xgb.converged == 1.0 and xgb.best_step <= xgb.steps_done

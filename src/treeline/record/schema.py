@@ -23,6 +23,7 @@ from treeline.execute.result import (
     CellResult,
     Measurements,
     Replay,
+    cell_flags,
 )
 
 NAN = math.nan
@@ -45,6 +46,9 @@ METRIC = "treeline.metric"  # the primary metric's name: accuracy, rmse
 STATUS = "treeline.status"
 ERROR = "treeline.error"
 DATA_NOTES = "treeline.data_notes"
+# What the score does not show (result.cell_flags): ≈ baseline, untuned, budget-bound, contended;
+# a tag so that a reviewer filtering runs in the MLflow UI sees it. Written, never read back.
+FLAGS = "treeline.flags"
 CELL = "treeline.cell"  # the resolved cell as JSON: how a result is read back whole
 COMPLETE = "treeline.complete"  # set last: a run without it was cut off while being written
 KIND = "treeline.kind"  # absent on cells; "replay" on replays, "report" on the report
@@ -135,6 +139,7 @@ def tags(result: CellResult, machine: dict[str, str]) -> dict[str, str]:
         STATUS: result.status,
         ERROR: result.error[-4900:],
         DATA_NOTES: "; ".join(result.data_notes)[:4900],
+        FLAGS: "; ".join(cell_flags(result.measurements)) if result.status == "ok" else "",
         CELL: json.dumps(c.to_json(), sort_keys=True, default=str),
     }
 
