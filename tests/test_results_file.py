@@ -15,6 +15,7 @@ from conftest import SHARED_CACHE
 
 from treeline.analysis import resample
 from treeline.cli import main
+from treeline.errors import TreelineError
 from treeline.execute.predictions import load
 from treeline.execute.schedule import loads
 from treeline.record import results_file
@@ -251,6 +252,29 @@ def test_a_file_that_is_not_an_export_is_refused_by_name(
         err = capsys.readouterr().err
         assert str(bad) in err and expected in err, err
     assert not (tmp_path / "s.db").exists() or not Tracker("travel", store).runs()
+
+
+def test_a_version_1_export_reads_its_later_columns_as_not_measured(
+    recorded: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    _, _, export = recorded
+    table = pq.read_table(export)
+    meta = json.loads(table.schema.metadata[b"treeline"])
+    meta["schema_version"] = 1
+    added = [n for n, v in results_file._ADDED_IN.items() if v > 1]
+    old = tmp_path / "v1.parquet"
+    pq.write_table(
+        table.drop_columns(added).replace_schema_metadata({"treeline": json.dumps(meta)}), old
+    )
+    (rec, *_) = results_file.read([old]).records
+    assert all(np.isnan(getattr(rec.result.measurements, n)) for n in added)
+    assert rec.result.measurements.test_score == rec.result.measurements.test_score
+    meta["schema_version"] = 2  # the same columns missing from a version-2 file: refused
+    pq.write_table(
+        table.drop_columns(added).replace_schema_metadata({"treeline": json.dumps(meta)}), old
+    )
+    with pytest.raises(TreelineError, match="columns missing: fit_wall_seconds"):
+        results_file.read([old])
 
 
 def test_every_committed_reference_export_reads_and_is_described() -> None:
