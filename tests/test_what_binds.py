@@ -205,3 +205,16 @@ def test_one_seed_gets_an_interval_from_its_test_rows_and_a_small_test_set_a_wid
         assert g.low <= g.mean <= g.high
         widths[rows] = g.high - g.low
     assert widths[114] > 3 * widths[5000]  # ≈ √(5000/114) ≈ 6.6 times wider
+
+
+def test_compare_names_a_loaded_machine_among_what_differs() -> None:
+    import numpy as np
+
+    from treeline.analysis.compare import environment
+
+    y = np.random.default_rng(0).integers(0, 2, 100)
+    pred = np.where(y == 1, 0.9, 0.1)
+    quiet = [_cell_result("xgboost", 1000, s, pred, y, contended=0.0) for s in range(3)]
+    loaded = [_cell_result("xgboost", 1000, s, pred, y, contended=float(s > 0)) for s in range(3)]
+    assert "contended cells: 0 of 3 → 2 of 3" in " ".join(environment(quiet, loaded))
+    assert not any("contended" in line for line in environment(quiet, quiet))

@@ -254,7 +254,21 @@ def environment(base: list[Recorded], new: list[Recorded]) -> list[str]:
             setup[what] = setup.get(what, 0) + 1
     out += [f"setup: {what} ({k} cell{'s' if k > 1 else ''})" for what, k in setup.items()]
     prices = _differs("price per hour", base, new, lambda r: f"{r.result.cell.price_per_hour:g}")
-    return out + prices
+    return out + prices + _load(base, new)
+
+
+def _load(base: list[Recorded], new: list[Recorded]) -> list[str]:
+    """'contended cells: 0 of 34 → 34 of 34': a loaded machine explains lost trials first."""
+
+    def count(records: list[Recorded]) -> tuple[int, int]:
+        known = [r.result.measurements.contended for r in records if r.result.status == "ok"]
+        known = [c for c in known if c == c]  # NaN: recorded before contention was measured
+        return sum(c == 1 for c in known), len(known)
+
+    (a, n_a), (b, n_b) = count(base), count(new)
+    if not n_a or not n_b or (a == 0 and b == 0):
+        return []
+    return [f"contended cells: {a} of {n_a} → {b} of {n_b} (a machine loaded by other work)"]
 
 
 def _differs(name: str, base: list[Recorded], new: list[Recorded], get: Callable) -> list[str]:
