@@ -48,7 +48,7 @@ def test_pixels_suite_runs_into_mlflow_and_the_report(tmp_path: Path) -> None:
     out = tmp_path / "report"
     assert main(["report", str(suite), "--tracking-uri", uri, "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
-    assert "tested: image" in text and "digits" in text and "mlp+pixels" in text
+    assert "image (1 dataset) — " in text and "digits" in text and "mlp+pixels" in text
 
 
 def test_hog_sees_edge_orientation_and_keeps_shape() -> None:
