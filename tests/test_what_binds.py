@@ -158,7 +158,7 @@ def _answers(rng, y, right: float):
 def test_flags_are_decided_per_seed_and_a_budget_bound_loser_binds_the_verdict() -> None:
     import numpy as np
 
-    from treeline.analysis.content import _bound_counts, decision_rows
+    from treeline.analysis.content import bound_counts, decision_rows
     from treeline.analysis.frame import records_frame
 
     rng = np.random.default_rng(0)
@@ -182,7 +182,7 @@ def test_flags_are_decided_per_seed_and_a_budget_bound_loser_binds_the_verdict()
     assert "budget-bound" in gap.deep_flags and c.crossover.binds == ("budget-bound",)
     assert "budget-bound at n = 1,000 (network behind: mlp)" in c.crossover.text
     assert "— budget-bound" in decision_rows(frame, [c])[0][3]
-    assert "of the ok cells, 3 budget-bound and 0 contended" in _bound_counts(frame)
+    assert "of the ok cells, 3 budget-bound and 0 contended" in bound_counts(frame)
 
 
 def test_one_seed_gets_an_interval_from_its_test_rows_and_a_small_test_set_a_wide_one() -> None:

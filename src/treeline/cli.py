@@ -336,6 +336,41 @@ def _from_exports(suite: str | None, paths: list[Path]) -> tuple[str, str, pd.Da
     return name, data.suites.get(name, ""), records_frame(records)
 
 
+def cmd_atlas(args: argparse.Namespace) -> int:
+    """One page across every modality of the named suites' stores, or of exported files."""
+    import pandas as pd
+
+    from treeline.analysis.atlas import write_atlas
+    from treeline.analysis.frame import records_frame
+    from treeline.locate import results_dir
+
+    if not args.suites and not args.sources:
+        raise TreelineError("name suites (treeline atlas SUITE…) or exports (--from FILE…)")
+    out = Path(args.out) if args.out else results_dir() / "reports" / "atlas"
+    _make_folder(out, "atlas")
+    frames, sources = [], []
+    if args.sources:
+        from treeline.record import results_file
+
+        data = results_file.read([Path(p) for p in args.sources])
+        for suite in sorted({r.result.cell.suite for r in data.records}):
+            frames.append(records_frame([r for r in data.records if r.result.cell.suite == suite]))
+        sources += [Path(p).name for p in args.sources]
+    for ref in args.suites or []:
+        from treeline.record.store import Tracker
+        from treeline.record.transfer import suite_name
+
+        name = suite_name(ref)
+        frames.append(records_frame(Tracker(name, args.tracking_uri, create=False).records()))
+        sources.append(f"suite {name}")
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        raise TreelineError(f"no recorded cells in {', '.join(sources)}")
+    path = write_atlas(pd.concat(frames, ignore_index=True), out, sources)
+    _console().print(f"atlas: {path} and {out / 'index.html'}", soft_wrap=True)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     import time
 
@@ -552,6 +587,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="exported files (treeline export) instead of the store, read as one result set",
     )
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "atlas",
+        help="one page across every modality: who leads by size, and the chapter's claims",
+        description="Compare the best tree with the best network for every dataset, runner and "
+        "budget the suites (or exports) hold, on one page: a modality × n grid with intervals "
+        "and what binds them, the crossovers, the four questions, time to target, and the "
+        "chapter's claims judged confirmed, refuted, mixed or not measured here.",
+    )
+    p.add_argument("suites", nargs="*", metavar="SUITE", help="suites recorded in the store")
+    p.add_argument(
+        "--from", dest="sources", nargs="+", metavar="FILE", help="exported files instead"
+    )
+    p.add_argument("--out", metavar="DIR", help="default: results/reports/atlas/")
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
+    p.set_defaults(func=cmd_atlas)
 
     p = sub.add_parser(
         "export",

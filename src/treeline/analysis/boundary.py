@@ -405,6 +405,17 @@ def hardware(frame: pd.DataFrame, replays: pd.DataFrame | None = None) -> list[d
     rows: list[dict[str, Any]] = []
     keys = ["dataset", "n", "contender"]
     replayed: set[tuple[Any, ...]] = set()
+    # Each runner's device and price, for what a comparison is between (claims.py).
+    known = frame.drop_duplicates("runner").set_index("runner") if len(frame) else None
+
+    def about(runner: str, base: str) -> dict[str, Any]:
+        if known is None or runner not in known.index or base not in known.index:
+            return {}
+        a, b = known.loc[runner], known.loc[base]
+        price_a, price_b = a.get("price_per_hour", math.nan), b.get("price_per_hour", math.nan)
+        ratio = price_a / price_b if price_b else math.nan
+        return {"device": a.get("device"), "baseline_device": b.get("device"), "price_ratio": ratio}
+
     if replays is not None and not replays.empty:
         cross = replays[
             (replays["status"] == "ok") & (replays["runner"] != replays["recorded_runner"])
@@ -421,6 +432,7 @@ def hardware(frame: pd.DataFrame, replays: pd.DataFrame | None = None) -> list[d
                     "score_delta": float(part["difference"].mean()),
                     "cost_ratio": float((part["cost_usd"] / part["recorded_cost_usd"]).mean()),
                     "source": f"replay ({len(part)}): identical work",
+                    **about(runner, base),
                 }
             )
     ok = frame[frame["status"] == "ok"]
@@ -446,6 +458,7 @@ def hardware(frame: pd.DataFrame, replays: pd.DataFrame | None = None) -> list[d
                     "score_delta": r.score - base.score,
                     "cost_ratio": r.cost / base.cost if base.cost else math.nan,
                     "source": "equal budget: trials/s",
+                    **about(str(runner), str(base.name)),
                 }
             )
     return rows

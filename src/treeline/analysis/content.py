@@ -45,7 +45,7 @@ def _fmt(x: float, digits: int = 4) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
-def _gap_text(g: Gap, metric: str, scale: float | None) -> str:
+def gap_text(g: Gap, metric: str, scale: float | None) -> str:
     """How far the best network is ahead (negative: behind), in the metric's units."""
     if math.isnan(g.mean):
         return "–"
@@ -93,7 +93,7 @@ def decision_rows(frame: pd.DataFrame, comparisons: list[Comparison]) -> list[li
     return rows
 
 
-def _modality_text(frame: pd.DataFrame, comparisons: list[Comparison]) -> str:
+def modality_text(frame: pd.DataFrame, comparisons: list[Comparison]) -> str:
     """Across the suite's modalities: which family leads at each dataset's largest size, and
     whether the budget or the machine decided it."""
     parts = []
@@ -122,20 +122,20 @@ def _leader(g: Gap) -> str:
     return "networks ahead" if g.deep_ahead else "trees ahead" if g.tree_ahead else "tied"
 
 
-def _size_text(frame: pd.DataFrame, comparisons: list[Comparison]) -> str:
+def size_text(frame: pd.DataFrame, comparisons: list[Comparison]) -> str:
     """Along n: the gap at the smallest and the largest size, the crossover (either way) or its
     absence, and the sizes where the budget bound the side behind."""
     parts = []
     for c in comparisons:
         gaps = [g for g in c.gaps if not math.isnan(g.mean)]
-        metric, scale = metric_of(frame, c), _scale(frame, c)
+        metric, scale = metric_of(frame, c), scale_of(frame, c)
         if len(gaps) < 2:
             parts.append(f"{c.dataset} ({c.runner}): one size with a verdict, no trend to read")
             continue
         lo, hi = gaps[0], gaps[-1]
         trend = (
-            f"deep − tree {_gap_text(lo, metric, scale)} at n = {lo.n:,} → "
-            f"{_gap_text(hi, metric, scale)} at n = {hi.n:,}"
+            f"deep − tree {gap_text(lo, metric, scale)} at n = {lo.n:,} → "
+            f"{gap_text(hi, metric, scale)} at n = {hi.n:,}"
         )
         x = c.crossover
         if x.verdict in ("crossover", "reverse crossover"):
@@ -152,7 +152,7 @@ def _size_text(frame: pd.DataFrame, comparisons: list[Comparison]) -> str:
     return ". ".join(parts) + "."
 
 
-def _bound_counts(frame: pd.DataFrame) -> str:
+def bound_counts(frame: pd.DataFrame) -> str:
     """'; of the ok cells, 12 budget-bound and 3 contended (…)': how many results the budget
     or the machine decided, and how many were measured before Treeline recorded either."""
     from treeline.execute.result import BUDGET_BOUND_FLAG, CONTENDED_FLAG
@@ -193,7 +193,7 @@ def build(
                 if frame.attrs.get("superseded")
                 else ""
             )
-            + _bound_counts(frame)
+            + bound_counts(frame)
             + ". Tables give each dataset's test metric (↑ higher is better, ↓ lower); plots "
             "and verdicts use the score, the metric oriented so that higher is better (RMSE, "
             "MAE and log-loss negated). 'Deep ahead by': the best network's score minus the best "
@@ -222,8 +222,8 @@ def build(
         )
     )
     blocks.append(Block("h2", "The four questions"))
-    blocks.append(Block("p", "**Modality** — " + _modality_text(frame, comparisons)))
-    blocks.append(Block("p", "**Data size** — " + _size_text(frame, comparisons)))
+    blocks.append(Block("p", "**Modality** — " + modality_text(frame, comparisons)))
+    blocks.append(Block("p", "**Data size** — " + size_text(frame, comparisons)))
     hw = hardware(frame, replays)
     from_replays = sum(r["source"].startswith("replay") for r in hw)
     blocks.append(
@@ -260,7 +260,7 @@ def build(
     for c in comparisons:
         blocks.append(Block("h2", f"{c.dataset} on {c.runner}"))
         metric = metric_of(frame, c)
-        scale = _scale(frame, c)
+        scale = scale_of(frame, c)
         blocks.append(
             Block(
                 "table",
@@ -283,7 +283,7 @@ def build(
                             label(g.deep, list(g.deep_flags)),
                             score_text(metric, mean_of(g.deep_scores), scale),
                             score_text(metric, _baseline(frame, c, g.n), scale),
-                            _gap_text(g, metric, scale),
+                            gap_text(g, metric, scale),
                             _winner(g),
                         ]
                         for g in c.gaps
@@ -411,7 +411,7 @@ def _baseline(frame: pd.DataFrame, c: Comparison, n: int | None = None) -> float
     return float(cells["baseline_test_score"].mean())
 
 
-def _scale(frame: pd.DataFrame, c: Comparison) -> float | None:
+def scale_of(frame: pd.DataFrame, c: Comparison) -> float | None:
     """A typical metric value of the comparison: fixes the decimals of its RMSE/MAE column."""
     cells = cells_of(frame, c)
     return float(cells["test_score"].abs().median()) if len(cells) else None
@@ -427,7 +427,7 @@ def _cost_blocks(frame: pd.DataFrame, c: Comparison) -> list[Block]:
     if not points:
         return []
     task = str(cells_of(frame, c)["task"].iloc[0])
-    metric, scale = metric_of(frame, c), _scale(frame, c)
+    metric, scale = metric_of(frame, c), scale_of(frame, c)
     name = NAMES.get(metric, metric)
     fronts = []
     for n in sorted({p[2][1] for p in points}):
