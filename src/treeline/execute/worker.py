@@ -184,7 +184,9 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
     if best.converged is not None:
         m.update(converged=best.converged)
     if best.last_step is not None:
-        m.update(steps_done=best.last_step, best_step=best.best_step)
+        m.update(steps_done=best.last_step)
+    if best.best_step is not None:  # None where every reported score was NaN
+        m.update(best_step=best.best_step)
     if share.share is not None:
         s = share.share
         known = s.machine_load == s.machine_load  # NaN where /proc/stat could not be read
