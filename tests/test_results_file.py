@@ -277,6 +277,24 @@ def test_a_version_1_export_reads_its_later_columns_as_not_measured(
         results_file.read([old])
 
 
+def test_the_atlas_of_a_recorded_suite_is_logged_apart_from_the_suites(
+    recorded: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    from treeline.record.store import suites_in
+
+    _, uri, _ = recorded
+    for _ in range(2):  # a second atlas replaces the first
+        assert main(["atlas", "travel", "--tracking-uri", uri, "--out", str(tmp_path)]) == 0
+    assert "| tabular | adult | cpu @ 1 s |" in (tmp_path / "atlas.md").read_text()
+    client = MlflowClient(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("atlas (reports)").experiment_id])
+    names = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
+    assert "report/atlas.md" in names and "report/atlas.png" in names
+    assert "atlas (reports)" not in suites_in(uri) and "travel" in suites_in(uri)
+
+
 def test_every_committed_reference_export_reads_and_is_described() -> None:
     folder = ROOT / "results" / "reference"
     files = sorted(folder.glob("*.parquet"))

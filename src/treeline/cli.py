@@ -367,7 +367,18 @@ def cmd_atlas(args: argparse.Namespace) -> int:
     if not frames:
         raise TreelineError(f"no recorded cells in {', '.join(sources)}")
     path = write_atlas(pd.concat(frames, ignore_index=True), out, sources)
-    _console().print(f"atlas: {path} and {out / 'index.html'}", soft_wrap=True)
+    logged = ""
+    if args.suites:  # read from a store: the page goes beside the suites' reports
+        from mlflow import MlflowClient
+
+        from treeline.record.schema import NOTE, reports_experiment
+        from treeline.record.store import log_page, tracking_uri
+
+        client = MlflowClient(tracking_uri(args.tracking_uri))
+        where = reports_experiment("atlas")
+        log_page(client, where, "atlas", out, {NOTE: f"The atlas of {', '.join(sources)}."})
+        logged = f" (also in MLflow, experiment '{where}')"
+    _console().print(f"atlas: {path} and {out / 'index.html'}{logged}", soft_wrap=True)
     return 0
 
 

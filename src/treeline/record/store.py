@@ -462,24 +462,20 @@ class Tracker:
     def log_report(self, folder: Path, suite_hash: str) -> str:
         """The report's files as artifacts of one run (replacing the last one), in the suite's
         reports experiment (`<suite> (reports)`): the suite's own runs list holds its cells."""
-        reports, _ = self._experiment(schema.reports_experiment(self.name))
-        self.client.set_experiment_tag(reports, schema.KIND, schema.KIND_REPORTS)
+        # Where earlier versions put it: beside the cells.
         is_report = schema.tag_filter(schema.KIND, schema.KIND_REPORT)
-        # Where earlier versions put it too: beside the cells.
-        for old in self.client.search_runs([reports, self.experiment_id], filter_string=is_report):
+        for old in self.client.search_runs([self.experiment_id], filter_string=is_report):
             self.client.delete_run(old.info.run_id)
-        run = self.client.create_run(
-            reports,
-            run_name=f"report of {self.name}",
-            tags={
-                schema.KIND: schema.KIND_REPORT,
+        return log_page(
+            self.client,
+            schema.reports_experiment(self.name),
+            f"report of {self.name}",
+            folder,
+            {
                 schema.SUITE_HASH: suite_hash,
                 schema.NOTE: f"The report of suite '{self.name}' (experiment {self.name}).",
             },
         )
-        self.client.log_artifacts(run.info.run_id, str(folder), artifact_path="report")
-        self.client.set_terminated(run.info.run_id, "FINISHED")
-        return run.info.run_id
 
     def _artifacts(
         self, run_id: str, result: CellResult, predictions: bytes | None = None, schedule: str = ""
@@ -622,6 +618,37 @@ def _same_record(run: Run, result: CellResult) -> bool:
 
 def _millis(epoch_seconds: float) -> int | None:
     return None if epoch_seconds != epoch_seconds else int(epoch_seconds * 1000)
+
+
+def log_page(client: Any, experiment: str, run_name: str, folder: Path, tags: dict) -> str:
+    """A page's files (a report, the atlas) as the artifacts of one run of a reports experiment
+    (tagged so that it is never read as a suite), replacing the run of the same name."""
+    from mlflow.exceptions import MlflowException
+
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        beside = None  # a SQLite store keeps its artifacts beside the database
+        if client.tracking_uri.startswith("sqlite:///"):
+            db = Path(client.tracking_uri.removeprefix("sqlite:///"))
+            beside = (db.parent / "mlruns").resolve().as_uri()
+        try:
+            exp_id = client.create_experiment(experiment, artifact_location=beside)
+        except MlflowException:  # created a moment before by another process
+            exp_id = client.get_experiment_by_name(experiment).experiment_id
+    else:
+        exp_id = exp.experiment_id
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp_id)
+    client.set_experiment_tag(exp_id, schema.KIND, schema.KIND_REPORTS)
+    page = schema.tag_filter(schema.KIND, schema.KIND_REPORT)
+    for old in client.search_runs([exp_id], filter_string=page):
+        if old.info.run_name == run_name:
+            client.delete_run(old.info.run_id)
+    tags = {schema.KIND: schema.KIND_REPORT, **tags}
+    run = client.create_run(exp_id, run_name=run_name, tags=tags)
+    client.log_artifacts(run.info.run_id, str(folder), artifact_path="report")
+    client.set_terminated(run.info.run_id, "FINISHED")
+    return run.info.run_id
 
 
 def read_results(experiment: str, uri: str | None = None) -> list[CellResult]:
