@@ -152,6 +152,7 @@ def test_the_atlas_page_of_the_committed_reference(tmp_path, capsys) -> None:
         and "| image | fashion-mnist | cpu @ 20 s |" in md
     )
     assert "reverse crossover" in md  # diamonds: trees overtake the networks as n grows
+    assert "| fashion-mnist | cpu @ 20 s | no data |" in md  # at 1/8 of the budget: no CNN yet
     claims = [
         line for line in md.splitlines() if line.startswith("| ") and "| not measured |" in line
     ]

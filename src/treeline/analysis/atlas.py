@@ -12,7 +12,14 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from treeline.analysis.boundary import Comparison, Gap, compare, hardware
+from treeline.analysis.boundary import (
+    BUDGET_FRACTIONS,
+    Comparison,
+    Gap,
+    along_budget,
+    compare,
+    hardware,
+)
 from treeline.analysis.cells import metric_of
 from treeline.analysis.content import Block, gap_text, modality_text, scale_of, size_text
 from treeline.analysis.render import render_html, render_markdown
@@ -158,11 +165,32 @@ def build(frame: pd.DataFrame, out: Path, sources: list[str]) -> list[Block]:
                 rows.append(
                     [mod, dataset, runner, f"{n:,}", family, t.contender, t.text, f"${t.usd:.6f}"]
                 )
+    by_fraction = along_budget(frame)
+    verdicts: dict[tuple[str, str], list[str]] = {(c.dataset, c.runner): [] for c in comparisons}
+    for f in BUDGET_FRACTIONS:
+        for c in by_fraction[f]:
+            verdicts.setdefault((c.dataset, c.runner), []).append(c.crossover.verdict)
     blocks.append(
         Block(
             "p",
-            "**Iteration budget** — time and cost to target (within one point of the best mean "
-            "at the largest size; the fastest of each family that got there):",
+            "**Iteration budget** — the verdict re-read off the anytime curves at fractions of "
+            "each budget (a family without a model yet: no data):",
+        )
+    )
+    blocks.append(
+        Block(
+            "table",
+            (
+                ["dataset", "runner", *(f"{f:g} of the budget" for f in BUDGET_FRACTIONS)],
+                [[d, r, *v] for (d, r), v in verdicts.items()],
+            ),
+        )
+    )
+    blocks.append(
+        Block(
+            "p",
+            "Time and cost to target (within one point of the best mean at the largest size; "
+            "the fastest of each family that got there):",
         )
     )
     blocks.append(
