@@ -338,7 +338,7 @@ def build(
                             r["runner"],
                             r["baseline_runner"],
                             _fmt(r["speedup"], 3),
-                            _fmt(r["score_delta"]),
+                            _delta_text(frame, r["dataset"], r["score_delta"]),
                             _fmt(r["cost_ratio"], 3),
                             r["source"],
                         ]
@@ -417,6 +417,20 @@ def scale_of(frame: pd.DataFrame, c: Comparison) -> float | None:
     return float(cells["test_score"].abs().median()) if len(cells) else None
 
 
+def _delta_text(frame: pd.DataFrame, dataset: str, delta: float) -> str:
+    """A score difference in its dataset's metric and that metric's format (RMSE: the decimals
+    its tables use), so one column mixing datasets still prints each metric one way."""
+    cells = frame[(frame["dataset"] == dataset) & (frame["status"] == "ok")]
+    if cells.empty or "metric" not in cells:
+        return _fmt(delta)
+    scale = float(cells["test_score"].abs().median())
+    return number(str(cells["metric"].iloc[0]), delta, scale, sign=True)
+
+
+# A time-to-target table longer than this keeps only the largest size, and says so.
+TARGET_ROWS = 30
+
+
 def _cost_blocks(frame: pd.DataFrame, c: Comparison) -> list[Block]:
     """Costs compared only at equal n (at equal budgets a cell costs budget × price whoever
     runs it): per size, the Pareto front of score against USD per cell, and how soon and how
@@ -444,6 +458,11 @@ def _cost_blocks(frame: pd.DataFrame, c: Comparison) -> list[Block]:
         )
     ]
     rows = [r for r in to_target(cells_of(frame, c)) if r.dataset == c.dataset]
+    sizes = sorted({r.n for r in rows})
+    shown = ""
+    if len(rows) > TARGET_ROWS and len(sizes) > 1:
+        rows = [r for r in rows if r.n == sizes[-1]]
+        shown = f" Shown at the largest size only ({len(sizes)} sizes tested)."
     if rows:
         point = "one point" if task != "regression" else f"one point (1 % of the best {name})"
         blocks.append(
@@ -451,7 +470,9 @@ def _cost_blocks(frame: pd.DataFrame, c: Comparison) -> list[Block]:
                 "p",
                 f"Time and cost to target: the budget-clock seconds (median over the seeds that "
                 f"got there) until the best model so far by validation scored within {point} "
-                "of the best contender's mean at that size, and what those seconds cost.",
+                "of the best contender's mean at that size, and what those seconds cost. At "
+                "equal budgets every cell costs about budget × price, so these, compared within "
+                f"one size, are what tells the contenders' costs apart.{shown}",
             )
         )
         blocks.append(

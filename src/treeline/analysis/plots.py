@@ -141,8 +141,11 @@ def plot_score_vs_n(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
         if base.min() >= low - (high - low):
             ax.plot(base.index, base.values, color="grey", ls=":", lw=1.5, label="trivial baseline")
         else:  # far below every contender: a line there would flatten the comparison
+            from treeline.analysis.content import scale_of  # the tables' decimals
+
             metric = metric_of(frame, c)
-            value = f"{NAMES.get(metric, metric)} {score_text(metric, base.mean())}"
+            value = score_text(metric, base.mean(), scale_of(frame, c))
+            value = f"{NAMES.get(metric, metric)} {value}"
             ax.plot(
                 [], [], color="grey", ls=":", label=f"trivial baseline {value} (below the plot)"
             )
@@ -161,14 +164,22 @@ def seed_mean_curve(
     """Per seed, the test score of the best model by validation so far (a step function of its
     anytime points: never a maximum over test scores); on the union of their times, from the
     first time every seed has a model to the budget: (times, mean, low, high), the band the
-    seeds' minimum and maximum."""
+    seeds' minimum and maximum. A model that finished within the grace after the budget counts
+    at the budget, as the cell's own result does (targets.first_reach); one past it, never."""
     import numpy as np
 
-    curves = [sorted(c) for c in curves if c]
-    if not curves:
+    from treeline.execute.budget import Budget
+
+    limit = Budget(budget).limit
+    curves = [sorted((min(t, budget), s) for t, s in c if t <= limit) for c in curves]
+    # The mean is taken only where every seed has a model: a seed without one has no score, and
+    # a mean over the seeds that do would be a different, luckier population. So nothing is
+    # drawn before the last seed's first model, and nothing at all for a contender one of whose
+    # seeds never had a model within the budget.
+    if not curves or not all(curves):
         return [], [], [], []
-    start = max(c[0][0] for c in curves)  # before it a seed has no model: no mean to draw
-    times = sorted({t for c in curves for t, _ in c if t >= start} | {start, max(budget, start)})
+    start = max(c[0][0] for c in curves)
+    times = sorted({t for c in curves for t, _ in c if t >= start} | {start, budget})
     values = np.array(
         [[next(s for t0, s in reversed(c) if t0 <= t) for t in times] for c in curves]
     )
@@ -176,17 +187,20 @@ def seed_mean_curve(
 
 
 def plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
+    """Per contender at the largest n: the seed mean of each seed's best-by-validation test
+    score against the budget clock, with the seeds' min–max band, from 0 to the budget."""
     plt = _figure()
     fig, ax = plt.subplots(figsize=(7, 5.6))
     cells = cells_of(frame, c)
     n = int(cells["n"].max()) if len(cells) else 0
     styles = _styles(cells)
     seeds = 0
+    budget = float(cells["budget"].max()) if len(cells) else 0.0
     for contender, part in cells[cells["n"] == n].groupby("contender"):
         style = styles[str(contender)]
-        budget = float(part["budget"].max())
         times, mean, low, high = seed_mean_curve(list(part["anytime"]), budget)
-        if not times:
+        if not times:  # said in the legend, not left for the reader to notice
+            ax.plot([], [], ls="none", label=f"{contender}: no curve (a seed without a model)")
             continue
         seeds = max(seeds, len(part))
         ax.step(times, mean, where="post", color=style["color"], ls=style["ls"])
@@ -202,14 +216,16 @@ def plot_score_vs_budget(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
             marker=style["marker"],
         )
     if len(cells):
-        ax.axvline(float(cells["budget"].max()), color="black", ls=":", label="budget")
-    ax.set_xlabel("seconds of budget spent (budget clock)")
-    band = f"; band: min–max over {seeds} seeds" if seeds > 1 else ""
-    ax.set_ylabel(
-        _score_label(cells).split(" (")[0]
-        + " of the best model so far by validation"
-        + (f"\nmean of seeds{band}" if seeds > 1 else "")
+        ax.axvline(budget, color="black", ls=":", label=f"budget ({budget:g} s)")
+        ax.set_xlim(0, budget * 1.03)
+    ax.set_xlabel(
+        "seconds of budget spent (budget clock; a model done within the grace counts at the "
+        "budget)",
+        fontsize=8,
     )
+    score = _score_label(cells).split(" (")[0].replace("test score: ", "test ")
+    seeds_text = f"mean of {seeds} seeds, band: their min–max" if seeds > 1 else "one seed"
+    ax.set_ylabel(f"{score} of the model best so far\non validation ({seeds_text})", fontsize=9)
     ax.set_title(f"{c.dataset} on {c.runner}, n={n:,}: score vs budget (anytime)")
     _legend_below(ax)
     return _save(fig, out, f"score-vs-budget-{_slug(c)}.png")
@@ -229,14 +245,6 @@ def plot_score_vs_cost(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
             label=family,
             alpha=0.7,
         )
-    for cost, score, (contender, n, _family) in points:  # every point says what it is
-        ax.annotate(
-            f"{contender} n={n:,}",
-            (cost, score),
-            textcoords="offset points",
-            xytext=(4, 3),
-            fontsize=7,
-        )
     for n in sorted({p[2][1] for p in points}):  # fronts per size: costs compare at equal n
         front = pareto_front([p for p in points if p[2][1] == n])
         ax.plot([p[0] for p in front], [p[1] for p in front], color="black", lw=0.8, alpha=0.6)
@@ -245,13 +253,79 @@ def plot_score_vs_cost(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
     # Log only over a wide range of positive costs (a free runner has nothing to log-scale).
     if costs and min(costs) > 0 and max(costs) / min(costs) > 10:
         ax.set_xscale("log")
-    if ax.get_xscale() == "linear":  # dollars as dollars, not as an offset exponent
-        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    _dollar_axis(ax, costs)
     ax.set_xlabel("USD per cell (fit + predict seconds × price; mean over seeds)")
     ax.set_ylabel(_score_label(cells_of(frame, c)))
     ax.set_title(f"{c.dataset} on {c.runner}: score vs dollars")
     _legend_below(ax)
+    _label_points(  # every point says what it is
+        ax, [(cost, score, f"{contender} n={n:,}") for cost, score, (contender, n, _) in points]
+    )
     return _save(fig, out, f"score-vs-cost-{_slug(c)}.png")
+
+
+def _dollar_axis(ax: Any, costs: list[float]) -> None:
+    """Dollars as dollars (no offset exponent), few enough ticks to read, each with as many
+    decimals as it takes to tell the ticks apart, and no more."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    if not costs or ax.get_xscale() != "linear":
+        return
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    spread = max(costs) - min(costs) or max(abs(max(costs)), 1e-9)
+    decimals = max(2, min(8, 1 - math.floor(math.log10(spread / 5))))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"${x:,.{decimals}f}"))
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def label_offsets(boxes: list[tuple[float, float, float, float]], step: float) -> list[float]:
+    """Vertical shifts (display units, downwards) that keep labels from overlapping: each label,
+    in the order given, moves down by `step` until its box (x0, y0, x1, y1) meets none placed
+    before it."""
+    placed: list[tuple[float, float, float, float]] = []
+    shifts = []
+    for x0, y0, x1, y1 in boxes:
+        shift = 0.0
+        while any(
+            x0 < p1 and p0 < x1 and y0 - shift < q1 and q0 < y1 - shift for p0, q0, p1, q1 in placed
+        ):
+            shift += step
+        placed.append((x0, y0 - shift, x1, y1 - shift))
+        shifts.append(shift)
+    return shifts
+
+
+def _label_points(ax: Any, points: list[tuple[float, float, str]]) -> None:
+    """A small label beside every point; labels that would overlap are stacked below one
+    another, each with a thin line back to its point. Call it once the axes are laid out."""
+    points = sorted(
+        (p for p in points if p[0] == p[0] and p[1] == p[1]), key=lambda p: (-p[1], p[0])
+    )
+    texts = [
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        for x, y, label in points
+    ]
+    if not texts:
+        return
+    fig = ax.figure
+    fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    boxes = [tuple(t.get_window_extent(renderer).extents) for t in texts]
+    step = (boxes[0][3] - boxes[0][1]) * 1.1
+    points_per_pixel = 72 / fig.dpi
+    for (x, y, label), text, shift in zip(points, texts, label_offsets(boxes, step), strict=True):
+        if shift:
+            text.remove()
+            ax.annotate(
+                label,
+                (x, y),
+                textcoords="offset points",
+                xytext=(4, 3 - shift * points_per_pixel),
+                fontsize=7,
+                arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "grey", "shrinkA": 0},
+            )
 
 
 def plot_resources(frame: pd.DataFrame, out: Path) -> Path:
