@@ -20,8 +20,8 @@ from treeline.analysis.boundary import (
     compare,
     hardware,
 )
-from treeline.analysis.cells import metric_of
-from treeline.analysis.content import Block, gap_text, modality_text, scale_of, size_text
+from treeline.analysis.cells import metric_of, scale_of
+from treeline.analysis.content import Block, gap_text, modality_text, size_text
 from treeline.analysis.render import render_html, render_markdown
 
 if TYPE_CHECKING:

@@ -33,6 +33,12 @@ def score_text(metric: str, score: float, scale: float | None = None) -> str:
     return number(metric, value_of(metric, score) if score is not None else None, scale)
 
 
+def scale_of(frame: pd.DataFrame, c: Comparison) -> float | None:
+    """A typical metric value of the comparison: fixes the decimals of its RMSE/MAE column."""
+    cells = cells_of(frame, c)
+    return float(cells["test_score"].abs().median()) if len(cells) else None
+
+
 def mean_of(scores: dict[int, float]) -> float:
     return sum(scores.values()) / len(scores) if scores else math.nan
 

@@ -21,7 +21,14 @@ from treeline.analysis.boundary import (
     pareto_front,
     replay_exactness,
 )
-from treeline.analysis.cells import cells_of, cost_points, mean_of, metric_of, score_text
+from treeline.analysis.cells import (
+    cells_of,
+    cost_points,
+    mean_of,
+    metric_of,
+    scale_of,
+    score_text,
+)
 from treeline.analysis.flags import label
 from treeline.analysis.plots import (
     plot_resources,
@@ -409,12 +416,6 @@ def _baseline(frame: pd.DataFrame, c: Comparison, n: int | None = None) -> float
     if "baseline_test_score" not in cells or cells.empty:
         return math.nan
     return float(cells["baseline_test_score"].mean())
-
-
-def scale_of(frame: pd.DataFrame, c: Comparison) -> float | None:
-    """A typical metric value of the comparison: fixes the decimals of its RMSE/MAE column."""
-    cells = cells_of(frame, c)
-    return float(cells["test_score"].abs().median()) if len(cells) else None
 
 
 def _delta_text(frame: pd.DataFrame, dataset: str, delta: float) -> str:

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from treeline.analysis.boundary import Comparison, pareto_front
-from treeline.analysis.cells import cells_of, cost_points, mean_of, metric_of, score_text
+from treeline.analysis.cells import (
+    cells_of,
+    cost_points,
+    mean_of,
+    metric_of,
+    scale_of,
+    score_text,
+)
 from treeline.analysis.flags import flags
 from treeline.data.metrics import NAMES
 
@@ -141,8 +148,6 @@ def plot_score_vs_n(frame: pd.DataFrame, c: Comparison, out: Path) -> Path:
         if base.min() >= low - (high - low):
             ax.plot(base.index, base.values, color="grey", ls=":", lw=1.5, label="trivial baseline")
         else:  # far below every contender: a line there would flatten the comparison
-            from treeline.analysis.content import scale_of  # the tables' decimals
-
             metric = metric_of(frame, c)
             value = score_text(metric, base.mean(), scale_of(frame, c))
             value = f"{NAMES.get(metric, metric)} {value}"
