@@ -712,6 +712,23 @@ def _stop(signum: int, frame: object) -> None:
     raise Stopped(signum)
 
 
+def _redeliver(unraisable: object) -> None:
+    """sys.unraisablehook: a stop raised inside a callback Python cannot raise from (a garbage
+    collection callback) is swallowed there, with an "Exception ignored" message; deliver its
+    signal again so that it stops the run, silently. Anything else: Python's default."""
+    import os
+    import signal
+    import sys
+
+    global _stopping
+    exc = getattr(unraisable, "exc_value", None)
+    if isinstance(exc, (KeyboardInterrupt, Stopped)):
+        _stopping = False  # it never reached the run
+        os.kill(os.getpid(), getattr(exc, "signum", signal.SIGINT))
+        return
+    sys.__unraisablehook__(unraisable)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import signal
     import threading
@@ -723,6 +740,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stopping = False
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _stop)
+        sys.unraisablehook = _redeliver
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
