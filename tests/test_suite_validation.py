@@ -418,6 +418,39 @@ def test_a_suite_of_tables_and_images_pairs_contenders_by_modality(tmp_path: Pat
     ]
 
 
+def test_a_dataset_may_name_its_own_seeds_and_contenders(tmp_path: Path) -> None:
+    """Cheap cells get more seeds; each dataset runs the routes named for it. A name that is
+    not one of the suite's, one that cannot take the data, and a contender left to no dataset
+    are errors at their lines."""
+    from treeline.config.runner_profile import get_runner
+    from treeline.execute.plan import expand
+
+    text = swap(
+        "datasets: [adult]",
+        "datasets:\n  - name: adult\n    seeds: [0, 1, 2]\n    contenders: [lightgbm]\n"
+        "  - name: diamonds\n    contenders: [xgboost]",
+    ).replace("contenders: [xgboost]\nrunners", "contenders: [xgboost, lightgbm]\nrunners")
+    suite = load_suite(write(tmp_path, text))
+    cells = expand(suite, {"cpu": get_runner("cpu")})
+    assert [c.id for c in cells] == [
+        "adult/n=1000/lightgbm/cpu/s0",
+        "adult/n=1000/lightgbm/cpu/s1",
+        "adult/n=1000/lightgbm/cpu/s2",
+        "diamonds/n=1000/xgboost/cpu/s0",
+    ]
+    (tmp_path / "plain").mkdir()
+    plain = load_suite(write(tmp_path / "plain", GOOD))
+    assert suite.digest != plain.digest
+    bad = text.replace("contenders: [lightgbm]", "contenders: [lightgbm, cnn, lightgbm]")
+    bad = bad.replace("contenders: [xgboost]\n", "contenders: [lightgbm]\n", 1)
+    with pytest.raises(ConfigError) as info:
+        load_suite(write(tmp_path, bad))
+    got = [(p.line, p.message) for p in info.value.problems]
+    assert any("'cnn'" in m and "contender of this suite" in m for _, m in got), got
+    assert any("duplicate entry 'lightgbm'" in m for _, m in got), got
+    assert any("no dataset runs 'xgboost'" in m for _, m in got), got
+
+
 def test_the_budget_cap_holds_through_a_dataset_s_budget_and_the_budget_scale(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

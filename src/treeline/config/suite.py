@@ -53,6 +53,10 @@ class DatasetEntry(_Strict):
     n: list[PositiveInt | Literal["max"]] | None = Field(None, min_length=1)
     # This dataset's cells' budget, in place of the suite's (equal within the dataset).
     budget: float | None = Field(None, gt=0, allow_inf_nan=False, le=MAX_BUDGET)
+    # This dataset's seeds, in place of the suite's: more seeds where cells are cheap.
+    seeds: list[int] | None = Field(None, min_length=1)
+    # The suite's contenders (labels) this dataset runs, in place of every one that fits it.
+    contenders: list[str] | None = Field(None, min_length=1)
     options: dict[str, Any] | None = None
 
     @model_validator(mode="after")

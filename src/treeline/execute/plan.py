@@ -27,6 +27,8 @@ class SuiteDataset:
     # The suite's contenders that take this dataset's inputs (labels): a suite with images and
     # tables pairs each contender with the datasets of its modality.
     contenders: tuple[str, ...] = ()
+    seeds: tuple[int, ...] | None = None  # its own seeds; None: the suite's
+    picked: bool = False  # `contenders` named in the suite file, not every one that fits
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Suite:
                         d.sizes,
                         *([d.metric] if d.metric else []),
                         *([d.budget] if d.budget else []),
+                        *([["seeds", *d.seeds]] if d.seeds else []),
+                        *([["contenders", *d.contenders]] if d.picked else []),
                     )
                     for d in self.datasets
                 ],
@@ -130,7 +134,7 @@ def expand(
         for ds in suite.datasets
         for n in ds.sizes
         for runner, p in profiles.items()
-        for seed in suite.seeds
+        for seed in ds.seeds or suite.seeds
         for spec in suite.contenders
         if spec.label in ds.contenders
     ]

@@ -188,23 +188,36 @@ class _Checker:
             if too_many:  # pairs are datasets × contenders: bounded only with the cells
                 datasets.append(ds)
                 continue
-            fits = []
-            for k, spec in indexed:
-                why = self._pair(spec, ds)
-                if why is None:
-                    fits.append(spec.label)
-                else:
-                    mismatches[k].append(why)
-            if not fits and indexed:
+            picked = entry.contenders if isinstance(entry, DatasetEntry) else None
+            if picked is not None:
+                fits = self._picked(i, picked, indexed, ds)
+            else:
+                fits = []
+                for k, spec in indexed:
+                    why = self._pair(spec, ds)
+                    if why is None:
+                        fits.append(spec.label)
+                    else:
+                        mismatches[k].append(why)
+            if not fits and indexed and picked is None:
                 self.add(
                     ("datasets", i),
                     f"no contender of this suite takes the {ds.modality} dataset '{ds.ref.label}'",
                 )
-            datasets.append(replace(ds, contenders=tuple(fits)))
+            datasets.append(replace(ds, contenders=tuple(fits), picked=picked is not None))
         for k, whys in mismatches.items():
             if datasets and len(whys) == len(datasets):  # a contender with nothing to run on
                 for why in whys:
                     self.add(("contenders", k), why)
+        if any(d.picked for d in datasets):
+            used = {label for d in datasets for label in d.contenders}
+            for k, spec in indexed:
+                if spec.label not in used and len(mismatches[k]) != len(datasets):
+                    self.add(
+                        ("contenders", k),
+                        f"no dataset runs '{spec.label}': each one that takes it names its own "
+                        "'contenders' without it",
+                    )
 
         expectations = self._expectations(datasets, [c.label for c in contenders])
         if self.problems:
@@ -296,6 +309,27 @@ class _Checker:
             _set_options(checked, options),
             entry.label or (name if own else ""),  # its own featurizer is not in its cell ids
         )
+
+    def _picked(
+        self,
+        i: int,
+        picked: list[str],
+        indexed: list[tuple[int, ContenderSpec]],
+        ds: SuiteDataset,
+    ) -> list[str]:
+        """A dataset's own `contenders`: each a label of the suite's that takes its inputs."""
+        specs = {spec.label: spec for _, spec in indexed}
+        self._no_duplicates_at(("datasets", i, "contenders"), picked)
+        fits = []
+        for j, label in enumerate(picked):
+            loc = ("datasets", i, "contenders", j)
+            if label not in specs:
+                self.add(loc, unknown_name("contender of this suite", label, list(specs)))
+            elif (why := self._pair(specs[label], ds)) is not None:
+                self.add(loc, why)
+            elif label not in fits:
+                fits.append(label)
+        return fits
 
     def _pair(self, spec: ContenderSpec, ds: SuiteDataset) -> str | None:
         """Why this contender (with its featurizer) cannot take this dataset's inputs, or None."""
@@ -412,8 +446,16 @@ class _Checker:
                     unknown_name(f"metric for a {task} task", metric, METRICS.get(task, ())),
                 )
                 return None
+        if entry.seeds:
+            self._no_duplicates_at((*loc, "seeds"), entry.seeds)
         return SuiteDataset(
-            ref, tuple(sorted(set(sizes))), dataset.modality, task, metric, entry.budget
+            ref,
+            tuple(sorted(set(sizes))),
+            dataset.modality,
+            task,
+            metric,
+            entry.budget,
+            seeds=tuple(entry.seeds) if entry.seeds else None,
         )
 
     def _builtin(self, name: str) -> Dataset:
