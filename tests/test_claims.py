@@ -76,7 +76,6 @@ def test_the_claims_file_cites_its_source_and_names_what_each_needs() -> None:
         ("text-networks", "text", 1_000, 0.80, 0.90, "confirmed"),
         ("text-networks", "text", 1_000, 0.90, 0.80, "refuted"),
         ("audio-cnn", "audio", 1_000, 0.90, 0.80, "refuted"),
-        ("sequences-length", "sequence", 1_000, 0.80, 0.90, "confirmed"),
         ("text-and-table", "multimodal", 1_000, 0.90, 0.80, "refuted"),
         ("text-and-table", "image", 1_000, 0.90, 0.80, "not measured"),
     ],
@@ -84,6 +83,25 @@ def test_the_claims_file_cites_its_source_and_names_what_each_needs() -> None:
 def test_the_leader_rule_follows_the_gaps(claim, modality, n, tree, deep, expected) -> None:
     rows = _cells("d", modality, {"xgboost": {n: tree}, "mlp": {n: deep}})
     assert _judge(rows, claim) == expected
+
+
+@pytest.mark.parametrize(
+    ("long_deep", "short_deep", "expected"),
+    [
+        (0.9, 0.7, "confirmed"),  # networks ahead on long series, trees ahead on short
+        (0.7, 0.9, "refuted"),
+        (0.9, 0.9, "mixed"),  # networks ahead on both: the short half fails
+    ],
+)
+def test_the_sequence_claim_tells_long_series_from_short(long_deep, short_deep, expected) -> None:
+    long = _cells("ucr/OSULeaf", "sequence", {"lightgbm": {200: 0.8}, "cnn": {200: long_deep}})
+    short = _cells(
+        "ucr/ItalyPowerDemand", "sequence", {"lightgbm": {67: 0.8}, "cnn": {67: short_deep}}
+    )
+    assert _judge(long + short, "sequences-length") == expected
+    frame = pd.DataFrame(_cells("mine", "sequence", {"lightgbm": {500: 0.8}, "cnn": {500: 0.9}}))
+    (j,) = judge(frame, compare(frame), None, [BY_ID["sequences-length"]])
+    assert j.status == "not measured" and "series length unknown for mine" in j.evidence
 
 
 def test_images_at_every_size_is_mixed_when_one_size_ties() -> None:

@@ -106,6 +106,9 @@ def _cells_of(frame: pd.DataFrame, c: Comparison, g: Gap) -> list[str]:
 
 
 def _leader(claim: Claim, frame: pd.DataFrame, comparisons: list[Comparison]) -> Judged:
+    """Who leads at each size of the claim's modality and range. With `short_below`, the claim
+    has two halves: networks ahead on series that long or longer, trees holding (not behind)
+    on shorter ones."""
     p = claim.params
     modality = frame.groupby("dataset")["modality"].first().to_dict() if len(frame) else {}
     lo, hi = float(p.get("n_min", 0)), float(p.get("n_max", math.inf))
@@ -116,30 +119,80 @@ def _leader(claim: Claim, frame: pd.DataFrame, comparisons: list[Comparison]) ->
         for g in c.gaps
         if not math.isnan(g.mean) and lo <= g.n <= hi
     ]
+    short_below = p.get("short_below")
+    lengths = {c.dataset: series_length(c.dataset) for c, _ in found}
+    unknown = sorted({d for d, length in lengths.items() if length is None})
+    if short_below is not None:
+        found = [(c, g) for c, g in found if lengths[c.dataset] is not None]
     if not found:
-        return _not_measured(claim)
-    expect = p["expect"]
+        judged = _not_measured(claim)
+        if unknown:
+            told = f"; series length unknown for {', '.join(unknown)}"
+            return Judged(claim, judged.status, judged.evidence + told)
+        return judged
 
-    def good(g: Gap) -> bool:
-        return {"deep": g.deep_ahead, "trees": g.tree_ahead, "not-trees": not g.tree_ahead}[expect]
+    def expect(c: Comparison) -> str:
+        if short_below is None:
+            return p["expect"]
+        return p["expect"] if lengths[c.dataset] >= short_below else "hold"
 
-    def bad(g: Gap) -> bool:
-        return g.tree_ahead if expect in ("deep", "not-trees") else g.deep_ahead
+    def good(c: Comparison, g: Gap) -> bool:
+        return {
+            "deep": g.deep_ahead,
+            "trees": g.tree_ahead,
+            "not-trees": not g.tree_ahead,
+            "hold": not g.deep_ahead,
+        }[expect(c)]
 
-    k_good, k_bad = sum(good(g) for _, g in found), sum(bad(g) for _, g in found)
+    def bad(c: Comparison, g: Gap) -> bool:
+        return g.tree_ahead if expect(c) in ("deep", "not-trees") else g.deep_ahead
+
+    k_good, k_bad = sum(good(c, g) for c, g in found), sum(bad(c, g) for c, g in found)
     status = _tally(k_good, k_bad, len(found), every=bool(p.get("every")))
+    if short_below is not None:
+        status = _halves([(good(c, g), bad(c, g), expect(c) != "hold") for c, g in found], status)
     bound = [g for _, g in found if _bound(g)]
-    parts = [f"{c.dataset} n={g.n:,} on {c.runner}: {_lead(g)}" for c, g in found]
+
+    def where(c: Comparison, g: Gap) -> str:
+        length = f", length {lengths[c.dataset]}" if short_below is not None else ""
+        return f"{c.dataset} n={g.n:,}{length} on {c.runner}: {_lead(g)}"
+
     evidence = (
-        f"{k_good} of {len(found)} sizes as claimed, {k_bad} against ({'; '.join(parts)})"
+        f"{k_good} of {len(found)} sizes as claimed, {k_bad} against "
+        f"({'; '.join(where(c, g) for c, g in found)})"
         + (
             f"; {len(bound)} decided against a side that was budget-bound or contended"
             if bound
             else ""
         )
+        + (f"; series length unknown for {', '.join(unknown)}" if unknown and short_below else "")
     )
     cells = tuple(sorted({x for c, g in found for x in _cells_of(frame, c, g)}))
     return Judged(claim, status, evidence, cells)
+
+
+def _halves(marks: list[tuple[bool, bool, bool]], overall: Status) -> Status:
+    """A two-part claim (long series / short series) is confirmed only when each part measured
+    is, refuted when each part measured is refuted, mixed otherwise."""
+    parts = []
+    for long in (True, False):
+        mine = [(g, b) for g, b, is_long in marks if is_long == long]
+        if mine:
+            parts.append(_tally(sum(g for g, _ in mine), sum(b for _, b in mine), len(mine)))
+    if parts and all(x == "confirmed" for x in parts):
+        return "confirmed"
+    if parts and all(x == "refuted" for x in parts):
+        return "refuted"
+    return "mixed" if overall != "not measured" else overall
+
+
+def series_length(dataset: str) -> int | None:
+    """Steps per series of a built-in sequence dataset (by its label), or None."""
+    from treeline.data import builtin_names, dataset_class
+
+    if dataset not in builtin_names():
+        return None
+    return dataset_class(dataset).series_length
 
 
 def _bound(g: Gap) -> bool:

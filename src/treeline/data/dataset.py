@@ -125,6 +125,9 @@ class Dataset(ABC):
     task: Task
     description: str = ""
     license: str = ""
+    # Steps per series of a sequence dataset (the longest, where lengths vary): what tells long
+    # series from short in the claims (analysis/claims.py). None: not a sequence, or unknown.
+    series_length: ClassVar[int | None] = None
     Options: ClassVar[type[BaseModel] | None] = None  # options a suite may set (synthetic)
 
     @property

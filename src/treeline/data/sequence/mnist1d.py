@@ -29,6 +29,7 @@ class MNIST1D(CachedDataset):
     task = "multiclass"
     description = "MNIST-1D: generated 1-D digit signals, length 40, 10 classes (paper's test set)"
     license = "Apache-2.0 (generator); generated data"
+    series_length = 40
     total_rows = 4_000 + 5_000 * len(EXTRA_SEEDS) + 1_000
     source_test_rows = 1_000
 

@@ -55,7 +55,9 @@ class UCRDataset(CachedDataset):
         return Sequences.from_rows(rows), np.asarray(labels)
 
 
-def _ucr(name: str, train: int, test: int, classes: int, about: str) -> type[UCRDataset]:
+def _ucr(
+    name: str, train: int, test: int, classes: int, length: int, about: str
+) -> type[UCRDataset]:
     return type(
         name,
         (UCRDataset,),
@@ -64,6 +66,7 @@ def _ucr(name: str, train: int, test: int, classes: int, about: str) -> type[UCR
             "archive_name": name,
             "train_rows": train,
             "test_rows_official": test,
+            "series_length": length,
             "task": "binary" if classes == 2 else "multiclass",
             "description": f"UCR/UEA {name}: {about}, {classes} classes; official split "
             f"{train} + {test}",
@@ -73,10 +76,10 @@ def _ucr(name: str, train: int, test: int, classes: int, about: str) -> type[UCR
 
 
 DATASETS = (
-    _ucr("ItalyPowerDemand", 67, 1_029, 2, "daily electricity demand, length 24"),
-    _ucr("GunPoint", 50, 150, 2, "hand motion, length 150"),
-    _ucr("ArrowHead", 36, 175, 3, "arrowhead outlines, length 251"),
-    _ucr("BasicMotions", 40, 40, 4, "6-channel accelerometer and gyroscope, length 100"),
-    _ucr("JapaneseVowels", 270, 370, 9, "12 LPC channels, ragged lengths 7-29, speakers"),
-    _ucr("OSULeaf", 200, 242, 6, "leaf outlines, length 427"),
+    _ucr("ItalyPowerDemand", 67, 1_029, 2, 24, "daily electricity demand, length 24"),
+    _ucr("GunPoint", 50, 150, 2, 150, "hand motion, length 150"),
+    _ucr("ArrowHead", 36, 175, 3, 251, "arrowhead outlines, length 251"),
+    _ucr("BasicMotions", 40, 40, 4, 100, "6-channel accelerometer and gyroscope, length 100"),
+    _ucr("JapaneseVowels", 270, 370, 9, 29, "12 LPC channels, ragged lengths 7-29, speakers"),
+    _ucr("OSULeaf", 200, 242, 6, 427, "leaf outlines, length 427"),
 )
