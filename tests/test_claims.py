@@ -169,12 +169,15 @@ def test_the_atlas_page_of_the_committed_reference(tmp_path, capsys) -> None:
         "| tabular | diamonds | cpu @ 8 s |" in md
         and "| image | fashion-mnist | cpu @ 20 s |" in md
     )
+    assert "Measured on Intel(R) Xeon(R) Processor (GPU: none) by Treeline 57524c94d879" in md
     assert "reverse crossover" in md  # diamonds: trees overtake the networks as n grows
     assert "| fashion-mnist | cpu @ 20 s | no data |" in md  # at 1/8 of the budget: no CNN yet
     claims = [
         line for line in md.splitlines() if line.startswith("| ") and "| not measured |" in line
     ]
     assert len(claims) >= 6  # no text, audio, sequence, GPU or million-row cells here
+    evidence = md.split("## Evidence cells", 1)[1]
+    assert "**3. images-every-size** — fashion-mnist/n=1000/cnn/cpu/s0, " in evidence
     assert (tmp_path / "atlas.png").stat().st_size > 0
     assert "`" not in (tmp_path / "index.html").read_text()
     assert main(["atlas"]) == 2

@@ -340,7 +340,7 @@ def cmd_atlas(args: argparse.Namespace) -> int:
     """One page across every modality of the named suites' stores, or of exported files."""
     import pandas as pd
 
-    from treeline.analysis.atlas import write_atlas
+    from treeline.analysis.atlas import provenance, write_atlas
     from treeline.analysis.frame import records_frame
     from treeline.locate import results_dir
 
@@ -348,11 +348,12 @@ def cmd_atlas(args: argparse.Namespace) -> int:
         raise TreelineError("name suites (treeline atlas SUITE…) or exports (--from FILE…)")
     out = Path(args.out) if args.out else results_dir() / "reports" / "atlas"
     _make_folder(out, "atlas")
-    frames, sources = [], []
+    frames, sources, records = [], [], []
     if args.sources:
         from treeline.record import results_file
 
         data = results_file.read([Path(p) for p in args.sources])
+        records += data.records
         for suite in sorted({r.result.cell.suite for r in data.records}):
             frames.append(records_frame([r for r in data.records if r.result.cell.suite == suite]))
         sources += [Path(p).name for p in args.sources]
@@ -361,12 +362,15 @@ def cmd_atlas(args: argparse.Namespace) -> int:
         from treeline.record.transfer import suite_name
 
         name = suite_name(ref)
-        frames.append(records_frame(Tracker(name, args.tracking_uri, create=False).records()))
+        recorded = Tracker(name, args.tracking_uri, create=False).records()
+        records += recorded
+        frames.append(records_frame(recorded))
         sources.append(f"suite {name}")
     frames = [f for f in frames if not f.empty]
     if not frames:
         raise TreelineError(f"no recorded cells in {', '.join(sources)}")
-    path = write_atlas(pd.concat(frames, ignore_index=True), out, sources)
+    frame = pd.concat(frames, ignore_index=True)
+    path = write_atlas(frame, out, sources, provenance(records))
     logged = ""
     if args.suites:  # read from a store: the page goes beside the suites' reports
         from mlflow import MlflowClient

@@ -27,6 +27,8 @@ from treeline.analysis.render import render_html, render_markdown
 if TYPE_CHECKING:
     import pandas as pd
 
+    from treeline.record.store import Recorded
+
 ORDER = ("tabular", "image", "sequence", "audio", "text", "multimodal")
 
 
@@ -38,10 +40,36 @@ def at_budget(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(runner=frame["runner"] + " @ " + frame["budget"].map(lambda b: f"{b:g} s"))
 
 
-def write_atlas(frame: pd.DataFrame, out: Path, sources: list[str]) -> Path:
-    """atlas.md, index.html and atlas.png into `out`; returns the Markdown path."""
+def provenance(records: list[Recorded]) -> str:
+    """'Measured on CPU (GPU: none) by Treeline 471bd8a, 2026-12-05 13:58 to 14:50 UTC.': where
+    and when the cells ran, from their records' machine tags and clocks."""
+    from datetime import UTC, datetime
+
+    def kinds(key: str, default: str) -> str:
+        return ", ".join(sorted({r.machine.get(key) or default for r in records}))
+
+    commits = sorted({(r.machine.get("git_commit") or "unknown")[:12] for r in records})
+    started = [r.result.started_at for r in records if math.isfinite(r.result.started_at)]
+    ended = [r.result.ended_at for r in records if math.isfinite(r.result.ended_at)]
+    when = ""
+    if started and ended:
+        a, b = (datetime.fromtimestamp(t, UTC) for t in (min(started), max(ended)))
+        when = (
+            f", {a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M} UTC"
+            if a.date() != b.date()
+            else (f", {a:%Y-%m-%d %H:%M} to {b:%H:%M} UTC")
+        )
+    return (
+        f"Measured on {kinds('cpu', 'an unrecorded CPU')} (GPU: {kinds('gpu', 'none')}) by "
+        f"Treeline {', '.join(commits)}{when}."
+    )
+
+
+def write_atlas(frame: pd.DataFrame, out: Path, sources: list[str], about: str = "") -> Path:
+    """atlas.md, index.html and atlas.png into `out`; returns the Markdown path. `about`: where
+    and when the cells ran (`provenance`)."""
     out.mkdir(parents=True, exist_ok=True)
-    blocks = build(at_budget(frame), out, sources)
+    blocks = build(at_budget(frame), out, sources, about)
     (out / "atlas.md").write_text(render_markdown(blocks, out))
     (out / "index.html").write_text(render_html(blocks, "Treeline atlas"))
     return out / "atlas.md"
@@ -68,7 +96,7 @@ def _grid_cell(g: Gap, metric: str, scale: float | None) -> str:
     return f"{who} {gap_text(g, metric, scale)}" + (f" ({', '.join(binds)})" if binds else "")
 
 
-def build(frame: pd.DataFrame, out: Path, sources: list[str]) -> list[Block]:
+def build(frame: pd.DataFrame, out: Path, sources: list[str], about: str = "") -> list[Block]:
     from treeline.analysis.claims import judge, load_claims
     from treeline.analysis.content import bound_counts
     from treeline.analysis.targets import to_target
@@ -84,7 +112,8 @@ def build(frame: pd.DataFrame, out: Path, sources: list[str]) -> list[Block]:
             + bound_counts(frame)
             + ". Each row compares the best tree with the best network of one dataset on one "
             "runner at one budget; the gap is deep − tree in the dataset's score (higher is "
-            "better), with a 95 % interval over seeds and test rows.",
+            "better), with a 95 % interval over seeds and test rows."
+            + (f" {about}" if about else ""),
         ),
         Block("h2", "Headline: who leads, by modality and size"),
     ]
@@ -202,6 +231,17 @@ def build(frame: pd.DataFrame, out: Path, sources: list[str]) -> list[Block]:
             ),
         )
     )
+    blocks.append(Block("h2", "Evidence cells"))
+    blocks.append(
+        Block(
+            "p",
+            "The cells each claim's verdict rests on (the claims table's last column), by id: "
+            "`treeline replay ID` runs one again, the MLflow UI finds it by its run name.",
+        )
+    )
+    for i, j in enumerate(judged, 1):
+        if j.cells:
+            blocks.append(Block("p", f"**{i}. {j.claim.id}** — {', '.join(j.cells)}"))
     return blocks
 
 
