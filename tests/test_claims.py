@@ -117,6 +117,14 @@ def test_pretrained_against_scratch_under_ten_thousand(pretrained: float, expect
     assert _judge(big, "pretrained-small-data") == "not measured"
 
 
+def test_one_seed_without_predictions_decides_nothing_for_the_pretrained_claim() -> None:
+    """A single seed's difference has no interval: level, not a win (it was counted as one)."""
+    rows = _cells("d", "image", {"cnn": {1000: 0.8}, "mobilenet-v2": {1000: 0.9}})
+    frame = pd.DataFrame([r for r in rows if r["seed"] == 0])
+    (j,) = judge(frame, compare(frame), None, [BY_ID["pretrained-small-data"]])
+    assert j.status == "mixed" and "ahead at 0 of 1 sizes, behind at 0, level at 1" in j.evidence
+
+
 @pytest.mark.parametrize(("stuck", "expected"), [(True, "confirmed"), (False, "refuted")])
 def test_cpu_viability_counts_budget_bound_networks(stuck: bool, expected: str) -> None:
     flags = {"mlp": ["budget-bound"]} if stuck else {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from treeline.analysis.boundary import Comparison, Gap, paired_bootstrap
+from treeline.analysis.boundary import Comparison, Gap, paired_bootstrap, rows_and_seeds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -233,20 +233,26 @@ def _pretrained(claim: Claim, frame: pd.DataFrame) -> Judged:
             rows = side[side["contender"] == name]
             best[bool(is_pre)] = (name, dict(zip(rows["seed"], rows["test_score"], strict=True)))
             cells += list(rows["cell_id"])
-        mean, low, high = paired_bootstrap(best[False][1], best[True][1])
+        # Over seeds and test rows where predictions are stored (one seed still has an
+        # interval), else over seeds; a difference without an interval decides nothing.
+        found = rows_and_seeds(at, best[False][0], best[True][0])
+        mean, low, high = found or paired_bootstrap(best[False][1], best[True][1])
         if math.isnan(mean):
             continue
         total += 1
-        ahead = low > 0 if not math.isnan(low) else mean > 0
-        behind = high < 0 if not math.isnan(high) else mean < 0
+        ahead, behind = low > 0, high < 0
         good, bad = good + ahead, bad + behind
+        within = "" if math.isnan(low) else f" [{low:+.4g}, {high:+.4g}]"
         parts.append(
-            f"{dataset} n={n:,} on {runner}: {best[True][0]} − {best[False][0]} {mean:+.4g}"
+            f"{dataset} n={n:,} on {runner}: {best[True][0]} − {best[False][0]} {mean:+.4g}{within}"
         )
     if not total:
         return _not_measured(claim)
     status = _tally(good, bad, total)
-    evidence = f"pretrained ahead at {good} of {total} sizes, behind at {bad} ({'; '.join(parts)})"
+    evidence = (
+        f"pretrained ahead at {good} of {total} sizes, behind at {bad}, level at "
+        f"{total - good - bad} ({'; '.join(parts)})"
+    )
     return Judged(claim, status, evidence, tuple(sorted(cells)))
 
 
