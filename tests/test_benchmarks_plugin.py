@@ -123,6 +123,42 @@ def test_the_plugin_resumes_like_treeline_run(pytester: pytest.Pytester, tmp_pat
     assert len(rerun) == 2 and not rerun & first
 
 
+def test_the_cells_that_ran_are_compared_with_the_reference(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """With a reference export the check after the cells compares them with it, under the
+    --fail-on rules; without one it is skipped with where a reference would be."""
+    import subprocess
+
+    suite = tmp_path / "pair.yaml"
+    suite.write_text(
+        "name: pair\ndescription: two quick cells\nbudget: 2\nseeds: [0]\nmax_trials: 2\n"
+        "datasets:\n  - name: adult\n    n: [300]\ncontenders: [xgboost, lightgbm]\n"
+    )
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+
+    def run(*args: str) -> pytest.RunResult:
+        files = [str(BENCHMARKS / "test_cells.py"), str(BENCHMARKS / "test_reference.py")]
+        return pytester.runpytest_subprocess(
+            *files, "-p", "no:cacheprovider", "-ra", "--suite", str(suite),
+            "--tracking-uri", uri, *args, timeout=900,
+        )  # fmt: skip
+
+    first = run()
+    first.assert_outcomes(passed=2, skipped=1)
+    assert "has no reference export here" in first.stdout.str()
+    export = tmp_path / "pair-cpu.parquet"
+    subprocess.run(
+        ["treeline", "export", str(suite), "-o", str(export), "--tracking-uri", uri], check=True
+    )
+    run("--reference", str(export)).assert_outcomes(passed=3)  # the same records: no change
+    slower = run("--reference", str(export), "--fail-on", "time:0.5")  # ×1 > ×0.5: fails
+    slower.assert_outcomes(passed=2, failed=1)
+    assert "2 regressions against pair-cpu.parquet (time:0.5)" in slower.stdout.str()
+    bad = run("--reference", str(tmp_path / "none.parquet"))
+    assert bad.ret == 2 and "--reference: no file" in bad.stdout.str() + bad.stderr.str()
+
+
 def test_jobs_runs_the_selected_cells_side_by_side(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
@@ -170,8 +206,10 @@ def test_with_a_suite_only_its_cells_run_not_the_benchmarks_beside_them(
         str(BENCHMARKS), "-p", "no:cacheprovider", "--suite", "smoke", "--collect-only", "-q"
     )
     lines = [ln for ln in result.stdout.lines if "::" in ln]
-    assert lines and all("test_cells.py::test_cell[" in ln for ln in lines), lines
-    assert len(lines) == 6
+    cells = [ln for ln in lines if "test_cells.py::test_cell[" in ln]
+    check = "test_reference.py::test_the_cells_that_ran_match_the_reference"
+    assert len(cells) == 6 and lines == [*cells, *[ln for ln in lines if check in ln]], lines
+    assert len(lines) == 7  # the check against a reference comes last
     assert "deselected" in result.stdout.str()
 
 
