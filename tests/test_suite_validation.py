@@ -418,6 +418,21 @@ def test_a_suite_of_tables_and_images_pairs_contenders_by_modality(tmp_path: Pat
     ]
 
 
+def test_n_max_counts_the_rows_a_dataset_s_options_give(tmp_path: Path) -> None:
+    """spoken-digits with `rows: 500` has 500 labelled clips: `max` is 500 (it was the default
+    20,000, and every cell failed at run time), and n=1000 is refused at its line."""
+    text = swap(
+        "datasets: [adult]",
+        "datasets:\n  - name: spoken-digits\n    options: {rows: 500}\n    n: [max]",
+    ).replace("contenders: [xgboost]", "contenders: [xgboost+mfcc]")
+    suite = load_suite(write(tmp_path, text))
+    assert suite.datasets[0].sizes == (500,)
+    with pytest.raises(ConfigError) as info:
+        load_suite(write(tmp_path, text.replace("n: [max]", "n: [1000]")))
+    (problem,) = info.value.problems
+    assert problem.line == 9 and "larger than the 500 labelled rows" in problem.message
+
+
 def test_a_dataset_may_name_its_own_seeds_and_contenders(tmp_path: Path) -> None:
     """Cheap cells get more seeds; each dataset runs the routes named for it. A name that is
     not one of the suite's, one that cannot take the data, and a contender left to no dataset

@@ -128,6 +128,9 @@ class Dataset(ABC):
     # Steps per series of a sequence dataset (the longest, where lengths vary): what tells long
     # series from short in the claims (analysis/claims.py). None: not a sequence, or unknown.
     series_length: ClassVar[int | None] = None
+    # Its labelled rows depend on its options (spoken-digits' `rows`): a suite's `n: [max]`
+    # reads them off the dataset built with the suite's options, not the defaults.
+    rows_from_options: ClassVar[bool] = False
     Options: ClassVar[type[BaseModel] | None] = None  # options a suite may set (synthetic)
 
     @property

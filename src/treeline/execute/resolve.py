@@ -418,6 +418,8 @@ class _Checker:
                 label=label, name=entry.name, options=options, prepared=PREPARE_VERSION
             )
             dataset = self._builtin(entry.name)
+            if model is not None and options and dataset.rows_from_options:
+                dataset = dataset_class(entry.name)(model(**options))
             task = str((options or {}).get("task", dataset.task))
         ok = True
         # `max`: every labelled row of this dataset (its test set is held out).

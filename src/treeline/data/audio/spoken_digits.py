@@ -85,6 +85,7 @@ class SpokenDigits(CachedDataset):
     license = "generated (espeak-ng: GPL-3.0)"
     class_order = WORDS
     Options = SpokenDigitsOptions
+    rows_from_options = True
 
     def __init__(self, options: SpokenDigitsOptions | None = None, label: str | None = None):
         self.options = options or SpokenDigitsOptions()
