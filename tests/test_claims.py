@@ -170,22 +170,25 @@ def test_the_atlas_page_of_the_committed_reference(tmp_path, capsys) -> None:
 
     from treeline.cli import main
 
-    reference = Path(__file__).resolve().parent.parent / "results/reference/quickstart-cpu.parquet"
+    reference = (
+        Path(__file__).resolve().parent.parent / "results/reference/atlas-cpu-shared.parquet"
+    )
     assert main(["atlas", "--from", str(reference), "--out", str(tmp_path)]) == 0
     md = (tmp_path / "atlas.md").read_text()
-    assert (
-        "| tabular | diamonds | cpu @ 8 s |" in md
-        and "| image | fashion-mnist | cpu @ 20 s |" in md
-    )
-    assert "Measured on Intel(R) Xeon(R) Processor (GPU: none) by Treeline 57524c94d879" in md
+    for row in ("| tabular | diamonds | cpu-shared @ 60 s |", "| audio | spoken-digits |"):
+        assert row in md
+    assert "Measured on Intel(R) Xeon(R) Processor (GPU: none) by Treeline 6e0b19252224" in md
     assert "reverse crossover" in md  # diamonds: trees overtake the networks as n grows
-    assert "| fashion-mnist | cpu @ 20 s | no data |" in md  # at 1/8 of the budget: no CNN yet
-    claims = [
-        line for line in md.splitlines() if line.startswith("| ") and "| not measured |" in line
-    ]
-    assert len(claims) >= 6  # no text, audio, sequence, GPU or million-row cells here
+    assert "| ucr/OSULeaf | cpu-shared @ 20 s | no data |" in md  # 1/8 of the budget: no CNN yet
+    verdicts = {
+        line.split(" | ")[0].strip("| "): line.split(" | ")[2]
+        for line in md.split("## The claims", 1)[1].split("\n## ", 1)[0].splitlines()
+        if line.startswith("| ") and line[2].isdigit()
+    }
+    assert len(verdicts) == 12
+    assert [k for k, v in verdicts.items() if v == "not measured"] == ["2", "10", "12"]  # GPU, 1M
     evidence = md.split("## Evidence cells", 1)[1]
-    assert "**3. images-every-size** — fashion-mnist/n=1000/cnn/cpu/s0, " in evidence
+    assert "**3. images-every-size** — fashion-mnist/n=10000/cnn/cpu-shared/s0, " in evidence
     assert (tmp_path / "atlas.png").stat().st_size > 0
     assert "`" not in (tmp_path / "index.html").read_text()
     assert main(["atlas"]) == 2
