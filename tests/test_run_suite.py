@@ -387,3 +387,32 @@ def test_an_edited_data_file_runs_again_and_replaces_its_records(
     after = read_results("mine", uri)
     assert sorted(r.cell.id for r in after) == sorted(before)  # one record per cell
     assert max(r.measurements.test_score for r in after) < 0.8  # of the shuffled file
+
+
+def test_data_this_machine_lacks_skips_its_cells_with_the_install_line(tmp_path: Path) -> None:
+    """Without espeak-ng the audio cells are `skipped`, saying how to install it, and the rest of
+    the suite runs and passes (they were `failed`, and the quickstart exited 1 for want of a
+    Debian package)."""
+    bin_dir = tmp_path / "bin"  # PATH without espeak-ng: Python and git only
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to("/usr/bin/git")
+    suite = tmp_path / "mixed.yaml"
+    suite.write_text(
+        "name: mixed\ndescription: a table and audio\nbudget: 1\nseeds: [0]\nmax_trials: 2\n"
+        "datasets:\n  - name: adult\n    n: [300]\n  - name: spoken-digits\n"
+        "    options: {rows: 100, test_rows: 100}\n    n: [max]\n"
+        "contenders: [xgboost, xgboost+mfcc]\n"
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{bin_dir}",
+        "TREELINE_CACHE": str(tmp_path / "cache"),
+        "TREELINE_RESULTS": str(tmp_path / "results"),
+    }
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    cmd = [sys.executable, "-m", "treeline.cli", "run", str(suite), "--tracking-uri", uri]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "skipped spoken-digits" in proc.stdout
+    assert "install espeak-ng: sudo apt-get install espeak-ng" in proc.stdout
+    assert "ok adult/n=300/xgboost/cpu/s0" in proc.stdout

@@ -275,10 +275,13 @@ def serve(spec_file: Any, fd: int) -> int:
         send(Event.RESULT, result=run(spec, send))
         return 0
     except BaseException as exc:  # everything, so the parent always learns why
+        from treeline.data.sources import DataUnavailable
         from treeline.data.split import NotEnoughData
         from treeline.execute.tuning import failure_reason, one_line
 
-        if isinstance(exc, NotEnoughData):  # the data cannot support this cell: say so, skip
+        # The data cannot support this cell, or is not on this machine (espeak-ng absent): say
+        # why and skip; a later run tries it again.
+        if isinstance(exc, NotEnoughData | DataUnavailable):
             send(Event.ERROR, reason="skipped", error=str(exc))
             return 0
         from treeline.data.cache_check import CacheDamaged
