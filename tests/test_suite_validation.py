@@ -418,6 +418,19 @@ def test_a_suite_of_tables_and_images_pairs_contenders_by_modality(tmp_path: Pat
     ]
 
 
+def test_a_dataset_s_own_seeds_count_toward_the_cell_cap(tmp_path: Path) -> None:
+    """20 sizes × 2,000 seeds of its own × 3 contenders is 120,000 cells: refused before
+    anything scales with it, like the suite's own seeds."""
+    sizes = ", ".join(str(1000 + i) for i in range(20))
+    seeds = ", ".join(str(i) for i in range(2000))
+    text = swap(
+        "datasets: [adult]", f"datasets:\n  - name: adult\n    n: [{sizes}]\n    seeds: [{seeds}]"
+    ).replace("contenders: [xgboost]", "contenders: [xgboost, lightgbm, catboost]")
+    with pytest.raises(ConfigError) as info:
+        load_suite(write(tmp_path, text))
+    assert "the suite expands to 120,000 cells" in info.value.problems[0].message
+
+
 def test_n_max_counts_the_rows_a_dataset_s_options_give(tmp_path: Path) -> None:
     """spoken-digits with `rows: 500` has 500 labelled clips: `max` is 500 (it was the default
     20,000, and every cell failed at run time), and n=1000 is refused at its line."""

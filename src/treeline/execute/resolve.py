@@ -238,9 +238,12 @@ class _Checker:
     def _too_many_cells(self) -> bool:
         """A suite of more than MAX_CELLS cells is refused before anything scales with it."""
         m = self.m
-        own = [e.n if isinstance(e, DatasetEntry) else None for e in m.datasets]
-        sizes = sum(len(n or m.n or []) for n in own)
-        cells = sizes * len(m.contenders) * len(m.runners) * len(m.seeds)
+        entries = [e if isinstance(e, DatasetEntry) else None for e in m.datasets]
+        # sizes × seeds per dataset (its own, else the suite's), at most every contender each
+        pairs = sum(
+            len((e and e.n) or m.n or []) * len((e and e.seeds) or m.seeds) for e in entries
+        )
+        cells = pairs * len(m.contenders) * len(m.runners)
         if cells <= MAX_CELLS:
             return False
         self.add(
