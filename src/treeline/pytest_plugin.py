@@ -46,7 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="RULES",
         action="append",
         help=f"what fails the reference check, as `treeline compare --fail-on` "
-        f"(default: {REFERENCE_RULES})",
+        f"(default: {REFERENCE_RULES.replace('%', '%%')})",  # argparse formats %
     )
 
 
