@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from treeline.analysis.compare import Comparison
+    from treeline.execute.result import CellResult
 
 
 def _console(stderr: bool = False):
@@ -253,6 +254,42 @@ def cmd_run(args: argparse.Namespace) -> int:
             soft_wrap=True,
         )
     return code
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Before anything runs: per runner, the cells, their expected wall-clock and dollars, and
+    the cells that cannot train in their budget."""
+    from rich.markup import escape
+
+    from treeline.config.options import RunOptions
+    from treeline.console import plan_table
+    from treeline.execute.estimate import estimate
+    from treeline.execute.resolve import resolve
+
+    plan = resolve(args.suite, RunOptions.read(lambda dest: getattr(args, dest)))
+    estimates = estimate(plan.cells, _recorded_everywhere(args.tracking_uri))
+    console = _console()
+    table, warnings = plan_table(estimates, plan.options.jobs)
+    table.show(console)
+    for line in warnings:
+        console.print(f"[yellow]warning[/] {escape(line)}", soft_wrap=True)
+    console.print(
+        "wall-clock: each cell's budget plus what its worker spent beyond it in the recorded "
+        "cells of its contender (else a guess of 12 s), divided among --jobs; first-time data "
+        "preparation is not in it",
+        soft_wrap=True,
+    )
+    return 0
+
+
+def _recorded_everywhere(uri: str | None) -> list[CellResult]:
+    """Every recorded cell of every suite in the store (none where there is no store)."""
+    from treeline.record.store import Tracker, suites_in, tracking_uri
+
+    uri = tracking_uri(uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return []
+    return [r for name in suites_in(uri) for r in Tracker(name, uri, create=False).results()]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -584,6 +621,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", metavar="SUITE", help="a suite name from suites/ or a YAML path")
     add_run_options(p.add_argument)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "plan",
+        help="before a run: cells, expected wall-clock and dollars per runner, and the cells "
+        "that cannot train in their budget",
+    )
+    p.add_argument("suite", metavar="SUITE", help="a suite name from suites/ or a YAML path")
+    add_run_options(p.add_argument)
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("report", help="write the boundary report of a suite's recorded cells")
     p.add_argument(

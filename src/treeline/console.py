@@ -14,6 +14,7 @@ from treeline.execute.schedule import UNITS, TrialRecord
 if TYPE_CHECKING:
     import pandas as pd
 
+    from treeline.execute.estimate import CellEstimate
     from treeline.replay import ReplayRun
     from treeline.run import SuiteRun
 
@@ -380,3 +381,36 @@ def _best(schedule: list[TrialRecord]) -> int | str:
         if t.val_score > best.val_score:  # the first of equals, as tuning picks it
             best = t
     return best.number
+
+
+def plan_table(estimates: list[CellEstimate], jobs: int = 1) -> tuple[Listing, list[str]]:
+    """One row per runner — cells, budgets, expected wall-clock with `jobs` cells at a time,
+    dollars, where the start-up figures come from — and every cell's warnings, by cell id."""
+    table = Listing(
+        "plan", ["runner", "cells", "budgets", "expected wall-clock", "USD", "beyond budgets"]
+    )
+    by_runner: dict[str, list[CellEstimate]] = {}
+    for e in estimates:
+        by_runner.setdefault(e.cell.runner, []).append(e)
+    for runner, mine in by_runner.items():
+        budgets = sum(e.cell.budget.seconds for e in mine)
+        wall = sum(e.seconds for e in mine) / max(jobs, 1)
+        bases = sorted({e.basis.split(" (")[0] for e in mine})
+        table.add_row(
+            runner,
+            str(len(mine)),
+            _duration(budgets),
+            _duration(wall) + (f" ({jobs} at a time)" if jobs > 1 else ""),
+            f"${sum(e.usd for e in mine):.4f}",
+            ", ".join(bases),
+        )
+    warnings = [f"{e.cell.id}: {w}" for e in estimates for w in e.warnings]
+    return table, warnings
+
+
+def _duration(seconds: float) -> str:
+    """'45 s', '12 min', '2 h 05 min'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"

@@ -1,0 +1,58 @@
+"""`treeline plan`: what a suite will cost per runner before it runs, read against what the store
+has recorded, and the cells that cannot train in their budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from treeline.cli import main
+
+SUITE = """\
+name: costed
+description: one table, one image set with a cached featurizer
+budget: 2
+seeds: [0]
+max_trials: 1
+datasets:
+  - name: adult
+    n: [300]
+  - name: digits
+    n: [300]
+contenders: [xgboost, xgboost+pixels]
+runners: [cpu]
+"""
+
+
+def test_plan_prices_each_runner_and_warns_before_the_bill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TREELINE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TREELINE_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("COLUMNS", "200")
+    suite = tmp_path / "costed.yaml"
+    suite.write_text(SUITE)
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    plan = ["plan", str(suite), "--tracking-uri", uri, "--runner", "cpu", "--runner", "t4"]
+
+    assert main(plan) == 0  # nothing recorded yet: a stated guess, no warnings
+    out = capsys.readouterr().out
+    assert "guess" in out and "warning" not in out
+
+    assert main(["run", str(suite), "--tracking-uri", uri]) == 0
+    capsys.readouterr()
+    # The cached pixel features, as if measured on a machine 10,000 times slower.
+    (meta,) = (tmp_path / "cache").glob("digits/*/features/pixels-v*/meta.json")
+    data = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**data, "seconds": data["seconds"] * 10_000 + 10}))
+
+    assert main(plan) == 0
+    out = capsys.readouterr().out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 5}
+    assert "recorded" in rows["cpu"] and "recorded on other runners" in rows["t4"]
+    assert "$" in rows["t4"] and rows["cpu"].split("│")[2].strip() == "2"
+    # A one-trial cap leaves every recorded cell untuned: said before it is run again.
+    assert "adult/n=300/xgboost/cpu/s0: its last run at 2 s: untuned: 1 complete trial" in out
+    assert "digits/n=300/xgboost+pixels/t4/s0: featurizing 300 rows with pixels costs" in out
