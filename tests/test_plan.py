@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from treeline.cli import main
+from treeline.config.runner_profile import usable_cores
 
 SUITE = """\
 name: costed
@@ -46,7 +47,9 @@ def test_plan_prices_each_runner_and_warns_before_the_bill(
     # The cached pixel features, as if measured on a machine 10,000 times slower.
     (meta,) = (tmp_path / "cache").glob("digits/*/features/pixels-v*/meta.json")
     data = json.loads(meta.read_text())
-    meta.write_text(json.dumps({**data, "seconds": data["seconds"] * 10_000 + 10}))
+    for cost in data["costs"].values():
+        cost.update(wall=cost["wall"] * 10_000 + 10, cpu=cost["cpu"] * 10_000 + 10)
+    meta.write_text(json.dumps(data))
 
     assert main(plan) == 0
     out = capsys.readouterr().out
@@ -56,3 +59,5 @@ def test_plan_prices_each_runner_and_warns_before_the_bill(
     # A one-trial cap leaves every recorded cell untuned: said before it is run again.
     assert "adult/n=300/xgboost/cpu/s0: its last run at 2 s: untuned: 1 complete trial" in out
     assert "digits/n=300/xgboost+pixels/t4/s0: featurizing 300 rows with pixels costs" in out
+    # Pixels compute on the CPU: the T4 runner's 4 threads have not timed them yet, said so.
+    assert f"(measured on cpu×{usable_cores()}; cpu×4 is timed by its first cell)" in out

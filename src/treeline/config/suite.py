@@ -97,6 +97,8 @@ class ContenderEntry(BaseModel):
 
     name: str
     label: str | None = Field(None, pattern=_NAME)
+    # The featurizer's typed options (minilm-embed: precision, max_length), checked in the plan.
+    featurize: dict[str, Any] | None = None
 
     @property
     def options(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ class ContenderSpec:
     featurizer: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # the name in cell ids; default `name` or `name+featurizer`
+    featurize: dict[str, Any] = field(default_factory=dict)  # the featurizer's typed options
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -76,6 +77,8 @@ class Cell:
         for key, default in (("metric", None), ("max_trials", None), ("clock", "wall")):
             if d[key] == default:  # absent, not a default: default cells' keys stay put
                 del d[key]
+        if not d["contender"]["featurize"]:
+            del d["contender"]["featurize"]
         return d
 
     def on(self, runner: str, profile: RunnerProfile) -> Cell:

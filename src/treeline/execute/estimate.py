@@ -62,14 +62,16 @@ def estimate(cells: list[Cell], recorded: list[CellResult]) -> list[CellEstimate
 
 
 def _featurize_warning(c: Cell) -> list[str]:
-    """A cached featurizer's measured seconds per row × the cell's rows, against its budget."""
+    """A cached featurizer's measured seconds per row × the cell's rows, against its budget:
+    timed on the cell's own kind of device where it has been, else on another kind (said)."""
     if not c.contender.featurizer:
         return []
     from treeline.data import CachedDataset
     from treeline.featurize import featurizer_class
+    from treeline.featurize.apply import Where, cache_folder, cost_per_row
 
-    cls = featurizer_class(c.contender.featurizer)
-    if cls.fitted:
+    f = featurizer_class(c.contender.featurizer)(c.contender.featurize, c.device)
+    if f.fitted:
         return []
     try:
         dataset = c.dataset.build()
@@ -77,16 +79,26 @@ def _featurize_warning(c: Cell) -> list[str]:
         return []
     if not isinstance(dataset, CachedDataset):
         return []
-    meta = dataset.cache_path() / "features" / f"{cls.name}-v{cls.version}" / "meta.json"
-    if not meta.is_file():
+    meta_file = cache_folder(f, dataset) / "meta.json"
+    if not meta_file.is_file():
         return []
-    data = json.loads(meta.read_text())
-    seconds = data["seconds"] / max(data["rows"], 1) * c.n
+    meta = json.loads(meta_file.read_text())
+    where = Where(f.device, c.gpu if f.device == "cuda" else None, c.threads, c.clock)
+    per_row, on = cost_per_row(meta, where), f"on {where.kind}"
+    if per_row is None:  # not timed on this kind yet: what another kind paid, named
+        others = {k: v for k, v in meta.get("costs", {}).items() if k.startswith(f.device)}
+        if not others:
+            return []
+        kind, cost = next(iter(others.items()))
+        per_row = cost[c.clock] / max(cost["rows"], 1)
+        on = f"on {kind}; {where.kind} is timed by its first cell"
+    seconds = per_row * c.n
     if seconds < c.budget.seconds:
         return []
     return [
-        f"featurizing {c.n:,} rows with {cls.name} costs {seconds:,.0f} s (measured on the "
-        f"machine that cached it) of its {c.budget.seconds:g} s budget: one cut trial at most"
+        f"featurizing {c.n:,} rows with {f.name}{'-' + f.variant if f.variant else ''} costs "
+        f"{seconds:,.0f} s (measured {on}) of its {c.budget.seconds:g} s budget: one cut "
+        "trial at most"
     ]
 
 

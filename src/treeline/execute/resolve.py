@@ -306,12 +306,37 @@ class _Checker:
                 pydantic_problems(self.src, exc, model.model_fields, at=("contenders", i))
             )
             return None
+        featurize = self._featurize_options(i, entry, featurizer or own or None)
+        if featurize is None:
+            return None
         return ContenderSpec(
             name,
             featurizer or own or None,
             _set_options(checked, options),
             entry.label or (name if own else ""),  # its own featurizer is not in its cell ids
+            featurize,
         )
+
+    def _featurize_options(
+        self, i: int, entry: ContenderEntry, featurizer: str | None
+    ) -> dict[str, Any] | None:
+        """The entry's `featurize` options checked against its featurizer's; None on a problem."""
+        from treeline.featurize import featurizer_class
+
+        given = entry.featurize or {}
+        at = ("contenders", i, "featurize")
+        if given and featurizer is None:
+            self.add(at, f"'{entry.name}' takes no featurizer, so it has no featurize options")
+            return None
+        if not given:
+            return {}
+        model = featurizer_class(featurizer).Options  # type: ignore[arg-type]
+        try:
+            checked = model.model_validate(given)
+        except ValidationError as exc:
+            self.problems.extend(pydantic_problems(self.src, exc, model.model_fields, at=at))
+            return None
+        return _set_options(checked, given)
 
     def _picked(
         self,

@@ -44,6 +44,12 @@ def skip_reason(cell: Cell, profile: RunnerProfile) -> str | None:
     if profile.device not in cls.devices:
         note = f": {cls.device_note}" if cls.device_note else ""
         return f"contender '{cell.contender.name}' does not run on {profile.device}{note}"
+    if cell.contender.featurizer:
+        from treeline.featurize import featurizer_class
+
+        f = featurizer_class(cell.contender.featurizer)
+        if (why := f.unsupported(cell.contender.featurize, profile.device)) is not None:
+            return f"featurizer '{f.name}': {why}"
     return profile.unavailable_reason()
 
 

@@ -53,16 +53,20 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         print(f"data: {note}", flush=True)
     featurize_fit = featurize_test = 0.0
     if spec.get("featurizer"):
-        from treeline.featurize.apply import featurize
+        from treeline.featurize.apply import Where, featurize
 
-        featurizer = import_path(spec["featurizer"])()
+        featurizer = import_path(spec["featurizer"])(cell.contender.featurize, device)
         featurizer.setup()
-        bundle, cost = featurize(featurizer, dataset, bundle)
+        on = "cuda" if featurizer.device == "cuda" else "cpu"  # where it computes
+        where = Where(on, cell.gpu if on == "cuda" else None, threads, cell.clock)
+        bundle, cost = featurize(featurizer, dataset, bundle, where)
         featurize_fit, featurize_test = cost.fit_seconds, cost.test_seconds
         how = "computed once per dataset, charged per row" if cost.cached else "fitted here"
+        variant = f", {featurizer.variant}" if featurizer.variant else ""
         print(
-            f"features: {featurizer.name} ({how}): {featurize_fit:.2f} s on the budget for "
-            f"train + validation, {featurize_test:.2f} s with prediction for test",
+            f"features: {featurizer.name} ({how}) on {where.kind}{variant}: "
+            f"{featurize_fit:.2f} s on the budget for train + validation, "
+            f"{featurize_test:.2f} s with prediction for test",
             flush=True,
         )
     # The parent resolved the catalogue entry; the worker imports exactly that class.
