@@ -29,7 +29,8 @@ class MiniRocket(Featurizer):
     libraries = ("aeon.transformations.collection.convolution_based",)
     unsupervised = True
 
-    def __init__(self) -> None:
+    def __init__(self, options: Any = None, device: str = "cpu") -> None:
+        super().__init__(options, device)
         self._model: Any = None
         self._length = MIN_LENGTH
 

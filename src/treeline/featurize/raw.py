@@ -7,7 +7,7 @@ contender anyone should pay for).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,8 @@ class Raw(Featurizer):
     description = "raw values of short series as columns (C×T ≤ 4,096; ragged: NaN-padded)"
     unsupervised = True  # the padding length: the pool's longest series
 
-    def __init__(self) -> None:
+    def __init__(self, options: Any = None, device: str = "cpu") -> None:
+        super().__init__(options, device)
         self._length: int | None = None
 
     def fit(self, X: Sequences, y: np.ndarray | None) -> None:  # type: ignore[override]
