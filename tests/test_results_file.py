@@ -275,6 +275,12 @@ def test_a_version_1_export_reads_its_later_columns_as_not_measured(
     )
     with pytest.raises(TreelineError, match="columns missing: fit_wall_seconds"):
         results_file.read([old])
+    newer = [n for n, v in results_file._ADDED_IN.items() if v > 2]  # a version-2 file
+    pq.write_table(
+        table.drop_columns(newer).replace_schema_metadata({"treeline": json.dumps(meta)}), old
+    )
+    (rec, *_) = results_file.read([old]).records
+    assert newer and all(np.isnan(getattr(rec.result.measurements, n)) for n in newer)
 
 
 def test_the_atlas_of_a_recorded_suite_is_logged_apart_from_the_suites(

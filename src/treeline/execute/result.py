@@ -70,6 +70,10 @@ class Measurements:
     cpu_share: float = NAN
     machine_load: float = NAN
     contended: float = NAN  # 1: both below/above measure.py's thresholds: a loaded machine
+    # What a network's training actually ran with, read off torch (1 or 0; NaN: not a network,
+    # or no convolution): bf16 autocast active in its forward pass, conv weights channels-last.
+    bf16_autocast: float = NAN
+    channels_last: float = NAN
 
     def update(self, **values: float) -> None:
         for k, v in values.items():

@@ -191,6 +191,7 @@ def run(spec: dict[str, Any], send: Any) -> dict[str, Any]:
         m.update(steps_done=best.last_step)
     if best.best_step is not None:  # None where every reported score was NaN
         m.update(best_step=best.best_step)
+    m.update(**getattr(result.best_model, "settings", {}))  # a network's autocast, layout
     if share.share is not None:
         s = share.share
         known = s.machine_load == s.machine_load  # NaN where /proc/stat could not be read

@@ -32,7 +32,7 @@ from treeline.record.store import Recorded
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: convergence and contention columns
+SCHEMA_VERSION = 3  # 2: convergence and contention columns; 3: a network's device settings
 META = "treeline"  # the file's key-value metadata: {"schema_version", "suites", ...} as JSON
 
 # The measurements' columns: Measurements' fields, described once here.
@@ -74,19 +74,25 @@ _MEASUREMENTS = {
     "machine_load": "cores other processes kept busy during tuning (steal included)",
     "contended": "1: the cell had under 0.8 of its threads' time while other processes took "
     "cores it needed (a loaded machine); 0: it had the machine",
+    "bf16_autocast": "1: a network trained under bf16 autocast (read off torch); NaN: not a network",
+    "channels_last": "1: its convolutions' weights were channels-last; NaN: no convolutions",
 }
 # Columns a version added: a file of an earlier version reads them as NaN (not measured then).
 _ADDED_IN = {
-    name: 2
-    for name in (
-        "fit_wall_seconds",
-        "converged",
-        "steps_done",
-        "best_step",
-        "cpu_share",
-        "machine_load",
-        "contended",
-    )
+    **{
+        name: 2
+        for name in (
+            "fit_wall_seconds",
+            "converged",
+            "steps_done",
+            "best_step",
+            "cpu_share",
+            "machine_load",
+            "contended",
+        )
+    },
+    "bf16_autocast": 3,
+    "channels_last": 3,
 }
 
 # (name, type, description), in the file's order. Types: see _arrow_type.

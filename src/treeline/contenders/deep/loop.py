@@ -94,6 +94,7 @@ class DeepModel:
         self.val_pred = val_pred  # the best epoch's validation predictions (reused by tuning)
         # Samples trained on and seconds spent on them: the throughput benchmark reads these.
         self.samples, self.train_seconds = samples, train_seconds
+        self.settings: dict[str, float] = {}  # what training ran with (device_settings)
 
 
 class DeepContender(Contender):
@@ -182,6 +183,8 @@ class DeepContender(Contender):
                 inputs = self.train_batch(p.train, idx, params, gen)
                 with _autocast(p.device):
                     out = self.forward(module, *inputs)
+                    if not samples:
+                        settings = device_settings(module, p.device)
                 loss = loss_fn(out.float(), p.train.y[idx], self.ensemble)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -216,7 +219,9 @@ class DeepContender(Contender):
             ):
                 break
         module.load_state_dict(best_state)
-        return DeepModel(module, p.pre, p.device, best_val_pred, samples, train_seconds)
+        model = DeepModel(module, p.pre, p.device, best_val_pred, samples, train_seconds)
+        model.settings = settings
+        return model
 
     @staticmethod
     def _val_reserve(best_state: Any, p: DeepInputs, samples: int, ctx: FitContext) -> float:
@@ -279,6 +284,17 @@ def _loss(task: str):
         return F.cross_entropy(out, y)
 
     return loss
+
+
+def device_settings(module: torch.nn.Module, device: str) -> dict[str, float]:
+    """Read off torch inside the first forward pass: whether bf16 autocast is active on the
+    module's device, and whether its convolutions' weights are channels-last (NaN: none)."""
+    import torch
+
+    amp = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) == torch.bfloat16
+    convs = [p for p in module.parameters() if p.dim() == 4]
+    last = [p.is_contiguous(memory_format=torch.channels_last) for p in convs]
+    return {"bf16_autocast": float(amp), "channels_last": float(all(last)) if last else math.nan}
 
 
 def _autocast(device: str):
