@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from treeline.analysis.compare import Comparison
+    from treeline.config.runner_profile import RunnerProfile
     from treeline.execute.result import CellResult
 
 
@@ -233,6 +234,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from treeline.acceptance import no_device
     from treeline.config.options import RunOptions
     from treeline.console import recorded_decision_table, run_with_progress
     from treeline.execute.resolve import resolve
@@ -240,12 +242,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     run = SuiteRun(resolve(args.suite, RunOptions.read(lambda dest: getattr(args, dest))))
     suite = run.suite
+    console = _console()
+    if (absent := no_device(run.profiles)) is not None:  # a GPU suite here: one line, exit 0
+        results = run.run()  # each cell recorded as skipped, with the reason
+        console.print(f"{suite.name}: {absent}; {tally(results)}", soft_wrap=True)
+        return 0
     results = run_with_progress(run)
     table = recorded_decision_table(suite.name, args.tracking_uri)
     if table is not None:
-        _console().print(table)
+        console.print(table)
     code = exit_code(results, run.options.allow_skipped)
-    console = _console()
     console.print(f"cells: {tally(results)}", soft_wrap=True)
     if code and all(r.status == "skipped" for r in results):
         console.print(
@@ -253,7 +259,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             "(--allow-skipped accepts that)",
             soft_wrap=True,
         )
+    if suite.acceptance == "gpu":
+        code = max(code, _gpu_acceptance(results, run.profiles))
     return code
+
+
+def _gpu_acceptance(results: list[CellResult], profiles: dict[str, RunnerProfile]) -> int:
+    """The GPU acceptance's lines after the cells (acceptance.py); 1 when any fails."""
+    from rich.markup import escape
+
+    from treeline.acceptance import gpu_checks, replay_check
+
+    console = _console()
+    checks = [*gpu_checks(results), replay_check(results, profiles)]
+    for c in checks:
+        mark = "[green]pass[/]" if c.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {escape(c.line)}", soft_wrap=True)
+    failed = sum(not c.ok for c in checks)
+    console.print(f"GPU acceptance: {len(checks) - failed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -147,6 +147,8 @@ class SuiteFile(_Strict):
     contenders: list[ContenderItem] = Field(min_length=1)
     runners: list[str] = Field(default_factory=lambda: ["cpu"], min_length=1)
     expectations: list[ExpectationEntry] = Field(default_factory=list)
+    # Checks run after the cells (acceptance.py): `gpu`, the GPU acceptance of gpu-smoke.
+    acceptance: Literal["gpu"] | None = None
 
     @field_validator("budget")
     @classmethod

@@ -63,6 +63,7 @@ class Suite:
     runners: tuple[str, ...]
     expectations: tuple[Expectation, ...]
     max_trials: int | None = None  # trials per cell at most, besides the budget
+    acceptance: str | None = None  # checks run after the cells (acceptance.py)
 
     @property
     def digest(self) -> str:

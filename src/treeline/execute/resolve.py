@@ -233,6 +233,7 @@ class _Checker:
             runners=tuple(m.runners),
             expectations=tuple(expectations),
             max_trials=m.max_trials,
+            acceptance=m.acceptance,
         )
 
     def _too_many_cells(self) -> bool:
