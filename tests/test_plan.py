@@ -22,7 +22,7 @@ datasets:
     n: [300]
   - name: digits
     n: [300]
-contenders: [xgboost, xgboost+pixels]
+contenders: [xgboost, xgboost+pixels, mlp+pixels]
 runners: [cpu]
 """
 
@@ -54,10 +54,17 @@ def test_plan_prices_each_runner_and_warns_before_the_bill(
     assert main(plan) == 0
     out = capsys.readouterr().out
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 5}
-    assert "recorded" in rows["cpu"] and "recorded on other runners" in rows["t4"]
-    assert "$" in rows["t4"] and rows["cpu"].split("│")[2].strip() == "2"
+    assert "recorded" in rows["cpu"] and "recorded on other devices" in rows["t4"]
+    assert "$" in rows["t4"] and rows["cpu"].split("│")[2].strip() == "3"
     # A one-trial cap leaves every recorded cell untuned: said before it is run again.
     assert "adult/n=300/xgboost/cpu/s0: its last run at 2 s: untuned: 1 complete trial" in out
     assert "digits/n=300/xgboost+pixels/t4/s0: featurizing 300 rows with pixels costs" in out
     # Pixels compute on the CPU: the T4 runner's 4 threads have not timed them yet, said so.
     assert f"(measured on cpu×{usable_cores()}; cpu×4 is timed by its first cell)" in out
+    assert "one epoch over" not in out
+
+    # A budget a thousandth of a second long: the MLP's recorded throughput cannot fit an epoch.
+    assert main([*plan, "--budget-scale", "0.0005"]) == 0
+    out = capsys.readouterr().out
+    assert "digits/n=300/mlp+pixels/cpu/s0: one epoch over its ~240 training rows takes" in out
+    assert "no complete epoch" in out and "t4/s0: one epoch" not in out  # recorded on cpu only

@@ -111,13 +111,18 @@ def cmd_ls(args: argparse.Namespace) -> int:
     elif what == "featurizers":
         from treeline.featurize import catalogue as featurizers
 
-        table = _table("featurizers", ["name", "takes", "cached", "library", "description"])
+        table = _table(
+            "featurizers",
+            ["name", "takes", "cached", "devices", "library", "options", "description"],
+        )
         for f in featurizers().values():
             table.add_row(
                 f.name,
                 ", ".join(f.modalities),
                 "no (fitted per cell)" if f.fitted else "yes (once per dataset)",
+                ", ".join(f.devices),
                 f.library,
+                ", ".join(f.Options.model_fields) or "–",
                 f.description,
             )
         table.show(console)

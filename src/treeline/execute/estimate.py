@@ -4,7 +4,9 @@ that alone eats the budget, a cell whose last run stayed untuned or budget-bound
 
 A cell's wall-clock is its budget plus what its worker spends beyond it (start-up, loading,
 scoring the test set): the mean of that over the recorded cells of the same contender on the
-same runner, else on any runner, else a stated guess. Preparing a dataset the first time
+same runner, else on runners of the same device, else on any, else a stated guess. A network
+whose recorded throughput on the same dataset and runner cannot finish one epoch over the
+cell's rows within its budget is warned of. Preparing a dataset the first time
 (downloads, synthesis, shared feature caches) is not in it.
 """
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 # Seconds a cell's worker spends beyond its budget where nothing of its contender is recorded:
 # the mean over the atlas reference's 78 cells on 2 cores was 12 s (0.2 s to 87 s).
 STARTUP_GUESS = 12.0
+TRAIN_SHARE = 0.8  # of a cell's n rows, the training split (the rest validates)
 
 
 @dataclass(frozen=True)
@@ -40,25 +43,60 @@ class CellEstimate:
 
 def estimate(cells: list[Cell], recorded: list[CellResult]) -> list[CellEstimate]:
     """Each cell's estimate, read against the results recorded so far (any suite's)."""
-    beyond: dict[tuple[str, str], list[float]] = {}
+    beyond: dict[tuple[str, str, str], list[float]] = {}  # (contender, device, runner)
     for r in recorded:
         extra = r.measurements.wall_seconds - r.cell.budget.seconds
         if r.status == "ok" and math.isfinite(extra):
-            beyond.setdefault((r.cell.contender.label, r.cell.runner), []).append(max(extra, 0.0))
+            key = (r.cell.contender.label, r.cell.device, r.cell.runner)
+            beyond.setdefault(key, []).append(max(extra, 0.0))
     last = {r.cell.id: r for r in sorted(recorded, key=lambda r: r.started_at)}
+    ok = [r for r in recorded if r.status == "ok"]
     out = []
     for c in cells:
-        here = beyond.get((c.contender.label, c.runner), [])
-        anywhere = [x for (who, _), xs in beyond.items() if who == c.contender.label for x in xs]
+        who = c.contender.label
+        here = beyond.get((who, c.device, c.runner), [])
+        device = [x for (w, d, _), xs in beyond.items() if (w, d) == (who, c.device) for x in xs]
+        anywhere = [x for (w, _, _), xs in beyond.items() if w == who for x in xs]
         if here:
             startup, basis = statistics.fmean(here), f"recorded ({len(here)} cells)"
+        elif device:  # start-up differs by device (CUDA's context, the warm-up kernels)
+            startup, basis = statistics.fmean(device), f"recorded on other {c.device} runners"
         elif anywhere:
-            startup, basis = statistics.fmean(anywhere), "recorded on other runners"
+            startup, basis = statistics.fmean(anywhere), "recorded on other devices"
         else:
             startup, basis = STARTUP_GUESS, "guess"
-        warnings = [*_featurize_warning(c), *_last_run_warning(last.get(c.id))]
+        warnings = [
+            *_featurize_warning(c),
+            *_first_epoch_warning(c, ok),
+            *_last_run_warning(last.get(c.id)),
+        ]
         out.append(CellEstimate(c, c.budget.seconds + startup, startup, basis, tuple(warnings)))
     return out
+
+
+def _first_epoch_warning(c: Cell, ok: list[CellResult]) -> list[str]:
+    """A network whose first epoch over the cell's training rows would outlast its budget, from
+    the throughput (training rows per second) recorded for it on the same dataset and runner."""
+    if c.family != "deep":
+        return []
+    rates = []
+    for r in ok:
+        same = (r.cell.contender.label, r.cell.dataset.label, r.cell.runner)
+        m = r.measurements
+        if same != (c.contender.label, c.dataset.label, c.runner) or not m.work_epochs > 0:
+            continue
+        rates.append(m.work_epochs * m.n_train / max(m.fit_wall_seconds, 1e-9))
+    if not rates:
+        return []
+    rate = statistics.median(rates)  # training rows per second, epochs and trials together
+    first = TRAIN_SHARE * c.n / rate
+    if first < c.budget.seconds:
+        return []
+    return [
+        f"one epoch over its ~{TRAIN_SHARE * c.n:,.0f} training rows takes ~{first:,.0f} s at the "
+        f"{rate:,.0f} rows/s recorded for it here, past its {c.budget.seconds:g} s budget: "
+        "no complete epoch, no tuning"
+    ]
 
 
 def _featurize_warning(c: Cell) -> list[str]:

@@ -74,7 +74,7 @@ _MEASUREMENTS = {
     "machine_load": "cores other processes kept busy during tuning (steal included)",
     "contended": "1: the cell had under 0.8 of its threads' time while other processes took "
     "cores it needed (a loaded machine); 0: it had the machine",
-    "bf16_autocast": "1: a network trained under bf16 autocast (read off torch); NaN: not a network",
+    "bf16_autocast": "1: a network trained under bf16 autocast (read off torch); NaN: no network",
     "channels_last": "1: its convolutions' weights were channels-last; NaN: no convolutions",
 }
 # Columns a version added: a file of an earlier version reads them as NaN (not measured then).
