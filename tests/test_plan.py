@@ -68,3 +68,40 @@ def test_plan_prices_each_runner_and_warns_before_the_bill(
     out = capsys.readouterr().out
     assert "digits/n=300/mlp+pixels/cpu/s0: one epoch over its ~240 training rows takes" in out
     assert "no complete epoch" in out and "t4/s0: one epoch" not in out  # recorded on cpu only
+
+
+def test_plan_warns_of_a_network_past_its_gpu_s_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Peak VRAM as a T4 cell would have recorded it (no GPU here: the recorded CPU cell is
+    relabelled), scaled to a cell with more rows, against the T4's 16 GiB."""
+    import dataclasses
+
+    from treeline.config.options import RunOptions
+    from treeline.config.runner_profile import get_runner
+    from treeline.execute.estimate import estimate
+    from treeline.execute.resolve import resolve
+    from treeline.record.store import Tracker
+
+    monkeypatch.setenv("TREELINE_RESULTS", str(tmp_path / "results"))
+    suite = tmp_path / "costed.yaml"
+    one = SUITE.replace("  - name: adult\n    n: [300]\n", "")
+    suite.write_text(one.replace("[xgboost, xgboost+pixels, mlp+pixels]", "[mlp+pixels]"))
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    assert main(["run", str(suite), "--tracking-uri", uri]) == 0
+    (recorded,) = Tracker("costed", uri, create=False).results()
+    t4 = get_runner("t4")
+    on_t4 = dataclasses.replace(
+        recorded,
+        cell=recorded.cell.on("t4", t4),
+        measurements=dataclasses.replace(recorded.measurements, peak_vram_mb=6_000.0),
+    )
+    plan = resolve(suite, RunOptions(runners=["t4"], tracking_uri=uri))
+    bigger = [dataclasses.replace(c, n=c.n * 3) for c in plan.cells]  # 18,000 MiB at 3× rows
+    (e,) = estimate(bigger, [on_t4], {"t4": t4.gpu_memory_gib})
+    assert (
+        "needs ~17.6 GiB of GPU memory (6,000 MiB recorded at n=300 on t4, scaled to its rows), "
+        "more than the 16 GiB of its T4"
+    ) in e.warnings
+    (same,) = estimate(plan.cells, [on_t4], {"t4": t4.gpu_memory_gib})
+    assert not any("GPU memory" in w for w in same.warnings)

@@ -296,7 +296,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from treeline.execute.resolve import resolve
 
     plan = resolve(args.suite, RunOptions.read(lambda dest: getattr(args, dest)))
-    estimates = estimate(plan.cells, _recorded_everywhere(args.tracking_uri))
+    memory = {name: p.gpu_memory_gib for name, p in plan.profiles.items()}
+    estimates = estimate(plan.cells, _recorded_everywhere(args.tracking_uri), memory)
     console = _console()
     table, warnings = plan_table(estimates, plan.options.jobs)
     table.show(console)

@@ -38,6 +38,7 @@ class RunnerProfile(BaseModel):
     clock: Literal["wall", "cpu"] = "wall"
     # The GPU model this price is for; a CUDA profile runs only on a matching GPU.
     gpu: str | None = None
+    gpu_memory_gib: float | None = Field(None, gt=0, allow_inf_nan=False)  # what `plan` fits
     price_per_hour: float = Field(ge=0, allow_inf_nan=False)
     price_source: str = Field(min_length=1)
     price_date: date

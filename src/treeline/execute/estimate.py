@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # the mean over the atlas reference's 78 cells on 2 cores was 12 s (0.2 s to 87 s).
 STARTUP_GUESS = 12.0
 TRAIN_SHARE = 0.8  # of a cell's n rows, the training split (the rest validates)
+EPOCH_MARGIN = 1.5  # a first epoch this many budgets long is past doubt
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,12 @@ class CellEstimate:
         return self.seconds / 3600 * self.cell.price_per_hour
 
 
-def estimate(cells: list[Cell], recorded: list[CellResult]) -> list[CellEstimate]:
-    """Each cell's estimate, read against the results recorded so far (any suite's)."""
+def estimate(
+    cells: list[Cell], recorded: list[CellResult], gpu_memory: dict[str, float | None] | None = None
+) -> list[CellEstimate]:
+    """Each cell's estimate, read against the results recorded so far (any suite's);
+    `gpu_memory`: GiB of each CUDA runner's GPU (its profile's), for the memory check."""
+    gpu_memory = gpu_memory or {}
     beyond: dict[tuple[str, str, str], list[float]] = {}  # (contender, device, runner)
     for r in recorded:
         extra = r.measurements.wall_seconds - r.cell.budget.seconds
@@ -68,6 +73,7 @@ def estimate(cells: list[Cell], recorded: list[CellResult]) -> list[CellEstimate
         warnings = [
             *_featurize_warning(c),
             *_first_epoch_warning(c, ok),
+            *_memory_warning(c, ok, gpu_memory.get(c.runner)),
             *_last_run_warning(last.get(c.id)),
         ]
         out.append(CellEstimate(c, c.budget.seconds + startup, startup, basis, tuple(warnings)))
@@ -88,9 +94,11 @@ def _first_epoch_warning(c: Cell, ok: list[CellResult]) -> list[str]:
         rates.append(m.work_epochs * m.n_train / max(m.fit_wall_seconds, 1e-9))
     if not rates:
         return []
-    rate = statistics.median(rates)  # training rows per second, epochs and trials together
+    # Training rows per second, with validation passes and a featurizer's charge in the time:
+    # a floor, so only an epoch well past the budget is warned of.
+    rate = statistics.median(rates)
     first = TRAIN_SHARE * c.n / rate
-    if first < c.budget.seconds:
+    if first < EPOCH_MARGIN * c.budget.seconds:
         return []
     return [
         f"one epoch over its ~{TRAIN_SHARE * c.n:,.0f} training rows takes ~{first:,.0f} s at the "
@@ -137,6 +145,31 @@ def _featurize_warning(c: Cell) -> list[str]:
         f"featurizing {c.n:,} rows with {f.name}{'-' + f.variant if f.variant else ''} costs "
         f"{seconds:,.0f} s (measured {on}) of its {c.budget.seconds:g} s budget: one cut "
         "trial at most"
+    ]
+
+
+def _memory_warning(c: Cell, ok: list[CellResult], gib: float | None) -> list[str]:
+    """Peak GPU memory recorded for the same contender and dataset on a GPU, scaled up in
+    proportion to the rows where the cell has more (the networks keep their splits on the
+    device), against the runner's GPU memory."""
+    if c.device != "cuda" or gib is None:
+        return []
+    seen = [
+        (r.cell.n, r.measurements.peak_vram_mb, r.cell.runner)
+        for r in ok
+        if r.cell.device == "cuda"
+        and (r.cell.contender.label, r.cell.dataset.label) == (c.contender.label, c.dataset.label)
+        and r.measurements.peak_vram_mb > 0  # NaN: not measured
+    ]
+    if not seen:
+        return []
+    n, mb, runner = max(seen)
+    need = mb * max(c.n / n, 1.0)
+    if need <= gib * 1024:
+        return []
+    return [
+        f"needs ~{need / 1024:,.1f} GiB of GPU memory ({mb:,.0f} MiB recorded at n={n:,} on "
+        f"{runner}, scaled to its rows), more than the {gib:g} GiB of its {c.gpu or 'GPU'}"
     ]
 
 
