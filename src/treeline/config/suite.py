@@ -46,6 +46,8 @@ class DatasetEntry(_Strict):
     name: str | None = None
     label: str | None = Field(None, pattern=_NAME)
     file: str | None = None
+    images: str | None = None  # a folder of class folders
+    size: int | None = Field(None, ge=8, le=512)  # `images`: resized to size×size
     target: str | None = None
     task: Task | None = None
     sep: str | None = Field(None, min_length=1, max_length=1)  # a 'file' CSV's separator
@@ -61,8 +63,17 @@ class DatasetEntry(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> DatasetEntry:
-        if (self.name is None) == (self.file is None):
-            raise ValueError("give exactly one of 'name' (a built-in dataset) or 'file'")
+        if sum(x is not None for x in (self.name, self.file, self.images)) != 1:
+            raise ValueError(
+                "give exactly one of 'name' (a built-in dataset), 'file' (a table) or "
+                "'images' (a folder of class folders)"
+            )
+        if self.images is not None and (self.target is not None or self.sep is not None):
+            raise ValueError(
+                "an 'images' folder's classes are its folders' names: it takes no 'target' or 'sep'"
+            )
+        if self.size is not None and self.images is None:
+            raise ValueError("'size' belongs to 'images' datasets only")
         if self.file is not None and (self.target is None or self.task is None):
             raise ValueError("a 'file' dataset needs 'target' (the column) and 'task'")
         if self.name is not None and (

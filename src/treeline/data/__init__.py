@@ -77,6 +77,7 @@ class DatasetRef:
     name: str | None = None  # a built-in dataset
     options: dict[str, Any] = field(default_factory=dict)  # validated by the dataset's Options
     file: str | None = None  # a user file, absolute path
+    images: str | None = None  # a user's folder of class folders, absolute path
     target: str | None = None
     task: Task | None = None
     total_rows: int | None = None
@@ -86,6 +87,12 @@ class DatasetRef:
     prepared: int | None = None
 
     def build(self) -> Dataset:
+        if self.images is not None:
+            from treeline.data.image.folder import ImageFolder
+
+            assert self.total_rows is not None and self.digest is not None
+            size = int(self.options["size"])
+            return ImageFolder(Path(self.images), self.label, size, self.total_rows, self.digest)
         if self.file is not None:
             from treeline.data.tabular.user_file import UserFile
 

@@ -418,7 +418,13 @@ class _Checker:
             return None
         if entry.n:
             self._no_duplicates_at((*loc, "n"), entry.n)
-        if entry.file is not None:
+        if entry.images is not None:
+            ref = self._image_folder(i, entry)
+            if ref is None:
+                return None
+            dataset = ref.build()
+            task = dataset.task
+        elif entry.file is not None:
             ref = self._user_file(i, entry)
             if ref is None:
                 return None
@@ -557,6 +563,41 @@ class _Checker:
             options={"sep": entry.sep} if entry.sep else {},
             # The content, in the resume key: an edited file is new data, never "recorded".
             digest=sha256_of(path)[:16],
+        )
+
+    def _image_folder(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
+        """A folder of class folders, decoded and cached now: its problems come before any
+        cell (`image.folder.check_folder`)."""
+        from treeline.data.image.folder import DEFAULT_SIZE, check_folder, default_label
+
+        loc: tuple[str | int, ...] = ("datasets", i)
+        assert entry.images is not None
+        root = Path(entry.images).expanduser()
+        if not root.is_absolute():
+            root = (self.src.path.parent / root).resolve()
+        if entry.task == "regression":
+            self.add((*loc, "task"), "an 'images' folder's classes are its folders: no regression")
+            return None
+        size = entry.size or DEFAULT_SIZE
+        label = entry.label or default_label(root)
+        dataset, problems = check_folder(root, size, label)
+        for message in problems:
+            self.add((*loc, "images"), message)
+        if dataset is None:
+            return None
+        if entry.task is not None and entry.task != dataset.task:
+            self.add(
+                (*loc, "task"),
+                f"{root} has {len(dataset.classes())} classes, so its task is {dataset.task}",
+            )
+            return None
+        return DatasetRef(
+            label=label,
+            images=str(root),
+            task=dataset.task,  # type: ignore[arg-type]
+            total_rows=dataset.total_rows,
+            options={"size": size},
+            digest=dataset.digest,  # the listing, in the resume key: an edited folder is new
         )
 
     def _expectations(
