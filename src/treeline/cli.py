@@ -312,6 +312,61 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_advise(args: argparse.Namespace) -> int:
+    """DATA in, an answer out (advise.py): infer, design, run, answer."""
+    import time
+
+    from rich.markup import escape
+
+    from treeline.advise import answer, design, infer, parse_time, suite_yaml
+    from treeline.analysis.boundary import compare
+    from treeline.analysis.frame import records_frame
+    from treeline.analysis.report import write_report
+    from treeline.config.options import RunOptions
+    from treeline.config.runner_profile import get_runner
+    from treeline.console import run_with_progress
+    from treeline.data.image.folder import default_label
+    from treeline.execute.estimate import estimate
+    from treeline.execute.resolve import resolve
+    from treeline.locate import results_dir
+    from treeline.record.store import Tracker
+    from treeline.run import SuiteRun
+
+    started = time.perf_counter()
+    seconds = parse_time(args.time)
+    get_runner(args.runner)  # an unknown runner: said before anything is read
+    path = Path(args.data).expanduser().resolve()
+    text = [] if args.no_text else args.text
+    found = infer(path, args.target, args.task, text, args.image)
+    plan = design(found, seconds)
+    label = default_label(path.with_suffix("") if path.is_file() else path)
+    name = f"advise-{label}"
+    folder = results_dir() / "advise" / label
+    folder.mkdir(parents=True, exist_ok=True)
+    suite_path = folder / f"{name}.yaml"
+    suite_path.write_text(suite_yaml(found, plan, name, args.runner))
+    console = _console()
+    for line in [*found.said, *plan.said]:
+        console.print(f"[bold]inferred[/] {escape(line)}", soft_wrap=True)
+    console.print(
+        f"suite: {suite_path} (rerun or extend: treeline run {suite_path})", soft_wrap=True
+    )
+    options = RunOptions(tracking_uri=args.tracking_uri)
+    run_with_progress(SuiteRun(resolve(suite_path, options)))
+    tracker = Tracker(name, args.tracking_uri, create=False)
+    frame = records_frame(tracker.records())
+    comparisons = compare(frame)
+    t4 = resolve(suite_path, RunOptions(runners=["t4"], tracking_uri=args.tracking_uri)).cells
+    gpu_usd = sum(e.usd for e in estimate(t4, tracker.results()))
+    report = write_report(name, suite_path.read_text(), frame, folder / "report")
+    console.print(f"\n[bold]Answer for {escape(str(path))}[/]", soft_wrap=True)
+    for line in answer(comparisons[0], frame, found, gpu_usd):
+        console.print(f"- {escape(line)}", soft_wrap=True)
+    took = time.perf_counter() - started
+    console.print(f"report: {report}; took {took / 60:.1f} min", soft_wrap=True)
+    return 0
+
+
 def _recorded_everywhere(uri: str | None) -> list[CellResult]:
     """Every recorded cell of every suite in the store (none where there is no store)."""
     from treeline.record.store import Tracker, suites_in, tracking_uri
@@ -660,6 +715,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", metavar="SUITE", help="a suite name from suites/ or a YAML path")
     add_run_options(p.add_argument)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser(
+        "advise",
+        help="your data in, an answer out: trees or a network, how sure, at what cost",
+        description="Infers the modality and task of DATA (a CSV/Parquet file, or a folder of "
+        "class folders of images), runs the atlas's strongest tree and network routes at "
+        "nested sizes within --time, and answers for this data. The suite it ran and its "
+        "report are kept in results/advise/.",
+    )
+    p.add_argument("data", metavar="DATA", help="a CSV or Parquet file, or a folder of images")
+    p.add_argument("--target", metavar="COLUMN", help="the column to predict (a table)")
+    p.add_argument("--time", default="30m", metavar="T", help="the time to spend (30m, 1h, 600s)")
+    p.add_argument("--runner", default="cpu", metavar="R", help="runner profile (default cpu)")
+    p.add_argument(
+        "--task", choices=("binary", "multiclass", "regression"), help="instead of inferred"
+    )
+    p.add_argument(
+        "--text",
+        action="append",
+        metavar="COLUMN",
+        help="a text column (repeatable), instead of inferred",
+    )
+    p.add_argument("--no-text", action="store_true", help="treat every column as a table's")
+    p.add_argument("--image", action="store_true", help="DATA is a folder of class folders")
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
+    p.set_defaults(func=cmd_advise)
 
     p = sub.add_parser("report", help="write the boundary report of a suite's recorded cells")
     p.add_argument(

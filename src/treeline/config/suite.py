@@ -47,6 +47,8 @@ class DatasetEntry(_Strict):
     label: str | None = Field(None, pattern=_NAME)
     file: str | None = None
     images: str | None = None  # a folder of class folders
+    # A `file`'s text columns (support tickets, reviews): text, or text + table with the rest.
+    text: list[str] | None = Field(None, min_length=1)
     size: int | None = Field(None, ge=8, le=512)  # `images`: resized to size×size
     target: str | None = None
     task: Task | None = None
@@ -72,6 +74,8 @@ class DatasetEntry(_Strict):
             raise ValueError(
                 "an 'images' folder's classes are its folders' names: it takes no 'target' or 'sep'"
             )
+        if self.text is not None and self.file is None:
+            raise ValueError("'text' names columns of a 'file' dataset")
         if self.size is not None and self.images is None:
             raise ValueError("'size' belongs to 'images' datasets only")
         if self.file is not None and (self.target is None or self.task is None):

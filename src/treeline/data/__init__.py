@@ -104,6 +104,7 @@ class DatasetRef:
                 self.label,
                 self.total_rows,
                 sep=self.options.get("sep"),
+                text=tuple(self.options.get("text", ())),
             )
         assert self.name is not None
         cls = dataset_class(self.name)

@@ -548,7 +548,7 @@ class _Checker:
         path = Path(entry.file).expanduser()
         if not path.is_absolute():
             path = (self.src.path.parent / path).resolve()
-        checked = check_file(path, entry.target, entry.task, entry.sep)
+        checked = check_file(path, entry.target, entry.task, entry.sep, tuple(entry.text or ()))
         for key, message in checked.problems:
             self.add((*loc, key), message)
         if checked.problems:
@@ -560,7 +560,10 @@ class _Checker:
             target=entry.target,
             task=entry.task,
             total_rows=checked.rows,
-            options={"sep": entry.sep} if entry.sep else {},
+            options={
+                **({"sep": entry.sep} if entry.sep else {}),
+                **({"text": list(entry.text)} if entry.text else {}),
+            },
             # The content, in the resume key: an edited file is new data, never "recorded".
             digest=sha256_of(path)[:16],
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from treeline.data.dataset import PREPARE_VERSION, TARGET, TableDataset, Task
+from treeline.data.clean import clean_table
+from treeline.data.dataset import PREPARE_VERSION, TARGET, TableDataset, Task, type_columns
+from treeline.data.inputs import Inputs, Multimodal, Text
 from treeline.data.sources import Source, sha256_of
 from treeline.errors import first_line
 
@@ -64,9 +67,11 @@ def header(path: Path, sep: str | None = None) -> list[str]:
         return next(csv.reader(f, delimiter=sep or ","), [])
 
 
-def check_file(path: Path, target: str, task: Task, sep: str | None = None) -> FileCheck:
+def check_file(
+    path: Path, target: str, task: Task, sep: str | None = None, text: tuple[str, ...] = ()
+) -> FileCheck:
     """Every problem of a user's table that validation can find: the file, its header, its
-    target, and (up to FULL_CHECK_BYTES) its rows."""
+    target, its text columns, and (up to FULL_CHECK_BYTES) its rows."""
     out = FileCheck()
     problems = out.problems
     if not path.name.lower().endswith(FORMATS):
@@ -100,15 +105,17 @@ def check_file(path: Path, target: str, task: Task, sep: str | None = None) -> F
         problems.append(("file", f"{path.name} is empty: no header, no rows"))
         return out
     problems.extend(header_problems(path, names, target, sep))
+    problems.extend(text_column_problems(path, names, target, text))
     if problems:
         return out
     big = path.stat().st_size > FULL_CHECK_BYTES  # then the target column alone, here
     try:
-        frame = read_table(path, [target] if big else None, sep)
+        frame = read_table(path, [target, *text] if big else None, sep)
     except Exception as exc:
         problems.append(("file", f"cannot read {path.name}: {first_line(exc)}"))
         return out
     problems.extend(table_problems(frame, target, task, path.name))
+    problems.extend(text_problems(frame, target, text, path.name))
     out.rows = int(frame[target].notna().sum())
     return out
 
@@ -181,6 +188,50 @@ def header_problems(
     if len(names) == 1:
         return [("file", f"{path.name} has no feature columns: only the target '{target}'")]
     return []
+
+
+def text_column_problems(
+    path: Path, names: list[str], target: str, text: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """Text columns that are not in the header, named twice, or the target itself."""
+    from treeline.errors import unknown_name
+
+    out = []
+    for column in text:
+        if column == target:
+            out.append(("text", f"'{column}' is the target: it cannot be a text input too"))
+        elif column not in names:
+            out.append(("text", unknown_name(f"column in {path.name}", column, names[:30])))
+    if len(set(text)) < len(text):
+        out.append(("text", "a column is named twice"))
+    return out
+
+
+def text_problems(
+    frame: pd.DataFrame, target: str, text: tuple[str, ...], name: str
+) -> list[tuple[str, str]]:
+    """A text column with no text in any labelled row cannot be learnt from."""
+    labelled = frame[frame[target].notna()]
+    out = []
+    for column in text:
+        values = labelled[column].dropna().astype(str).str.strip()
+        if not (values != "").any():
+            out.append(("text", f"column '{column}' of {name} has no text in any labelled row"))
+    return out
+
+
+def join_text(frame: pd.DataFrame, text: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The text columns popped off `frame`, joined per row with a newline (empty parts left
+    out); and the notes: rows with no text at all, which are kept with an empty text."""
+    parts = [frame.pop(c).astype("string").fillna("").str.strip() for c in text]
+    joined = parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep="\n")
+    joined = joined.str.strip()
+    empty = int((joined == "").sum())
+    notes = []
+    if empty:
+        which = f"'{text[0]}'" if len(text) == 1 else f"any of {', '.join(text)}"
+        notes.append(f"{empty:,} rows have no text in {which}: kept, with an empty text")
+    return joined.tolist(), notes
 
 
 def table_problems(
@@ -288,11 +339,15 @@ class UserFile(TableDataset):
         label: str,
         total_rows: int,
         sep: str | None = None,
+        text: tuple[str, ...] = (),
     ):
         self.path, self.target, self.task, self.name = path, target, task, label
-        self.sep = sep
+        self.sep, self.text = sep, text
         self.total_rows = total_rows
         self.description = f"user file {path.name} (target {target})"
+        if text:  # text alone, or text beside other columns (cheap: the header only)
+            others = set(header(path, sep)) - {target, *text}
+            self.modality = "multimodal" if others else "text"  # type: ignore[misc]
 
     def sources(self) -> list[Source]:
         return [LocalFile(self.path)]
@@ -300,8 +355,30 @@ class UserFile(TableDataset):
     def fingerprint(self) -> str:
         if "_fingerprint" not in self.__dict__:
             sep = f"-sep{ord(self.sep)}" if self.sep else ""  # the same bytes, other columns
-            self._fingerprint = f"v{PREPARE_VERSION}-{sha256_of(self.path)[:16]}{sep}"
+            text = ""
+            if self.text:  # the same file read with other text columns is other inputs
+                text = "-text" + hashlib.sha256("\0".join(self.text).encode()).hexdigest()[:8]
+            self._fingerprint = f"v{PREPARE_VERSION}-{sha256_of(self.path)[:16]}{sep}{text}"
         return self._fingerprint
+
+    def load_raw(self, path: Path) -> tuple[Inputs, Any]:
+        """A table; with text columns, their text (a row's columns joined), and beside it the
+        other columns as a table (multimodal) where there are any."""
+        if not self.text:
+            return super().load_raw(path)
+        import numpy as np
+
+        frame = self.read(path)
+        frame = frame[frame[TARGET].notna()].reset_index(drop=True)
+        y_raw = frame.pop(TARGET)
+        strings, notes = join_text(frame, self.text)
+        text = Text(np.array(strings, dtype=object))
+        if frame.shape[1] == 0:
+            self._prepare_notes = notes
+            return text, y_raw
+        frame, table_notes = clean_table(frame, keep=())
+        self._prepare_notes = notes + table_notes
+        return Multimodal({"text": text, "table": type_columns(frame, None)}), y_raw
 
     def read(self, path: Path) -> pd.DataFrame:
         # The file may have changed since validation: its header is checked again.

@@ -1,0 +1,355 @@
+"""`treeline advise DATA --target COLUMN [--time 30m]`: from a data file (or a folder of class
+folders) to "use trees / use a network, at this cost", for this data.
+
+It infers the modality and the task and says what it inferred (`--task`, `--text`, `--image`
+override), pairs the atlas's strongest tree route with its strongest network route for that
+modality, picks nested sizes up to every labelled row and a budget per cell that fits the time
+given (the plan's start-up estimates included), writes the suite it will run (kept, so the run
+can be repeated or extended), runs it, and ends with the answer: which family at the user's n
+and how sure (the interval, whether the verdict is budget-bound), what a cell cost, whether the
+gap is closing as n grows (its slope per tenfold rows, with an interval, and the n it points to)
+and what a GPU runner would change (the plan's price for the same cells on one, and how many
+network cells the CPU left budget-bound).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from treeline.errors import TreelineError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from treeline.analysis.boundary import Comparison, Gap
+
+# The atlas's strongest routes per modality (results/reference/atlas): (tree, network).
+ROUTES = {
+    "tabular": ("lightgbm", "tabm"),
+    "image": ("lightgbm+pixels", "cnn"),
+    "text": ("lightgbm+tfidf", "embedding-bag"),
+    "multimodal": ("catboost", "fusion"),
+}
+STARTUP = 12.0  # seconds a cell's worker spends beyond its budget (plan.STARTUP_GUESS)
+MIN_BUDGET = 10.0  # below this a network does not finish an epoch worth judging
+SIZES = 3  # nested sizes: every labelled row, a quarter, a sixteenth
+MIN_ROWS = 50
+# A string column is text when its values are long and mostly distinct (not a category).
+TEXT_MEAN_CHARS = 30
+TEXT_DISTINCT = 0.5
+
+
+class AdviseError(TreelineError):
+    """The data cannot be advised on as given; the message says what to change."""
+
+
+@dataclass
+class Inferred:
+    """What advise decided about the data, each decision with why."""
+
+    path: Path
+    modality: str
+    task: str
+    target: str | None
+    text: list[str] = field(default_factory=list)
+    rows: int = 0  # labelled examples
+    said: list[str] = field(default_factory=list)
+
+
+def parse_time(text: str) -> float:
+    """'30m', '1h', '90s', '1h30m' or seconds → seconds."""
+    found = re.fullmatch(
+        r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text
+    )
+    if not found or not any(found.groups()):
+        raise AdviseError(f"--time: give a duration such as 30m, 1h or 900s, got {text!r}")
+    h, m, s = (float(g) if g else 0.0 for g in found.groups())
+    seconds = h * 3600 + m * 60 + s
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise AdviseError(f"--time must be longer than 0, got {text!r}")
+    return seconds
+
+
+def infer(
+    path: Path,
+    target: str | None,
+    task: str | None = None,
+    text: list[str] | None = None,
+    image: bool = False,
+) -> Inferred:
+    """The data's modality, task and text columns: inferred, or as overridden."""
+    if path.is_dir() or image:
+        if not path.is_dir():
+            raise AdviseError(f"--image: {path} is not a folder of class folders")
+        from treeline.data.image.folder import scan
+
+        found = scan(path)
+        if found.problems:
+            raise AdviseError("; ".join(found.problems))
+        classes = sorted(set(found.labels))
+        kind = "binary" if len(classes) == 2 else "multiclass"
+        if task not in (None, kind):
+            raise AdviseError(f"--task {task}: {path} has {len(classes)} classes, so it is {kind}")
+        said = [
+            f"images: {path} is a folder of {len(classes)} class folders "
+            f"({len(found.files):,} images), so the task is {kind}"
+        ]
+        rows = len(found.files) - _test_rows(len(found.files))
+        return Inferred(path, "image", kind, None, [], rows, said)
+    if target is None:
+        raise AdviseError(f"{path} is a table: name the column to predict with --target")
+    from treeline.data.tabular.user_file import FORMATS, read_table
+
+    if not path.name.lower().endswith(FORMATS):
+        raise AdviseError(f"{path}: give a CSV or Parquet file ({', '.join(FORMATS)}) or a folder")
+    if not path.is_file():
+        raise AdviseError(f"file not found: {path}")
+    try:
+        frame = read_table(path)
+    except Exception as exc:
+        raise AdviseError(f"cannot read {path.name}: {str(exc).splitlines()[0]}") from None
+    if target not in frame.columns:
+        from treeline.errors import unknown_name
+
+        raise AdviseError(unknown_name(f"column in {path.name}", target, list(frame.columns)[:30]))
+    said = []
+    y = frame[target].dropna()
+    if task is None:
+        task, why = _task_of(y)
+        said.append(f"task: {task} ({why}; --task overrides)")
+    else:
+        said.append(f"task: {task} (as given)")
+    if text is None:
+        text = [c for c in frame.columns if c != target and _is_text(frame[c])]
+        if text:
+            said.append(
+                "text columns: "
+                + ", ".join(text)
+                + " (long, mostly distinct strings; --text overrides)"
+            )
+    else:
+        said.append(f"text columns: {', '.join(text) or 'none'} (as given)")
+    others = [c for c in frame.columns if c != target and c not in text]
+    modality = ("multimodal" if others else "text") if text else "tabular"
+    said.append(
+        {
+            "tabular": f"modality: a table ({len(others)} feature columns)",
+            "text": "modality: text alone",
+            "multimodal": f"modality: text + a table ({len(others)} other columns)",
+        }[modality]
+    )
+    labelled = len(y)
+    return Inferred(path, modality, task, target, text, labelled - _test_rows(labelled), said)
+
+
+def _test_rows(total: int) -> int:
+    from treeline.data.dataset import CachedDataset
+
+    return min(round(total * CachedDataset.test_fraction), CachedDataset.test_cap)
+
+
+def _task_of(y: pd.Series) -> tuple[str, str]:
+    import pandas as pd
+
+    distinct = y.nunique()
+    numeric = pd.to_numeric(y, errors="coerce").notna().all()
+    if distinct == 2:
+        return "binary", f"'{y.name}' has 2 values"
+    if numeric and distinct > max(20, len(y) // 20):
+        return "regression", f"'{y.name}' is numeric with {distinct:,} distinct values"
+    return "multiclass", f"'{y.name}' has {distinct:,} classes"
+
+
+def _is_text(column: pd.Series) -> bool:
+    values = column.dropna()
+    if values.empty or values.map(lambda v: isinstance(v, str)).mean() < 0.9:
+        return False
+    strings = values.astype(str)
+    return strings.str.len().mean() >= TEXT_MEAN_CHARS and strings.nunique() >= TEXT_DISTINCT * len(
+        strings
+    )
+
+
+@dataclass(frozen=True)
+class Design:
+    sizes: list[int]
+    budget: float
+    contenders: tuple[str, str]
+    said: list[str]
+
+
+def design(found: Inferred, seconds: float, runner_startup: float = STARTUP) -> Design:
+    """Nested sizes and a budget per cell that fit `seconds` for the modality's two routes."""
+    if found.modality not in ROUTES:
+        raise AdviseError(f"no advice yet for {found.modality} data")
+    if found.rows < MIN_ROWS:
+        raise AdviseError(
+            f"{found.path.name} has {found.rows} labelled rows after the test set: "
+            f"advice needs at least {MIN_ROWS}"
+        )
+    routes = ROUTES[found.modality]
+    sizes = sorted({found.rows // 4**k for k in range(SIZES) if found.rows // 4**k >= MIN_ROWS})
+    while True:
+        cells = len(sizes) * len(routes)
+        budget = (seconds - cells * runner_startup) / cells
+        if budget >= MIN_BUDGET or len(sizes) == 1:
+            break
+        sizes = sizes[1:]  # fewer sizes before shorter budgets: the largest is the answer
+    if budget < MIN_BUDGET:
+        need = len(routes) * (MIN_BUDGET + runner_startup)
+        raise AdviseError(
+            f"--time is too short for two cells of {MIN_BUDGET:g} s: give {need:.0f} s or more"
+        )
+    budget = math.floor(budget)
+    said = [
+        f"routes: {routes[0]} against {routes[1]} (the atlas's strongest tree and network for "
+        f"{found.modality} data)",
+        f"sizes: n = {', '.join(f'{n:,}' for n in sizes)} (nested; {found.rows:,} labelled rows)",
+        f"budget: {budget:g} s per cell, {len(sizes) * len(routes)} cells",
+    ]
+    return Design(sizes, budget, routes, said)
+
+
+def suite_yaml(found: Inferred, plan: Design, name: str, runner: str) -> str:
+    """The suite advise runs, as a file the user can rerun or extend."""
+    import yaml
+
+    entry: dict[str, Any] = {"label": name.removeprefix("advise-")}
+    if found.modality == "image":
+        entry["images"] = str(found.path)
+    else:
+        entry.update(file=str(found.path), target=found.target, task=found.task)
+        if found.text:
+            entry["text"] = list(found.text)
+    entry["n"] = list(plan.sizes)
+    suite = {
+        "name": name,
+        "description": f"treeline advise on {found.path} (target {found.target or 'its folders'})",
+        "budget": plan.budget,
+        "seeds": [0],
+        "datasets": [entry],
+        "contenders": list(plan.contenders),
+        "runners": [runner],
+    }
+    return yaml.safe_dump(suite, sort_keys=False, allow_unicode=True)
+
+
+def trend(gaps: list[Gap]) -> tuple[float, float, float, float | None] | None:
+    """deep − tree's slope per tenfold rows, its 95 % interval, and the n where the line
+    crosses zero beyond the largest size (None: it does not, or is not significant)."""
+    usable = [g for g in gaps if not math.isnan(g.mean)]
+    if len(usable) < 2:
+        return None
+    import numpy as np
+
+    x = np.log10([g.n for g in usable])
+    y = np.array([g.mean for g in usable])
+    # Each size's standard error from its interval (one seed: no interval, a plain fit).
+    se = np.array([(g.high - g.low) / 3.92 if not math.isnan(g.low) else np.nan for g in usable])
+    w = 1 / np.maximum(se, 1e-9) ** 2 if not np.isnan(se).any() else np.ones_like(y)
+    xm = (w * x).sum() / w.sum()
+    slope = (w * (x - xm) * (y - (w * y).sum() / w.sum())).sum() / (w * (x - xm) ** 2).sum()
+    intercept = (w * y).sum() / w.sum() - slope * xm
+    if not np.isnan(se).any():
+        half = 1.96 * math.sqrt(1 / (w * (x - xm) ** 2).sum())
+    else:
+        resid = y - (intercept + slope * x)
+        dof = max(len(y) - 2, 1)
+        half = (
+            1.96 * math.sqrt((resid**2).sum() / dof / ((x - xm) ** 2).sum())
+            if len(y) > 2
+            else math.nan
+        )
+    lo, hi = slope - half, slope + half
+    crossing = None
+    significant = not math.isnan(half) and (lo > 0 or hi < 0)
+    if significant and slope != 0:
+        at = 10 ** (-intercept / slope)
+        if at > max(g.n for g in usable) and (y[-1] > 0) != (slope > 0):
+            crossing = float(at)
+    return float(slope), float(lo), float(hi), crossing
+
+
+def answer(
+    comparison: Comparison, frame: pd.DataFrame, found: Inferred, gpu_usd: float | None
+) -> list[str]:
+    """The short answer for this data, line by line."""
+    from treeline.analysis.cells import metric_of
+    from treeline.analysis.flags import has
+    from treeline.execute.result import BUDGET_BOUND_FLAG
+
+    metric = metric_of(frame, comparison)
+    gaps = [g for g in comparison.gaps if not math.isnan(g.mean)]
+    if not gaps:
+        return [f"no answer: {comparison.crossover.text}"]
+    at = gaps[-1]  # every labelled row: the user's n
+    interval = "" if math.isnan(at.low) else f" [{at.low:+.4g}, {at.high:+.4g}]"
+    if at.deep_ahead:
+        verdict = f"use a network ({at.deep})"
+    elif at.tree_ahead:
+        verdict = f"use trees ({at.tree})"
+    else:
+        verdict = f"either: no significant difference; trees ({at.tree}) are the cheaper default"
+    lines = [
+        f"At your n = {at.n:,}: {verdict}. {at.deep} − {at.tree} = {at.mean:+.4g}{interval} "
+        f"({metric}, higher is better; 95 % interval over {at.interval})."
+    ]
+    binds = comparison.crossover.binds
+    if "budget-bound" in binds or has(at.loser_flags(), BUDGET_BOUND_FLAG):
+        lines.append(
+            "How sure: budget-bound — the family behind was still improving when its budget ended; "
+            "more time (or a GPU) could move this verdict."
+        )
+    else:
+        lines.append("How sure: both families converged or stopped on their own within the budget.")
+    if "contended" in binds:
+        lines.append(
+            "Caution: other processes loaded the machine during these cells; rerun it quiet."
+        )
+    ok = frame[frame["status"] == "ok"]
+    last = ok[ok["n"] == at.n]
+    costs = {r.contender: (r.cost_usd, r.fit_seconds) for r in last.itertuples()}
+    cost_text = "; ".join(
+        f"{c}: ${usd:.5f} ({secs:.0f} s)" for c, (usd, secs) in sorted(costs.items())
+    )
+    total = ok["cost_usd"].sum()
+    lines.append(f"Cost per cell at n = {at.n:,}: {cost_text}; all {len(ok)} cells: ${total:.4f}.")
+    t = trend(gaps)
+    if t is None:
+        lines.append("Trend: one size only, no trend.")
+    else:
+        slope, lo, hi, crossing = t
+        what = (
+            "no significant trend"
+            if math.isnan(lo) or lo <= 0 <= hi
+            else ("networks gaining" if slope > 0 else "trees gaining")
+        )
+        band = "" if math.isnan(lo) else f" [{lo:+.4g}, {hi:+.4g}]"
+        lines.append(
+            f"Trend: deep − tree changes by {slope:+.4g}{band} per tenfold rows over n = "
+            f"{gaps[0].n:,}–{at.n:,}: {what}"
+            + (
+                f"; extrapolated, it crosses zero near n ≈ {crossing:,.0f} "
+                "(beyond your data: a guess)"
+                if crossing
+                else ""
+            )
+            + "."
+        )
+    deep = ok[ok["family"] == "deep"]
+    bound = sum(has(f, BUDGET_BOUND_FLAG) for f in deep["flags"]) if "flags" in deep else 0
+    gpu = (
+        f"the same {len(frame)} cells on a T4 would cost about ${gpu_usd:.4f} (treeline plan)"
+        if gpu_usd is not None
+        else ""
+    )
+    lines.append(
+        f"On a GPU: {bound} of {len(deep)} network cells here were budget-bound on the CPU"
+        + (f"; {gpu}" if gpu else "")
+        + ". A GPU gives a network more epochs in the same budget; the trees gain little."
+    )
+    return lines

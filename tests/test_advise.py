@@ -1,0 +1,113 @@
+"""`treeline advise`: what it infers of a file or a folder (and says), the suite it designs to
+fit the time, the trend of the gap along n, and one real run from a data file to its answer."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from treeline.advise import AdviseError, design, infer, parse_time, trend
+from treeline.analysis.boundary import Gap
+from treeline.cli import main
+
+
+def _tickets(path: Path, rows: int = 300) -> Path:
+    import random
+
+    rng = random.Random(0)
+    words = {
+        "billing": "invoice charge refund",
+        "bug": "crash error freeze",
+        "praise": "love thanks",
+    }
+    out = []
+    for i in range(rows):
+        label = list(words)[i % 3]
+        pool = [*words[label].split(), "the", "app", "my", "please", "today", "again"]
+        body = " ".join(rng.choice(pool) for _ in range(12))
+        out.append({"body": body, "priority": rng.randint(1, 3), "label": label})
+    pd.DataFrame(out).to_csv(path, index=False)
+    return path
+
+
+def test_it_infers_the_task_text_columns_and_modality_and_says_why(tmp_path: Path) -> None:
+    path = _tickets(tmp_path / "tickets.csv")
+    found = infer(path, "label")
+    assert (found.modality, found.task, found.text, found.rows) == (
+        "multimodal",
+        "multiclass",
+        ["body"],
+        240,
+    )
+    assert found.said[0] == "task: multiclass ('label' has 3 classes; --task overrides)"
+    assert "text columns: body" in found.said[1]
+    assert infer(path, "label", text=[]).modality == "tabular"  # --no-text
+    assert infer(path, "priority").task == "multiclass"
+    frame = pd.read_csv(path).assign(price=lambda f: f["priority"] * 1.37 + f.index * 0.01)
+    frame.drop(columns=["body"]).to_csv(tmp_path / "prices.csv", index=False)
+    assert infer(tmp_path / "prices.csv", "price").task == "regression"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("missing.csv", "label"), "file not found"),
+        (("tickets.csv", "lable"), "did you mean 'label'?"),
+        (("tickets.csv", None), "name the column to predict with --target"),
+        (("tickets.txt", "label"), "give a CSV or Parquet file"),
+    ],
+)
+def test_what_it_cannot_advise_on_is_said(tmp_path: Path, args: tuple, message: str) -> None:
+    _tickets(tmp_path / "tickets.csv")
+    (tmp_path / "tickets.txt").write_text("x")
+    with pytest.raises(AdviseError, match=message):
+        infer(tmp_path / args[0], args[1])
+
+
+def test_the_design_fits_the_time_with_nested_sizes(tmp_path: Path) -> None:
+    found = infer(_tickets(tmp_path / "t.csv", 5000), "label")
+    plan = design(found, parse_time("30m"))
+    assert plan.sizes == [250, 1000, 4000] and plan.contenders == ("catboost", "fusion")
+    assert plan.budget == math.floor((1800 - 6 * 12) / 6)
+    short = design(found, 60)  # too short for three sizes: the largest alone
+    assert short.sizes == [4000] and short.budget == 18
+    with pytest.raises(AdviseError, match="--time is too short"):
+        design(found, 30)
+    assert parse_time("1h30m") == 5400 and parse_time("90s") == 90 and parse_time("600") == 600
+    with pytest.raises(AdviseError, match="give a duration"):
+        parse_time("soon")
+
+
+def _gap(n: int, mean: float, half: float) -> Gap:
+    return Gap(n, "lightgbm", "tabm", {0: 0.0}, {0: mean}, mean, mean - half, mean + half)
+
+
+def test_the_trend_of_the_gap_and_where_it_points() -> None:
+    closing = [_gap(1000, -0.04, 0.005), _gap(10_000, -0.02, 0.005), _gap(100_000, -0.01, 0.005)]
+    slope, lo, hi, crossing = trend(closing)
+    assert slope > 0 and lo > 0 and crossing is not None and crossing > 100_000
+    flat = [_gap(1000, 0.01, 0.05), _gap(10_000, 0.0, 0.05)]
+    slope, lo, hi, crossing = trend(flat)
+    assert lo < 0 < hi and crossing is None
+    assert trend(closing[:1]) is None
+
+
+def test_advise_runs_a_table_to_its_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TREELINE_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("TREELINE_CACHE", str(tmp_path / "cache"))
+    path = _tickets(tmp_path / "tickets.csv")
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    assert main(["advise", str(path), "--target", "label", "--time", "50s", "--no-text",
+                 "--tracking-uri", uri]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "inferred modality: a table (2 feature columns)" in out
+    assert "Answer for" in out and "At your n = 240:" in out
+    assert "Trend: one size only" in out and "On a GPU:" in out
+    kept = tmp_path / "results" / "advise" / "tickets" / "advise-tickets.yaml"
+    assert kept.is_file() and (kept.parent / "report" / "index.html").is_file()
+    assert main(["validate", str(kept)]) == 0  # the suite it ran can be run again
