@@ -382,3 +382,29 @@ def test_a_later_trial_cut_in_its_first_epoch_ends_pruned_without_a_validation_p
         c.fit(data, c.prepare(data, ctx), params, ctx)
     ctx = FitContext("cpu", 1, 0, BudgetClock(0.0), lambda step, value: None)  # a first trial
     assert c.fit(data, c.prepare(data, ctx), params, ctx).samples == 8
+
+
+def test_lightgbm_takes_a_user_s_column_names_with_json_characters() -> None:
+    """`Unnamed: 0` (pandas' name for a blank header, as in R's CSV exports) and `price [$]`:
+    LightGBM refuses them as feature names; the contender renames what it hands over."""
+    import pandas as pd
+
+    from treeline.data import FitData, Split
+    from treeline.data.dataset import type_columns
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "Unnamed: 0": np.arange(200.0),
+            "price [$]": rng.normal(size=200),
+            "a,b": rng.normal(size=200),
+        }
+    )
+    y = (frame["price [$]"] > 0).astype(int).to_numpy()
+    X = type_columns(frame)
+    train, val = Split(X.take(np.arange(150)), y[:150]), Split(X.take(np.arange(150, 200)), y[150:])
+    data = FitData("binary", ("0", "1"), train, val)
+    c = load("lightgbm")
+    ctx = FitContext("cpu", 1, 0, BudgetClock(30), lambda step, value: None)
+    model = c.fit(data, c.prepare(data, ctx), c.default_params(data), ctx)
+    assert (c.predict(model, data.val.X, data).argmax(1) == y[150:]).mean() > 0.8

@@ -12,6 +12,7 @@ library's defaults plus early stopping.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,11 +35,31 @@ if TYPE_CHECKING:
 
 def _input(X: Inputs) -> tuple[Any, dict[str, Any]]:
     """The frame (native categoricals), or for a sparse table one CSR matrix with its names and
-    categorical columns."""
+    categorical columns; names as LightGBM takes them."""
     if not X.is_sparse:  # type: ignore[attr-defined]
-        return X.frame, {}  # type: ignore[attr-defined]
+        frame = X.frame  # type: ignore[attr-defined]
+        names = _safe_names([str(c) for c in frame.columns])
+        return frame.set_axis(names, axis=1, copy=False) if names != list(
+            frame.columns
+        ) else frame, {}
     matrix, names, cats = X.csr()  # type: ignore[attr-defined]
-    return matrix, {"feature_name": names, "categorical_feature": cats or "auto"}
+    return matrix, {"feature_name": _safe_names(names), "categorical_feature": cats or "auto"}
+
+
+_JSON_SPECIAL = re.compile(r'["\',:\[\]{}]')
+
+
+def _safe_names(names: list[str]) -> list[str]:
+    """LightGBM refuses feature names with JSON's special characters (a user's `Unnamed: 0`,
+    `price [$]`): each replaced by `_`, numbered where that makes two names the same."""
+    out, seen = [], set()
+    for name in names:
+        safe = _JSON_SPECIAL.sub("_", name)
+        while safe in seen:
+            safe += "_"
+        seen.add(safe)
+        out.append(safe)
+    return out
 
 
 def _objective(data: FitData) -> dict[str, Any]:
