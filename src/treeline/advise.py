@@ -299,13 +299,18 @@ def answer(
         f"({metric}, higher is better; 95 % interval over {at.interval})."
     ]
     binds = comparison.crossover.binds
-    if "budget-bound" in binds or has(at.loser_flags(), BUDGET_BOUND_FLAG):
+    bound = [
+        name
+        for name, flags in ((at.tree, at.tree_flags), (at.deep, at.deep_flags))
+        if has(flags, BUDGET_BOUND_FLAG)
+    ]
+    if bound:
         lines.append(
-            "How sure: budget-bound — the family behind was still improving when its budget ended; "
-            "more time (or a GPU) could move this verdict."
+            f"How sure: budget-bound — {' and '.join(map(str, bound))} still improving when the "
+            "budget ended; more time (or a GPU) could move this verdict."
         )
     else:
-        lines.append("How sure: both families converged or stopped on their own within the budget.")
+        lines.append("How sure: neither family was still improving when its budget ended.")
     if "contended" in binds:
         lines.append(
             "Caution: other processes loaded the machine during these cells; rerun it quiet."
