@@ -12,7 +12,18 @@ import treeline
 PACKAGE = Path(treeline.__file__).parent
 STAGES = ("config", "data", "featurize", "contenders", "execute", "record", "analysis")
 LEAVES = ("errors", "locate", "catalogue")
-ENTRY = ("cli", "run", "scheduler", "replay", "console", "pytest_plugin", "__main__", "__init__")
+ENTRY = (
+    "cli",
+    "run",
+    "scheduler",
+    "replay",
+    "acceptance",
+    "advise",
+    "console",
+    "pytest_plugin",
+    "__main__",
+    "__init__",
+)
 
 
 def _stage(module: str) -> int:

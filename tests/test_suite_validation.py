@@ -153,10 +153,10 @@ CASES = [
     ),
     (
         "dataset-entry-unknown-key",
-        swap("datasets: [adult]", "datasets:\n  - name: adult\n    size: [100]"),
+        swap("datasets: [adult]", "datasets:\n  - name: adult\n    sizes: [100]"),
         8,
-        "datasets[0].size",
-        "unknown key 'size'",
+        "datasets[0].sizes",
+        "unknown key 'sizes'",
     ),
     (
         "synthetic-option",

@@ -33,8 +33,8 @@ class Check:
 
 
 def no_device(profiles: dict[str, RunnerProfile]) -> str | None:
-    """Why none of these runners can run here because no GPU is visible, or None: a GPU
-    suite on a machine without one skips every cell and says so once."""
+    """Why none of these runners can run here because no GPU is visible, or None: the GPU
+    acceptance on a machine without one skips every cell and says so once."""
     from treeline.config.runner_profile import visible_gpus
 
     if not profiles or any(p.device != "cuda" for p in profiles.values()) or visible_gpus():
