@@ -231,22 +231,6 @@ def _notes(results: list[tuple[Any, str, str]], size: int, colour: bool) -> list
     return notes
 
 
-class LocalFolder(Source):
-    def __init__(self, path: Path):
-        self.path = path
-
-    @property
-    def label(self) -> str:
-        return f"folder {self.path}"
-
-    @property
-    def hint(self) -> str:
-        return f"create {self.path}"
-
-    def locate(self, cache: Path) -> Path | None:
-        return self.path if self.path.is_dir() else None
-
-
 class ImageFolder(CachedDataset):
     """A user's folder of class folders, as uint8 images of `size`×`size`."""
 
@@ -268,7 +252,9 @@ class ImageFolder(CachedDataset):
         return sorted(set(self._scan.labels))
 
     def sources(self) -> list[Source]:
-        return [LocalFolder(self.root)]
+        from treeline.data.tabular.user_file import LocalFile
+
+        return [LocalFile(self.root)]  # a folder is found where it is, as a user's file
 
     def fingerprint(self) -> str:
         return f"v{PREPARE_VERSION}-{self.digest}-s{self.size}"
