@@ -418,14 +418,9 @@ class _Checker:
             return None
         if entry.n:
             self._no_duplicates_at((*loc, "n"), entry.n)
-        if entry.images is not None:
-            ref = self._image_folder(i, entry)
-            if ref is None:
-                return None
-            dataset = ref.build()
-            task = dataset.task
-        elif entry.file is not None:
-            ref = self._user_file(i, entry)
+        if entry.images is not None or entry.file is not None:  # the user's own data
+            own = self._image_folder if entry.images is not None else self._user_file
+            ref = own(i, entry)
             if ref is None:
                 return None
             dataset = ref.build()
