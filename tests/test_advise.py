@@ -111,3 +111,30 @@ def test_advise_runs_a_table_to_its_answer(
     kept = tmp_path / "results" / "advise" / "tickets" / "advise-tickets.yaml"
     assert kept.is_file() and (kept.parent / "report" / "index.html").is_file()
     assert main(["validate", str(kept)]) == 0  # the suite it ran can be run again
+
+
+def test_a_column_of_image_paths_is_inferred_and_paired_with_the_image_routes(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    from tests.test_image_columns import make_listing
+    from treeline.advise import suite_yaml
+
+    with_table = infer(make_listing(tmp_path, rows=80), "kind")
+    assert (with_table.modality, with_table.route, with_table.image) == (
+        "multimodal",
+        "image + table",
+        "photo",
+    )
+    assert "image column: photo (its values name image files; --image overrides)" in with_table.said
+    plan = design(with_table, 120)
+    assert plan.contenders == ("lightgbm+pixels", "fusion")
+    entry = yaml.safe_load(suite_yaml(with_table, plan, "advise-listing", "cpu"))["datasets"][0]
+    assert entry["image"] == "photo" and entry["task"] == "binary"
+    alone = tmp_path / "alone"
+    frame = pd.read_csv(make_listing(alone, table=False))
+    assert infer(alone / "listing.csv", "kind").route == "image"
+    frame.rename(columns={"photo": "picture"}).to_csv(alone / "listing.csv", index=False)
+    with pytest.raises(AdviseError, match="--image: no column 'pic'"):
+        infer(alone / "listing.csv", "kind", image="pic")

@@ -108,7 +108,7 @@ def test_what_takes_text_with_a_table_and_what_does_not(
     suite.write_text(SUITE.format(contenders=ok + ", embedding-bag, xgboost"))
     assert main(["validate", str(suite)]) == 2
     err = capsys.readouterr().err
-    assert "contender 'embedding-bag' cannot handle the multimodal dataset" in err
+    assert "contender 'embedding-bag' cannot handle the text + table dataset" in err
     assert "xgboost+tfidf" in err  # the hint: what would take it
 
 

@@ -32,7 +32,8 @@ ROUTES = {
     "tabular": ("lightgbm", "tabm"),
     "image": ("lightgbm+pixels", "cnn"),
     "text": ("lightgbm+tfidf", "embedding-bag"),
-    "multimodal": ("catboost", "fusion"),
+    "text + table": ("catboost", "fusion"),
+    "image + table": ("lightgbm+pixels", "fusion"),
 }
 STARTUP = 12.0  # seconds a cell's worker spends beyond its budget (plan.STARTUP_GUESS)
 MIN_BUDGET = 10.0  # below this a network does not finish an epoch worth judging
@@ -41,6 +42,7 @@ MIN_ROWS = 50
 # A string column is text when its values are long and mostly distinct (not a category).
 TEXT_MEAN_CHARS = 30
 TEXT_DISTINCT = 0.5
+IMAGE_PATHS = 0.9  # a column is image paths when this share of its values names image files
 
 
 class AdviseError(TreelineError):
@@ -58,6 +60,14 @@ class Inferred:
     text: list[str] = field(default_factory=list)
     rows: int = 0  # labelled examples
     said: list[str] = field(default_factory=list)
+    image: str | None = None  # a column of image paths
+
+    @property
+    def route(self) -> str:
+        """The key of ROUTES: the modality, or which parts a multimodal table has."""
+        if self.modality != "multimodal":
+            return self.modality
+        return "image + table" if self.image else "text + table"
 
 
 def parse_time(text: str) -> float:
@@ -79,10 +89,11 @@ def infer(
     target: str | None,
     task: str | None = None,
     text: list[str] | None = None,
-    image: bool = False,
+    image: str | None = None,
 ) -> Inferred:
-    """The data's modality, task and text columns: inferred, or as overridden."""
-    if path.is_dir() or image:
+    """The data's modality, task, text columns or image column: inferred, or as overridden
+    (`image` "": DATA is a folder of class folders; a name: the file's column of paths)."""
+    if path.is_dir() or image == "":
         if not path.is_dir():
             raise AdviseError(f"--image: {path} is not a folder of class folders")
         from treeline.data.image.folder import scan
@@ -123,7 +134,17 @@ def infer(
         said.append(f"task: {task} ({why}; --task overrides)")
     else:
         said.append(f"task: {task} (as given)")
-    if text is None:
+    if image is not None:
+        if image not in frame.columns or image == target:
+            raise AdviseError(f"--image: no column '{image}' of image paths in {path.name}")
+        said.append(f"image column: {image} (as given)")
+    elif text is None:  # image paths first: a path is a long, distinct string too
+        image = next((c for c in frame.columns if c != target and _is_paths(frame[c])), None)
+        if image:
+            said.append(f"image column: {image} (its values name image files; --image overrides)")
+    if image:
+        text = []
+    elif text is None:
         text = [c for c in frame.columns if c != target and _is_text(frame[c])]
         if text:
             said.append(
@@ -133,17 +154,20 @@ def infer(
             )
     else:
         said.append(f"text columns: {', '.join(text) or 'none'} (as given)")
-    others = [c for c in frame.columns if c != target and c not in text]
-    modality = ("multimodal" if others else "text") if text else "tabular"
+    others = [c for c in frame.columns if c not in (target, image, *text)]
+    own = "image" if image else "text" if text else None
+    modality = ("multimodal" if others else own) if own else "tabular"
     said.append(
         {
             "tabular": f"modality: a table ({len(others)} feature columns)",
             "text": "modality: text alone",
-            "multimodal": f"modality: text + a table ({len(others)} other columns)",
+            "image": "modality: images alone",
+            "multimodal": f"modality: {own} + a table ({len(others)} other columns)",
         }[modality]
     )
     labelled = len(y)
-    return Inferred(path, modality, task, target, text, labelled - _test_rows(labelled), said)
+    rows = labelled - _test_rows(labelled)
+    return Inferred(path, modality, task, target, text, rows, said, image or None)
 
 
 def _test_rows(total: int) -> int:
@@ -162,6 +186,15 @@ def _task_of(y: pd.Series) -> tuple[str, str]:
     if numeric and distinct > max(20, len(y) // 20):
         return "regression", f"'{y.name}' is numeric with {distinct:,} distinct values"
     return "multiclass", f"'{y.name}' has {distinct:,} classes"
+
+
+def _is_paths(column: pd.Series) -> bool:
+    from treeline.data.image.folder import SUFFIXES
+
+    values = column.dropna()
+    if values.empty or values.map(lambda v: isinstance(v, str)).mean() < IMAGE_PATHS:
+        return False
+    return values.astype(str).str.lower().str.strip().str.endswith(SUFFIXES).mean() >= IMAGE_PATHS
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -184,14 +217,14 @@ class Design:
 
 def design(found: Inferred, seconds: float, runner_startup: float = STARTUP) -> Design:
     """Nested sizes and a budget per cell that fit `seconds` for the modality's two routes."""
-    if found.modality not in ROUTES:
-        raise AdviseError(f"no advice yet for {found.modality} data")
+    if found.route not in ROUTES:
+        raise AdviseError(f"no advice yet for {found.route} data")
     if found.rows < MIN_ROWS:
         raise AdviseError(
             f"{found.path.name} has {found.rows} labelled rows after the test set: "
             f"advice needs at least {MIN_ROWS}"
         )
-    routes = ROUTES[found.modality]
+    routes = ROUTES[found.route]
     sizes = sorted({found.rows // 4**k for k in range(SIZES) if found.rows // 4**k >= MIN_ROWS})
     while True:
         cells = len(sizes) * len(routes)
@@ -206,8 +239,13 @@ def design(found: Inferred, seconds: float, runner_startup: float = STARTUP) -> 
         )
     budget = math.floor(budget)
     said = [
-        f"routes: {routes[0]} against {routes[1]} (the atlas's strongest tree and network for "
-        f"{found.modality} data)",
+        f"routes: {routes[0]} against {routes[1]} ("
+        + (
+            f"the atlas's strongest tree and network for {found.route} data)"
+            if found.route != "image + table"
+            else "trees on pixels joined with the table, against the two-tower network; the "
+            "atlas has no image + table data yet)"
+        ),
         f"sizes: n = {', '.join(f'{n:,}' for n in sizes)} (nested; {found.rows:,} labelled rows)",
         f"budget: {budget:g} s per cell, {len(sizes) * len(routes)} cells",
     ]
@@ -219,12 +257,14 @@ def suite_yaml(found: Inferred, plan: Design, name: str, runner: str) -> str:
     import yaml
 
     entry: dict[str, Any] = {"label": name.removeprefix("advise-")}
-    if found.modality == "image":
+    if found.target is None:
         entry["images"] = str(found.path)
     else:
         entry.update(file=str(found.path), target=found.target, task=found.task)
         if found.text:
             entry["text"] = list(found.text)
+        if found.image:
+            entry["image"] = found.image
     entry["n"] = list(plan.sizes)
     suite = {
         "name": name,

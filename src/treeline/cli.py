@@ -741,7 +741,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a text column (repeatable), instead of inferred",
     )
     p.add_argument("--no-text", action="store_true", help="treat every column as a table's")
-    p.add_argument("--image", action="store_true", help="DATA is a folder of class folders")
+    p.add_argument(
+        "--image",
+        nargs="?",
+        const="",
+        metavar="COLUMN",
+        help="the file's column of image paths, instead of inferred; alone: DATA is a folder "
+        "of class folders",
+    )
     p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
     p.set_defaults(func=cmd_advise)
 

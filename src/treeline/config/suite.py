@@ -49,7 +49,10 @@ class DatasetEntry(_Strict):
     images: str | None = None  # a folder of class folders
     # A `file`'s text columns (support tickets, reviews): text, or text + table with the rest.
     text: list[str] | None = Field(None, min_length=1)
-    size: int | None = Field(None, ge=8, le=512)  # `images`: resized to size×size
+    # A `file`'s column of image paths (relative to the file's folder): images, or images +
+    # table with the other columns.
+    image: str | None = Field(None, min_length=1)
+    size: int | None = Field(None, ge=8, le=512)  # `images` or `image`: resized to size×size
     target: str | None = None
     task: Task | None = None
     sep: str | None = Field(None, min_length=1, max_length=1)  # a 'file' CSV's separator
@@ -76,8 +79,12 @@ class DatasetEntry(_Strict):
             )
         if self.text is not None and self.file is None:
             raise ValueError("'text' names columns of a 'file' dataset")
-        if self.size is not None and self.images is None:
-            raise ValueError("'size' belongs to 'images' datasets only")
+        if self.image is not None and self.file is None:
+            raise ValueError("'image' names a column of image paths in a 'file' dataset")
+        if self.image is not None and self.text is not None:
+            raise ValueError("a 'file' dataset takes 'text' columns or an 'image' column, not both")
+        if self.size is not None and self.images is None and self.image is None:
+            raise ValueError("'size' belongs to 'images' folders and 'image' columns only")
         if self.file is not None and (self.target is None or self.task is None):
             raise ValueError("a 'file' dataset needs 'target' (the column) and 'task'")
         if self.name is not None and (

@@ -102,6 +102,8 @@ class Contender(ABC):
     name: ClassVar[str]
     family: ClassVar[Family]
     modalities: ClassVar[tuple[str, ...]] = ("tabular",)  # inputs it takes without a featurizer
+    # On multimodal inputs: the parts beside the table it takes ("text", "image").
+    multimodal_parts: ClassVar[tuple[str, ...]] = ()
     takes_sparse: ClassVar[bool] = False  # a sparse featurizer's CSR block (TF-IDF)
     # Inputs always reach it through this featurizer (minilm-head: minilm-embed).
     featurizer: ClassVar[str | None] = None

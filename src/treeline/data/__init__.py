@@ -105,6 +105,9 @@ class DatasetRef:
                 self.total_rows,
                 sep=self.options.get("sep"),
                 text=tuple(self.options.get("text", ())),
+                image=self.options.get("image"),
+                size=int(self.options.get("size", 64)),
+                listing=self.options.get("listing"),
             )
         assert self.name is not None
         cls = dataset_class(self.name)

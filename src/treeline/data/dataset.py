@@ -122,6 +122,9 @@ class Dataset(ABC):
 
     name: str
     modality: ClassVar[str] = "tabular"
+    # A multimodal dataset's kinds of parts, e.g. ("text", "tabular"): what a contender or a
+    # featurizer must take to take it.
+    parts: ClassVar[tuple[str, ...]] = ()
     task: Task
     description: str = ""
     license: str = ""

@@ -332,3 +332,21 @@ def first_available(sources: list[Source], cache: Path) -> tuple[Source, Path]:
     hints = "; or ".join(s.hint for s in sources if not s.online)
     detail = f" (online sources failed: {'; '.join(errors)})" if errors else ""
     raise DataUnavailable(f"no source available: {hints}{detail}")
+
+
+class LocalFile(Source):
+    """A user's own file or folder, found where it is."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @property
+    def label(self) -> str:
+        return f"file {self.path}"
+
+    @property
+    def hint(self) -> str:
+        return f"create {self.path}"
+
+    def locate(self, cache: Path) -> Path | None:
+        return self.path if self.path.exists() else None

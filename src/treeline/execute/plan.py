@@ -29,6 +29,14 @@ class SuiteDataset:
     contenders: tuple[str, ...] = ()
     seeds: tuple[int, ...] | None = None  # its own seeds; None: the suite's
     picked: bool = False  # `contenders` named in the suite file, not every one that fits
+    parts: tuple[str, ...] = ()  # a multimodal dataset's kinds of parts (Dataset.parts)
+
+    @property
+    def kind(self) -> str:
+        """Its modality as a person says it: 'image + table' for a multimodal one."""
+        if not self.parts:
+            return self.modality
+        return " + ".join("table" if p == "tabular" else p for p in self.parts)
 
 
 @dataclass(frozen=True)

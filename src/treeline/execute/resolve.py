@@ -202,7 +202,7 @@ class _Checker:
             if not fits and indexed and picked is None:
                 self.add(
                     ("datasets", i),
-                    f"no contender of this suite takes the {ds.modality} dataset '{ds.ref.label}'",
+                    f"no contender of this suite takes the {ds.kind} dataset '{ds.ref.label}'",
                 )
             datasets.append(replace(ds, contenders=tuple(fits), picked=picked is not None))
         for k, whys in mismatches.items():
@@ -371,10 +371,10 @@ class _Checker:
         label = ds.ref.label
         if spec.featurizer:
             f = featurizer_class(spec.featurizer)
-            if ds.modality not in f.modalities:
+            if not _takes(f.modalities, ds):
                 return (
                     f"featurizer '{spec.featurizer}' takes {', '.join(f.modalities)} inputs, "
-                    f"but '{label}' is {ds.modality}"
+                    f"but '{label}' is {ds.kind}"
                 )
             if "tabular" not in cls.modalities and spec.featurizer != cls.featurizer:
                 return (
@@ -389,17 +389,20 @@ class _Checker:
                     f"{', '.join(f'{n}+{spec.featurizer}' for n in takers)}"
                 )
             return None
-        if ds.modality in cls.modalities:
+        if ds.modality in cls.modalities and set(ds.parts) <= {*cls.multimodal_parts, "tabular"}:
             return None
-        fits = [n for n, f in featurizers().items() if ds.modality in f.modalities]
+        fits = [n for n, f in featurizers().items() if _takes(f.modalities, ds)]
         hint = (
             f"; with a featurizer: {', '.join(f'{spec.name}+{n}' for n in fits)}"
             if fits and "tabular" in cls.modalities
             else ""
         )
+        handles = [m for m in cls.modalities if m != "multimodal"]
+        if "multimodal" in cls.modalities:
+            handles += [f"{p} + table" for p in cls.multimodal_parts]
         return (
-            f"contender '{spec.name}' cannot handle the {ds.modality} dataset '{label}' "
-            f"(it handles: {', '.join(cls.modalities)}){hint}"
+            f"contender '{spec.name}' cannot handle the {ds.kind} dataset '{label}' "
+            f"(it handles: {', '.join(handles)}){hint}"
         )
 
     def _dataset(self, i: int, entry: str | DatasetEntry) -> SuiteDataset | None:
@@ -488,6 +491,7 @@ class _Checker:
             metric,
             entry.budget,
             seeds=tuple(entry.seeds) if entry.seeds else None,
+            parts=dataset.parts,
         )
 
     def _builtin(self, name: str) -> Dataset:
@@ -534,7 +538,9 @@ class _Checker:
         return ok
 
     def _user_file(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
-        """The file's own problems come from the data stage (`user_file.check_file`)."""
+        """The file's own problems come from the data stage (`user_file.check_file`); an image
+        column's images are decoded and cached now, so theirs come before any cell too."""
+        from treeline.data.image.folder import DEFAULT_SIZE, BadImages
         from treeline.data.sources import sha256_of
         from treeline.data.tabular.user_file import check_file
 
@@ -543,13 +549,18 @@ class _Checker:
         path = Path(entry.file).expanduser()
         if not path.is_absolute():
             path = (self.src.path.parent / path).resolve()
-        checked = check_file(path, entry.target, entry.task, entry.sep, tuple(entry.text or ()))
+        text = tuple(entry.text or ())
+        checked = check_file(path, entry.target, entry.task, entry.sep, text, entry.image)
         for key, message in checked.problems:
             self.add((*loc, key), message)
         if checked.problems:
             return None
         label = entry.label or path.stem.lower().replace(" ", "-")
-        return DatasetRef(
+        images = {}
+        if checked.images is not None:
+            size = entry.size or DEFAULT_SIZE
+            images = {"image": entry.image, "size": size, "listing": checked.images.digest}
+        ref = DatasetRef(
             label=label,
             file=str(path),
             target=entry.target,
@@ -558,10 +569,18 @@ class _Checker:
             options={
                 **({"sep": entry.sep} if entry.sep else {}),
                 **({"text": list(entry.text)} if entry.text else {}),
+                **images,
             },
             # The content, in the resume key: an edited file is new data, never "recorded".
             digest=sha256_of(path)[:16],
         )
+        if images:
+            try:
+                ref.build().prepare()
+            except BadImages as exc:
+                self.add((*loc, "image"), str(exc))
+                return None
+        return ref
 
     def _image_folder(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
         """A folder of class folders, decoded and cached now: its problems come before any
@@ -632,6 +651,14 @@ class _Checker:
             if good:
                 out.append(Expectation(e.dataset, e.contender, e.n, e.runner, *e.test_score))
         return out
+
+
+def _takes(modalities: tuple[str, ...], ds: SuiteDataset) -> bool:
+    """Whether a featurizer of `modalities` takes the dataset: its modality, or on a multimodal
+    one the part that is not a table (it is joined with the table's columns)."""
+    if ds.modality != "multimodal":
+        return ds.modality in modalities
+    return any(p in modalities for p in ds.parts if p != "tabular")
 
 
 def _unknown(kind: str, name: str, choices: Any, path_hint: str) -> str:

@@ -87,6 +87,7 @@ class CatBoost(Contender):
     description = "CatBoost, ordered target statistics for categoricals; native text features"
     # Text as its own tokenized features (classification on CPU), alone or beside a table.
     modalities = ("tabular", "text", "multimodal")
+    multimodal_parts = ("text",)  # its native text features; images need a featurizer
     libraries = ("catboost",)
     takes_sparse = True
 

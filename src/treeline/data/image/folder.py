@@ -252,7 +252,7 @@ class ImageFolder(CachedDataset):
         return sorted(set(self._scan.labels))
 
     def sources(self) -> list[Source]:
-        from treeline.data.tabular.user_file import LocalFile
+        from treeline.data.sources import LocalFile
 
         return [LocalFile(self.root)]  # a folder is found where it is, as a user's file
 

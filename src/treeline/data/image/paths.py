@@ -1,0 +1,89 @@
+"""Images named by a table: a CSV or Parquet `file` with a column of image paths (`image:
+COLUMN`), each relative to the file's folder — `photos/123.jpg` beside `listings.csv`. With
+other columns beside the target the rows are images + table.
+
+Refused before any cell, naming the file, the rows (as the file's line numbers) and what is
+wrong: a labelled row without a path, a path that leads outside the file's folder (absolute, or
+through `..`, or a link out), files that are not found (the count and the first few). Files that
+do not decode are refused when they are decoded, still before any cell (image/folder.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SHOWN = 5
+
+
+@dataclass
+class Paths:
+    """The image files a column names (relative to `root`, posix), or its problems."""
+
+    root: Path
+    files: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        """Each distinct file's path, byte size and modification time: an edited image is new
+        data, though the table is not."""
+        h = hashlib.sha256()
+        for rel in sorted(set(self.files)):
+            st = (self.root / rel).stat()
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()[:16]
+
+
+def _shown(items: list[str]) -> str:
+    more = f" and {len(items) - SHOWN:,} more" if len(items) > SHOWN else ""
+    return ", ".join(items[:SHOWN]) + more
+
+
+def _lines(rows: list[int]) -> str:
+    """Frame rows as the CSV's line numbers (its header is line 1)."""
+    return _shown([str(r + 2) for r in rows])
+
+
+def image_paths(file: Path, values: pd.Series, column: str) -> Paths:
+    """The column's paths checked against the file's folder; every problem found."""
+    root = file.parent
+    out = Paths(root)
+    real_root = root.resolve()
+    empty, outside, missing = [], [], []
+    for row, value in zip(values.index, values.tolist(), strict=True):
+        text = "" if value is None or value != value else str(value).strip()
+        if not text:
+            empty.append(int(row))
+            continue
+        rel = PurePosixPath(text.replace("\\", "/"))
+        target = (root / rel).resolve()
+        if rel.is_absolute() or not target.is_relative_to(real_root):
+            outside.append(f"line {int(row) + 2}: {text}")
+            continue
+        if not target.is_file():
+            missing.append(text)
+            continue
+        out.files.append(rel.as_posix())
+    where = f"column '{column}' of {file.name}"
+    if empty:
+        out.problems.append(
+            f"{len(empty):,} labelled rows have no image path in {where} (lines {_lines(empty)}): "
+            "give each row its image, or drop the row"
+        )
+    if outside:
+        out.problems.append(
+            f"{len(outside):,} paths in {where} lead outside {root} ({_shown(outside)}): image "
+            f"paths are relative to the file's folder and stay inside it"
+        )
+    if missing:
+        out.problems.append(
+            f"{len(missing):,} of {len(values):,} images named in {where} are not found under "
+            f"{root}: {_shown(missing)}"
+        )
+    return out
