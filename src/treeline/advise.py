@@ -96,9 +96,10 @@ def infer(
     if path.is_dir() or image == "":
         if not path.is_dir():
             raise AdviseError(f"--image: {path} is not a folder of class folders")
-        from treeline.data.image.folder import scan
+        from treeline.data.class_folders import scan
+        from treeline.data.image.folder import SUFFIXES
 
-        found = scan(path)
+        found = scan(path, SUFFIXES)
         if found.problems:
             raise AdviseError("; ".join(found.problems))
         classes = sorted(set(found.labels))

@@ -328,7 +328,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
     from treeline.config.options import RunOptions
     from treeline.config.runner_profile import get_runner
     from treeline.console import run_with_progress
-    from treeline.data.image.folder import default_label
+    from treeline.data.class_folders import default_label
     from treeline.execute.estimate import estimate
     from treeline.execute.resolve import resolve
     from treeline.locate import results_dir

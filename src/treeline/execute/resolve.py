@@ -585,7 +585,8 @@ class _Checker:
     def _image_folder(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
         """A folder of class folders, decoded and cached now: its problems come before any
         cell (`image.folder.check_folder`)."""
-        from treeline.data.image.folder import DEFAULT_SIZE, check_folder, default_label
+        from treeline.data.class_folders import default_label
+        from treeline.data.image.folder import DEFAULT_SIZE, check_folder
 
         loc: tuple[str | int, ...] = ("datasets", i)
         assert entry.images is not None

@@ -16,7 +16,7 @@ from treeline.errors import first_line
 if TYPE_CHECKING:
     import pandas as pd
 
-    from treeline.data.image.paths import Paths
+    from treeline.data.file_paths import Paths
 
 FORMATS = (".csv", ".parquet", ".pq", ".csv.gz")
 
@@ -129,9 +129,9 @@ def check_file(
     problems.extend(table_problems(frame, target, task, path.name))
     problems.extend(text_problems(frame, target, text, path.name))
     if image is not None and not problems:
-        from treeline.data.image.paths import image_paths
+        from treeline.data.file_paths import file_paths
 
-        out.images = image_paths(path, frame.loc[frame[target].notna(), image], image)
+        out.images = file_paths(path, frame.loc[frame[target].notna(), image], image)
         problems.extend(("image", message) for message in out.images.problems)
     out.rows = int(frame[target].notna().sum())
     return out
@@ -411,11 +411,11 @@ class UserFile(TableDataset):
     def _images(self, path: Path, frame: pd.DataFrame) -> tuple[Images, list[str]]:
         """The image column popped off `frame`, each file decoded at `size`; refused when
         the files are not those the suite was checked against."""
+        from treeline.data.file_paths import file_paths
         from treeline.data.image.folder import BadImages, decode_all
-        from treeline.data.image.paths import image_paths
 
         assert self.image is not None
-        found = image_paths(path, frame.pop(self.image), self.image)
+        found = file_paths(path, frame.pop(self.image), self.image)
         if found.problems:
             raise BadImages("; ".join(found.problems))
         if found.digest != self.listing:

@@ -1,29 +1,29 @@
-"""Images named by a table: a CSV or Parquet `file` with a column of image paths (`image:
-COLUMN`), each relative to the file's folder — `photos/123.jpg` beside `listings.csv`. With
-other columns beside the target the rows are images + table.
+"""Files named by a table: a CSV or Parquet `file` with a column of paths — images (`image:
+COLUMN`) or recordings (`audio: COLUMN`) — each relative to the file's folder: `photos/123.jpg`
+beside `listings.csv`. With other columns beside the target the rows are multimodal.
 
 Refused before any cell, naming the file, the rows (as the file's line numbers) and what is
 wrong: a labelled row without a path, a path that leads outside the file's folder (absolute, or
 through `..`, or a link out), files that are not found (the count and the first few). Files that
-do not decode are refused when they are decoded, still before any cell (image/folder.py).
+do not decode are refused when they are decoded, still before any cell (image/folder.py,
+audio/clips.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from treeline.data.class_folders import listing_digest, shown
+
 if TYPE_CHECKING:
     import pandas as pd
-
-SHOWN = 5
 
 
 @dataclass
 class Paths:
-    """The image files a column names (relative to `root`, posix), or its problems."""
+    """The files a column names (relative to `root`, posix), or its problems."""
 
     root: Path
     files: list[str] = field(default_factory=list)
@@ -31,26 +31,17 @@ class Paths:
 
     @property
     def digest(self) -> str:
-        """Each distinct file's path, byte size and modification time: an edited image is new
+        """Each distinct file's path, byte size and modification time: an edited file is new
         data, though the table is not."""
-        h = hashlib.sha256()
-        for rel in sorted(set(self.files)):
-            st = (self.root / rel).stat()
-            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        return h.hexdigest()[:16]
-
-
-def _shown(items: list[str]) -> str:
-    more = f" and {len(items) - SHOWN:,} more" if len(items) > SHOWN else ""
-    return ", ".join(items[:SHOWN]) + more
+        return listing_digest(self.root, self.files)
 
 
 def _lines(rows: list[int]) -> str:
     """Frame rows as the CSV's line numbers (its header is line 1)."""
-    return _shown([str(r + 2) for r in rows])
+    return shown([str(r + 2) for r in rows])
 
 
-def image_paths(file: Path, values: pd.Series, column: str) -> Paths:
+def file_paths(file: Path, values: pd.Series, column: str, noun: str = "image") -> Paths:
     """The column's paths checked against the file's folder; every problem found."""
     root = file.parent
     out = Paths(root)
@@ -73,17 +64,17 @@ def image_paths(file: Path, values: pd.Series, column: str) -> Paths:
     where = f"column '{column}' of {file.name}"
     if empty:
         out.problems.append(
-            f"{len(empty):,} labelled rows have no image path in {where} (lines {_lines(empty)}): "
+            f"{len(empty):,} labelled rows have no {noun} path in {where} (lines {_lines(empty)}): "
             "give each row its image, or drop the row"
         )
     if outside:
         out.problems.append(
-            f"{len(outside):,} paths in {where} lead outside {root} ({_shown(outside)}): image "
+            f"{len(outside):,} paths in {where} lead outside {root} ({shown(outside)}): {noun} "
             f"paths are relative to the file's folder and stay inside it"
         )
     if missing:
         out.problems.append(
-            f"{len(missing):,} of {len(values):,} images named in {where} are not found under "
-            f"{root}: {_shown(missing)}"
+            f"{len(missing):,} of {len(values):,} {noun}s named in {where} are not found "
+            f"under {root}: {shown(missing)}"
         )
     return out
