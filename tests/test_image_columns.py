@@ -81,7 +81,7 @@ REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
     ("a text file as an image", lambda p: (p.parent / "photos" / "2.png").write_text("hi"), "",
      "photos/2.png (UnidentifiedImageError"),
     ("image and text together", lambda p: None, "\n    text: [city]",
-     "takes 'text' columns or an 'image' column, not both"),
+     "takes one of 'text' columns, an 'image' column or an 'audio' column, not text and image"),
     ("a size too small", lambda p: None, "\n    size: 2", "greater than or equal to 8"),
 ]  # fmt: skip
 

@@ -53,6 +53,9 @@ class DatasetEntry(_Strict):
     # table with the other columns.
     image: str | None = Field(None, min_length=1)
     size: int | None = Field(None, ge=8, le=512)  # `images` or `image`: resized to size×size
+    # A folder of class folders of recordings; with `file`, its column of clip paths.
+    audio: str | None = Field(None, min_length=1)
+    rate: int | None = Field(None, ge=1_000, le=192_000)  # `audio`: resampled to this rate (Hz)
     target: str | None = None
     task: Task | None = None
     sep: str | None = Field(None, min_length=1, max_length=1)  # a 'file' CSV's separator
@@ -68,23 +71,32 @@ class DatasetEntry(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> DatasetEntry:
-        if sum(x is not None for x in (self.name, self.file, self.images)) != 1:
+        folder = self.audio if self.file is None else None  # `audio` without `file`: a folder
+        if sum(x is not None for x in (self.name, self.file, self.images, folder)) != 1:
             raise ValueError(
-                "give exactly one of 'name' (a built-in dataset), 'file' (a table) or "
-                "'images' (a folder of class folders)"
+                "give exactly one of 'name' (a built-in dataset), 'file' (a table), 'images' "
+                "(a folder of class folders of images) or 'audio' (one of recordings)"
             )
-        if self.images is not None and (self.target is not None or self.sep is not None):
+        if (self.images or folder) is not None and (
+            self.target is not None or self.sep is not None
+        ):
             raise ValueError(
-                "an 'images' folder's classes are its folders' names: it takes no 'target' or 'sep'"
+                "a folder's classes are its folders' names: it takes no 'target' or 'sep'"
             )
         if self.text is not None and self.file is None:
             raise ValueError("'text' names columns of a 'file' dataset")
         if self.image is not None and self.file is None:
             raise ValueError("'image' names a column of image paths in a 'file' dataset")
-        if self.image is not None and self.text is not None:
-            raise ValueError("a 'file' dataset takes 'text' columns or an 'image' column, not both")
+        columns = [k for k in ("text", "image", "audio") if getattr(self, k) is not None]
+        if self.file is not None and len(columns) > 1:
+            raise ValueError(
+                f"a 'file' dataset takes one of 'text' columns, an 'image' column or an 'audio' "
+                f"column, not {' and '.join(columns)}"
+            )
         if self.size is not None and self.images is None and self.image is None:
             raise ValueError("'size' belongs to 'images' folders and 'image' columns only")
+        if self.rate is not None and self.audio is None:
+            raise ValueError("'rate' belongs to 'audio' datasets only")
         if self.file is not None and (self.target is None or self.task is None):
             raise ValueError("a 'file' dataset needs 'target' (the column) and 'task'")
         if self.name is not None and (

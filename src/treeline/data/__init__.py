@@ -78,6 +78,7 @@ class DatasetRef:
     options: dict[str, Any] = field(default_factory=dict)  # validated by the dataset's Options
     file: str | None = None  # a user file, absolute path
     images: str | None = None  # a user's folder of class folders, absolute path
+    audio: str | None = None  # a user's folder of class folders of recordings, absolute path
     target: str | None = None
     task: Task | None = None
     total_rows: int | None = None
@@ -87,12 +88,15 @@ class DatasetRef:
     prepared: int | None = None
 
     def build(self) -> Dataset:
-        if self.images is not None:
+        if self.images is not None or self.audio is not None:
+            from treeline.data.audio.clips import AudioFolder
             from treeline.data.image.folder import ImageFolder
 
             assert self.total_rows is not None and self.digest is not None
-            size = int(self.options["size"])
-            return ImageFolder(Path(self.images), self.label, size, self.total_rows, self.digest)
+            cls = ImageFolder if self.images is not None else AudioFolder
+            root = Path(self.images or self.audio)  # type: ignore[arg-type]
+            value = int(self.options[cls.setting])
+            return cls(root, self.label, value, self.total_rows, self.digest)
         if self.file is not None:
             from treeline.data.tabular.user_file import UserFile
 
@@ -108,6 +112,8 @@ class DatasetRef:
                 image=self.options.get("image"),
                 size=int(self.options.get("size", 64)),
                 listing=self.options.get("listing"),
+                audio=self.options.get("audio"),
+                rate=int(self.options.get("rate", 16_000)),
             )
         assert self.name is not None
         cls = dataset_class(self.name)

@@ -421,8 +421,8 @@ class _Checker:
             return None
         if entry.n:
             self._no_duplicates_at((*loc, "n"), entry.n)
-        if entry.images is not None or entry.file is not None:  # the user's own data
-            own = self._image_folder if entry.images is not None else self._user_file
+        if entry.name is None:  # the user's own data: a file, or a folder of class folders
+            own = self._user_file if entry.file is not None else self._class_folder
             ref = own(i, entry)
             if ref is None:
                 return None
@@ -540,7 +540,9 @@ class _Checker:
     def _user_file(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
         """The file's own problems come from the data stage (`user_file.check_file`); an image
         column's images are decoded and cached now, so theirs come before any cell too."""
-        from treeline.data.image.folder import DEFAULT_SIZE, BadImages
+        from treeline.data.audio.clips import DEFAULT_RATE
+        from treeline.data.class_folders import BadFiles
+        from treeline.data.image.folder import DEFAULT_SIZE
         from treeline.data.sources import sha256_of
         from treeline.data.tabular.user_file import check_file
 
@@ -550,16 +552,18 @@ class _Checker:
         if not path.is_absolute():
             path = (self.src.path.parent / path).resolve()
         text = tuple(entry.text or ())
-        checked = check_file(path, entry.target, entry.task, entry.sep, text, entry.image)
+        column, noun = (entry.image, "image") if entry.image else (entry.audio, "clip")
+        checked = check_file(path, entry.target, entry.task, entry.sep, text, column, noun)
         for key, message in checked.problems:
             self.add((*loc, key), message)
         if checked.problems:
             return None
         label = entry.label or path.stem.lower().replace(" ", "-")
-        images = {}
-        if checked.images is not None:
-            size = entry.size or DEFAULT_SIZE
-            images = {"image": entry.image, "size": size, "listing": checked.images.digest}
+        files = {}  # a column of image or clip paths: it, how its files decode, their listing
+        if checked.paths is not None:
+            kind, setting = ("image", "size") if entry.image else ("audio", "rate")
+            value = (entry.size or DEFAULT_SIZE) if entry.image else (entry.rate or DEFAULT_RATE)
+            files = {kind: column, setting: value, "listing": checked.paths.digest}
         ref = DatasetRef(
             label=label,
             file=str(path),
@@ -569,53 +573,64 @@ class _Checker:
             options={
                 **({"sep": entry.sep} if entry.sep else {}),
                 **({"text": list(entry.text)} if entry.text else {}),
-                **images,
+                **files,
             },
             # The content, in the resume key: an edited file is new data, never "recorded".
             digest=sha256_of(path)[:16],
         )
-        if images:
+        if files:
             try:
                 ref.build().prepare()
-            except BadImages as exc:
-                self.add((*loc, "image"), str(exc))
+            except BadFiles as exc:
+                self.add((*loc, "image" if entry.image else "audio"), str(exc))
                 return None
         return ref
 
-    def _image_folder(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
-        """A folder of class folders, decoded and cached now: its problems come before any
-        cell (`image.folder.check_folder`)."""
+    def _class_folder(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
+        """A folder of class folders (images, or recordings), decoded and cached now: its
+        problems come before any cell (`class_folders.ClassFolder.check`)."""
         from treeline.data.class_folders import default_label
-        from treeline.data.image.folder import DEFAULT_SIZE, check_folder
 
         loc: tuple[str | int, ...] = ("datasets", i)
-        assert entry.images is not None
-        root = Path(entry.images).expanduser()
+        if entry.images is not None:
+            from treeline.data.image.folder import DEFAULT_SIZE, ImageFolder
+
+            kind, given, cls, value = (
+                "images",
+                entry.images,
+                ImageFolder,
+                entry.size or DEFAULT_SIZE,
+            )
+        else:
+            from treeline.data.audio.clips import DEFAULT_RATE, AudioFolder
+
+            assert entry.audio is not None
+            kind, given, cls, value = "audio", entry.audio, AudioFolder, entry.rate or DEFAULT_RATE
+        root = Path(given).expanduser()
         if not root.is_absolute():
             root = (self.src.path.parent / root).resolve()
         if entry.task == "regression":
-            self.add((*loc, "task"), "an 'images' folder's classes are its folders: no regression")
+            self.add((*loc, "task"), f"an '{kind}' folder's classes are its folders: no regression")
             return None
-        size = entry.size or DEFAULT_SIZE
         label = entry.label or default_label(root)
-        dataset, problems = check_folder(root, size, label)
+        dataset, problems = cls.check(root, value, label)
         for message in problems:
-            self.add((*loc, "images"), message)
+            self.add((*loc, kind), message)
         if dataset is None:
             return None
         if entry.task is not None and entry.task != dataset.task:
             self.add(
                 (*loc, "task"),
-                f"{root} has {len(dataset.classes())} classes, so its task is {dataset.task}",
+                f"{root} has {len(dataset.classes_found())} classes, so its task is {dataset.task}",
             )
             return None
         return DatasetRef(
             label=label,
-            images=str(root),
             task=dataset.task,  # type: ignore[arg-type]
             total_rows=dataset.total_rows,
-            options={"size": size},
+            options={cls.setting: value},
             digest=dataset.digest,  # the listing, in the resume key: an edited folder is new
+            **{kind: str(root)},  # type: ignore[arg-type]
         )
 
     def _expectations(

@@ -41,7 +41,7 @@ class FileCheck:
 
     problems: list[tuple[str, str]] = field(default_factory=list)
     rows: int = 0
-    images: Paths | None = None  # an `image` column's files
+    paths: Paths | None = None  # an `image` or `audio` column's files
 
 
 # Beyond this size the checks that read the whole file wait for preparation.
@@ -76,11 +76,12 @@ def check_file(
     task: Task,
     sep: str | None = None,
     text: tuple[str, ...] = (),
-    image: str | None = None,
+    paths: str | None = None,
+    noun: str = "image",
 ) -> FileCheck:
     """Every problem of a user's table that validation can find: the file, its header, its
-    target, its text or image columns, and (up to FULL_CHECK_BYTES, and always an image
-    column's paths) its rows."""
+    target, its text columns or its column of `noun` paths, and (up to FULL_CHECK_BYTES, and
+    always the paths) its rows."""
     out = FileCheck()
     problems = out.problems
     if not path.name.lower().endswith(FORMATS):
@@ -115,12 +116,12 @@ def check_file(
         return out
     problems.extend(header_problems(path, names, target, sep))
     problems.extend(text_column_problems(path, names, target, text))
-    if image is not None:
-        problems.extend(image_column_problems(path, names, target, image))
+    if paths is not None:
+        problems.extend(path_column_problems(path, names, target, paths, noun))
     if problems:
         return out
     big = path.stat().st_size > FULL_CHECK_BYTES  # then the target column alone, here
-    own = [target, *text, *([image] if image else [])]
+    own = [target, *text, *([paths] if paths else [])]
     try:
         frame = read_table(path, own if big else None, sep)
     except Exception as exc:
@@ -128,11 +129,12 @@ def check_file(
         return out
     problems.extend(table_problems(frame, target, task, path.name))
     problems.extend(text_problems(frame, target, text, path.name))
-    if image is not None and not problems:
+    if paths is not None and not problems:
         from treeline.data.file_paths import file_paths
 
-        out.images = file_paths(path, frame.loc[frame[target].notna(), image], image)
-        problems.extend(("image", message) for message in out.images.problems)
+        out.paths = file_paths(path, frame.loc[frame[target].notna(), paths], paths, noun)
+        key = "image" if noun == "image" else "audio"
+        problems.extend((key, message) for message in out.paths.problems)
     out.rows = int(frame[target].notna().sum())
     return out
 
@@ -224,16 +226,17 @@ def text_column_problems(
     return out
 
 
-def image_column_problems(
-    path: Path, names: list[str], target: str, image: str
+def path_column_problems(
+    path: Path, names: list[str], target: str, column: str, noun: str
 ) -> list[tuple[str, str]]:
-    """An image column that is not in the header, or is the target."""
+    """A column of image or clip paths that is not in the header, or is the target."""
     from treeline.errors import unknown_name
 
-    if image == target:
-        return [("image", f"'{image}' is the target: it cannot be the image paths too")]
-    if image not in names:
-        return [("image", unknown_name(f"column in {path.name}", image, names[:30]))]
+    key = "image" if noun == "image" else "audio"
+    if column == target:
+        return [(key, f"'{column}' is the target: it cannot be the {noun} paths too")]
+    if column not in names:
+        return [(key, unknown_name(f"column in {path.name}", column, names[:30]))]
     return []
 
 
@@ -357,16 +360,20 @@ class UserFile(TableDataset):
         image: str | None = None,
         size: int = 64,
         listing: str | None = None,
+        audio: str | None = None,
+        rate: int = 16_000,
     ):
         self.path, self.target, self.task, self.name = path, target, task, label
         self.sep, self.text = sep, text
-        self.image, self.size, self.listing = image, size, listing
+        # A column of file paths: (its kind, the column, the size or rate they decode at).
+        self.media = ("image", image, size) if image else ("audio", audio, rate) if audio else None
+        self.image, self.listing = image, listing
         self.total_rows = total_rows
         self.description = f"user file {path.name} (target {target})"
-        own = {*text, *([image] if image else [])}
-        if own:  # text or images alone, or beside other columns (cheap: the header only)
+        own = {*text, *([self.media[1]] if self.media else [])}
+        if own:  # text, images or clips alone, or beside other columns (the header only)
             others = set(header(path, sep)) - {target, *own}
-            kind = "text" if text else "image"
+            kind = self.media[0] if self.media else "text"
             self.modality = "multimodal" if others else kind  # type: ignore[misc]
             self.parts = (kind, "tabular") if others else ()  # type: ignore[misc]
 
@@ -379,16 +386,17 @@ class UserFile(TableDataset):
             text = ""
             if self.text:  # the same file read with other text columns is other inputs
                 text = "-text" + hashlib.sha256("\0".join(self.text).encode()).hexdigest()[:8]
-            if self.image:  # and with its images, at their size, as they are now
-                named = f"{self.image}\0{self.size}\0{self.listing}".encode()
-                text = "-image" + hashlib.sha256(named).hexdigest()[:8]
+            if self.media:  # and with its files, at their size or rate, as they are now
+                kind, column, value = self.media
+                named = f"{column}\0{value}\0{self.listing}".encode()
+                text = f"-{kind}" + hashlib.sha256(named).hexdigest()[:8]
             self._fingerprint = f"v{PREPARE_VERSION}-{sha256_of(self.path)[:16]}{sep}{text}"
         return self._fingerprint
 
     def load_raw(self, path: Path) -> tuple[Inputs, Any]:
         """A table; with text columns, their text (a row's columns joined), and beside it the
         other columns as a table (multimodal) where there are any."""
-        if not self.text and not self.image:
+        if not self.text and not self.media:
             return super().load_raw(path)
         import numpy as np
 
@@ -396,8 +404,8 @@ class UserFile(TableDataset):
         frame = frame[frame[TARGET].notna()].reset_index(drop=True)
         y_raw = frame.pop(TARGET)
         own: Inputs
-        if self.image:
-            own, notes = self._images(path, frame)
+        if self.media:
+            own, notes = self._files(path, frame)
         else:
             strings, notes = join_text(frame, self.text)
             own = Text(np.array(strings, dtype=object))
@@ -408,23 +416,34 @@ class UserFile(TableDataset):
         self._prepare_notes = notes + table_notes
         return Multimodal({own.modality: own, "table": type_columns(frame, None)}), y_raw
 
-    def _images(self, path: Path, frame: pd.DataFrame) -> tuple[Images, list[str]]:
-        """The image column popped off `frame`, each file decoded at `size`; refused when
-        the files are not those the suite was checked against."""
+    def _files(self, path: Path, frame: pd.DataFrame) -> tuple[Inputs, list[str]]:
+        """The column of paths popped off `frame`, each file decoded (images at `size`, clips
+        at `rate`); refused when the files are not those the suite was checked against."""
+        from treeline.data.class_folders import BadFiles
         from treeline.data.file_paths import file_paths
-        from treeline.data.image.folder import BadImages, decode_all
 
-        assert self.image is not None
-        found = file_paths(path, frame.pop(self.image), self.image)
+        assert self.media is not None
+        kind, column, value = self.media
+        noun = "image" if kind == "image" else "clip"
+        found = file_paths(path, frame.pop(column), column, noun)
         if found.problems:
-            raise BadImages("; ".join(found.problems))
+            raise BadFiles("; ".join(found.problems))
         if found.digest != self.listing:
-            raise BadImages(f"the images of {path.name} changed since it was checked: run again")
-        pixels, notes = decode_all(found.root, found.files, self.size)
+            raise BadFiles(f"the {noun}s of {path.name} changed since it was checked: run again")
+        inputs: Inputs
+        if kind == "image":
+            from treeline.data.image.folder import decode_all
+
+            pixels, notes = decode_all(found.root, found.files, value)
+            inputs = Images(pixels)
+        else:
+            from treeline.data.audio.clips import decode_clips
+
+            inputs, notes = decode_clips(found.root, found.files, value)
         repeated = len(found.files) - len(set(found.files))
         if repeated:
-            notes.append(f"{repeated:,} rows name an image another row names too")
-        return Images(pixels), notes
+            notes.append(f"{repeated:,} rows name a {noun} another row names too")
+        return inputs, notes
 
     def read(self, path: Path) -> pd.DataFrame:
         # The file may have changed since validation: its header is checked again.
