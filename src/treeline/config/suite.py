@@ -40,6 +40,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class SeriesColumns(_Strict):
+    """A long-format series file's columns (data/sequence/user_series.py)."""
+
+    id: str = Field("id", min_length=1)
+    time: str = Field("time", min_length=1)
+    value: str = Field("value", min_length=1)
+    channel: str | None = Field(None, min_length=1)
+
+
 class DatasetEntry(_Strict):
     """A built-in dataset (`name`) or a user's table (`file`, `target`, `task`)."""
 
@@ -56,6 +65,10 @@ class DatasetEntry(_Strict):
     # A folder of class folders of recordings; with `file`, its column of clip paths.
     audio: str | None = Field(None, min_length=1)
     rate: int | None = Field(None, ge=1_000, le=192_000)  # `audio`: resampled to this rate (Hz)
+    # Series: a long-format CSV/Parquet (its `columns`), or an .npy array with `labels`.
+    series: str | None = Field(None, min_length=1)
+    labels: str | None = Field(None, min_length=1)
+    columns: SeriesColumns | None = None
     target: str | None = None
     task: Task | None = None
     sep: str | None = Field(None, min_length=1, max_length=1)  # a 'file' CSV's separator
@@ -72,11 +85,28 @@ class DatasetEntry(_Strict):
     @model_validator(mode="after")
     def _one_kind(self) -> DatasetEntry:
         folder = self.audio if self.file is None else None  # `audio` without `file`: a folder
-        if sum(x is not None for x in (self.name, self.file, self.images, folder)) != 1:
+        kinds = (self.name, self.file, self.images, folder, self.series)
+        if sum(x is not None for x in kinds) != 1:
             raise ValueError(
                 "give exactly one of 'name' (a built-in dataset), 'file' (a table), 'images' "
-                "(a folder of class folders of images) or 'audio' (one of recordings)"
+                "(a folder of class folders of images), 'audio' (one of recordings) or "
+                "'series' (a long-format table or an array of series)"
             )
+        if self.series is None and (self.labels is not None or self.columns is not None):
+            raise ValueError("'labels' and 'columns' belong to 'series' datasets only")
+        if self.series is not None:
+            array = self.series.lower().endswith(".npy")
+            if self.task is None:
+                raise ValueError("a 'series' dataset needs 'task'")
+            if array and self.labels is None:
+                raise ValueError("an array of series (.npy) needs 'labels': one per series")
+            if array and self.columns is not None:
+                raise ValueError("'columns' names a long-format file's columns, not an array's")
+            if not array and self.target is None:
+                raise ValueError(
+                    "a long-format 'series' file needs 'target': the label's column, in it or "
+                    "in its 'labels' file"
+                )
         if (self.images or folder) is not None and (
             self.target is not None or self.sep is not None
         ):

@@ -79,6 +79,7 @@ class DatasetRef:
     file: str | None = None  # a user file, absolute path
     images: str | None = None  # a user's folder of class folders, absolute path
     audio: str | None = None  # a user's folder of class folders of recordings, absolute path
+    series: str | None = None  # a user's long-format series file or array, absolute path
     target: str | None = None
     task: Task | None = None
     total_rows: int | None = None
@@ -88,6 +89,21 @@ class DatasetRef:
     prepared: int | None = None
 
     def build(self) -> Dataset:
+        if self.series is not None:
+            from treeline.data.sequence.user_series import Columns, UserSeries
+
+            assert self.task is not None and self.total_rows is not None
+            labels = self.options.get("labels")
+            return UserSeries(
+                Path(self.series),
+                self.label,
+                self.task,
+                self.target,
+                Path(labels) if labels else None,
+                Columns(**self.options.get("columns", {})),
+                self.options.get("sep"),
+                self.total_rows,
+            )
         if self.images is not None or self.audio is not None:
             from treeline.data.audio.clips import AudioFolder
             from treeline.data.image.folder import ImageFolder

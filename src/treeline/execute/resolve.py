@@ -422,7 +422,13 @@ class _Checker:
         if entry.n:
             self._no_duplicates_at((*loc, "n"), entry.n)
         if entry.name is None:  # the user's own data: a file, or a folder of class folders
-            own = self._user_file if entry.file is not None else self._class_folder
+            own = (
+                self._user_file
+                if entry.file is not None
+                else self._user_series
+                if entry.series is not None
+                else self._class_folder
+            )
             ref = own(i, entry)
             if ref is None:
                 return None
@@ -585,6 +591,44 @@ class _Checker:
                 self.add((*loc, "image" if entry.image else "audio"), str(exc))
                 return None
         return ref
+
+    def _path(self, given: str) -> Path:
+        """A path of the suite: relative to the suite file's folder."""
+        path = Path(given).expanduser()
+        return path if path.is_absolute() else (self.src.path.parent / path).resolve()
+
+    def _user_series(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
+        """Series read, checked and cached now: their problems come before any cell
+        (`sequence.user_series.check_series`)."""
+        from treeline.data.sequence.user_series import Columns, UserSeries, check_series
+
+        loc: tuple[str | int, ...] = ("datasets", i)
+        assert entry.series is not None and entry.task is not None
+        path = self._path(entry.series)
+        labels = self._path(entry.labels) if entry.labels else None
+        columns = entry.columns.model_dump() if entry.columns else {}
+        label = entry.label or path.stem.lower().replace(" ", "-")
+        dataset = UserSeries(
+            path, label, entry.task, entry.target, labels, Columns(**columns), entry.sep
+        )
+        problems = check_series(dataset)
+        for key, message in problems:
+            self.add((*loc, *key.split(".")), message)
+        if problems:
+            return None
+        return DatasetRef(
+            label=label,
+            series=str(path),
+            target=entry.target,
+            task=entry.task,
+            total_rows=dataset.total_rows,
+            options={
+                **({"labels": str(labels)} if labels else {}),
+                **({"columns": columns} if columns else {}),
+                **({"sep": entry.sep} if entry.sep else {}),
+            },
+            digest=dataset.fingerprint(),  # the files' content, in the resume key
+        )
 
     def _class_folder(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
         """A folder of class folders (images, or recordings), decoded and cached now: its
