@@ -1,15 +1,16 @@
-"""`treeline advise DATA --target COLUMN [--time 30m]`: from a data file (or a folder of class
-folders) to "use trees / use a network, at this cost", for this data.
+"""`treeline advise DATA --target COLUMN [--time 30m]`: from a data file (a table, perhaps with
+text or a column of image or clip paths; series), or a folder of class folders of images or
+recordings, to "use trees / use a network, at this cost", for this data.
 
-It infers the modality and the task and says what it inferred (`--task`, `--text`, `--image`
-override), pairs the atlas's strongest tree route with its strongest network route for that
-modality, picks nested sizes up to every labelled row and a budget per cell that fits the time
-given (the plan's start-up estimates included), writes the suite it will run (kept, so the run
-can be repeated or extended), runs it, and ends with the answer: which family at the user's n
-and how sure (the interval, whether the verdict is budget-bound), what a cell cost, whether the
-gap is closing as n grows (its slope per tenfold rows, with an interval, and the n it points to)
-and what a GPU runner would change (the plan's price for the same cells on one, and how many
-network cells the CPU left budget-bound).
+It infers the modality and the task and says what it inferred (`--task`, `--text`, `--image`,
+`--audio` override; `--columns` and `--labels` describe series), pairs the atlas's strongest
+tree route with its strongest network route for that modality, picks nested sizes up to every
+labelled row and a budget per cell that fits the time given (the plan's start-up estimates
+included), writes the suite it will run (kept, so the run can be repeated or extended), runs it,
+and ends with the answer: which family at the user's n and how sure (the interval, whether the
+verdict is budget-bound), what a cell cost, whether the gap is closing as n grows (its slope per
+tenfold rows, with an interval, and the n it points to) and what a GPU runner would change (the
+plan's price for the same cells on one, and how many network cells the CPU left budget-bound).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ ROUTES = {
     "text": ("lightgbm+tfidf", "embedding-bag"),
     "text + table": ("catboost", "fusion"),
     "image + table": ("lightgbm+pixels", "fusion"),
+    "audio": ("lightgbm+mfcc", "audio-cnn"),
+    "sequence": ("lightgbm+minirocket", "cnn1d"),
 }
 STARTUP = 12.0  # seconds a cell's worker spends beyond its budget (plan.STARTUP_GUESS)
 MIN_BUDGET = 10.0  # below this a network does not finish an epoch worth judging
@@ -42,7 +45,7 @@ MIN_ROWS = 50
 # A string column is text when its values are long and mostly distinct (not a category).
 TEXT_MEAN_CHARS = 30
 TEXT_DISTINCT = 0.5
-IMAGE_PATHS = 0.9  # a column is image paths when this share of its values names image files
+PATHS_SHARE = 0.9  # a column is paths when this share of its values name image (or clip) files
 
 
 class AdviseError(TreelineError):
@@ -61,13 +64,16 @@ class Inferred:
     rows: int = 0  # labelled examples
     said: list[str] = field(default_factory=list)
     image: str | None = None  # a column of image paths
+    audio: str | None = None  # a column of clip paths
+    labels: Path | None = None  # series: their labels file
+    columns: dict[str, str] | None = None  # series: a long-format file's columns
 
     @property
     def route(self) -> str:
         """The key of ROUTES: the modality, or which parts a multimodal table has."""
         if self.modality != "multimodal":
             return self.modality
-        return "image + table" if self.image else "text + table"
+        return f"{'image' if self.image else 'audio' if self.audio else 'text'} + table"
 
 
 def parse_time(text: str) -> float:
@@ -90,28 +96,19 @@ def infer(
     task: str | None = None,
     text: list[str] | None = None,
     image: str | None = None,
+    audio: str | None = None,
+    labels: Path | None = None,
+    columns: dict[str, str] | None = None,
 ) -> Inferred:
-    """The data's modality, task, text columns or image column: inferred, or as overridden
-    (`image` "": DATA is a folder of class folders; a name: the file's column of paths)."""
-    if path.is_dir() or image == "":
-        if not path.is_dir():
-            raise AdviseError(f"--image: {path} is not a folder of class folders")
-        from treeline.data.class_folders import scan
-        from treeline.data.image.folder import SUFFIXES
-
-        found = scan(path, SUFFIXES)
-        if found.problems:
-            raise AdviseError("; ".join(found.problems))
-        classes = sorted(set(found.labels))
-        kind = "binary" if len(classes) == 2 else "multiclass"
-        if task not in (None, kind):
-            raise AdviseError(f"--task {task}: {path} has {len(classes)} classes, so it is {kind}")
-        said = [
-            f"images: {path} is a folder of {len(classes)} class folders "
-            f"({len(found.files):,} images), so the task is {kind}"
-        ]
-        rows = len(found.files) - _test_rows(len(found.files))
-        return Inferred(path, "image", kind, None, [], rows, said)
+    """The data's modality, task, text columns or column of image or clip paths: inferred, or
+    as overridden (`image` or `audio` "": DATA is a folder of class folders of that kind; a
+    name: the file's column of paths). An .npy DATA, or `columns`, is series."""
+    if path.is_dir() or image == "" or audio == "":
+        return _folder(path, task, "audio" if audio == "" else "image" if image == "" else None)
+    if path.name.lower().endswith(".npy") or columns is not None:
+        return _series(path, target, task, labels, columns)
+    if labels is not None:
+        raise AdviseError("--labels belongs to series: an .npy array, or a file with --columns")
     if target is None:
         raise AdviseError(f"{path} is a table: name the column to predict with --target")
     from treeline.data.tabular.user_file import FORMATS, read_table
@@ -135,15 +132,26 @@ def infer(
         said.append(f"task: {task} ({why}; --task overrides)")
     else:
         said.append(f"task: {task} (as given)")
-    if image is not None:
-        if image not in frame.columns or image == target:
-            raise AdviseError(f"--image: no column '{image}' of image paths in {path.name}")
-        said.append(f"image column: {image} (as given)")
-    elif text is None:  # image paths first: a path is a long, distinct string too
-        image = next((c for c in frame.columns if c != target and _is_paths(frame[c])), None)
-        if image:
-            said.append(f"image column: {image} (its values name image files; --image overrides)")
-    if image:
+    from treeline.data.audio.clips import SUFFIXES as CLIPS
+    from treeline.data.image.folder import SUFFIXES as IMAGES
+
+    for flag, given in (("--image", image), ("--audio", audio)):
+        if given is not None and (given not in frame.columns or given == target):
+            raise AdviseError(f"{flag}: no column '{given}' of paths in {path.name}")
+    if image is not None or audio is not None:
+        said.append(f"{'image' if image else 'audio'} column: {image or audio} (as given)")
+    elif text is None:  # paths first: a path is a long, distinct string too
+        for suffixes, kind in ((IMAGES, "image"), (CLIPS, "audio")):
+            found = next(
+                (c for c in frame.columns if c != target and _is_paths(frame[c], suffixes)), None
+            )
+            if found:
+                image, audio = (found, None) if kind == "image" else (None, found)
+                said.append(
+                    f"{kind} column: {found} (its values name {kind} files; --{kind} overrides)"
+                )
+                break
+    if image or audio:
         text = []
     elif text is None:
         text = [c for c in frame.columns if c != target and _is_text(frame[c])]
@@ -155,20 +163,83 @@ def infer(
             )
     else:
         said.append(f"text columns: {', '.join(text) or 'none'} (as given)")
-    others = [c for c in frame.columns if c not in (target, image, *text)]
-    own = "image" if image else "text" if text else None
+    others = [c for c in frame.columns if c not in (target, image, audio, *text)]
+    own = "image" if image else "audio" if audio else "text" if text else None
     modality = ("multimodal" if others else own) if own else "tabular"
     said.append(
         {
             "tabular": f"modality: a table ({len(others)} feature columns)",
             "text": "modality: text alone",
             "image": "modality: images alone",
+            "audio": "modality: recordings alone",
             "multimodal": f"modality: {own} + a table ({len(others)} other columns)",
         }[modality]
     )
     labelled = len(y)
     rows = labelled - _test_rows(labelled)
-    return Inferred(path, modality, task, target, text, rows, said, image or None)
+    return Inferred(path, modality, task, target, text, rows, said, image or None, audio or None)
+
+
+def _folder(path: Path, task: str | None, kind: str | None) -> Inferred:
+    """A folder of class folders of images or of recordings (whichever it holds more of)."""
+    from treeline.data.audio.clips import SUFFIXES as CLIPS
+    from treeline.data.class_folders import scan
+    from treeline.data.image.folder import SUFFIXES as IMAGES
+
+    if not path.is_dir():
+        raise AdviseError(f"--{kind}: {path} is not a folder of class folders")
+    scans = {"image": scan(path, IMAGES, "images"), "audio": scan(path, CLIPS, "clips")}
+    if kind is None:
+        kind = max(scans, key=lambda k: len(scans[k].files))
+    found = scans[kind]
+    if found.problems:
+        raise AdviseError("; ".join(found.problems))
+    classes = sorted(set(found.labels))
+    task_of = "binary" if len(classes) == 2 else "multiclass"
+    if task not in (None, task_of):
+        raise AdviseError(f"--task {task}: {path} has {len(classes)} classes, so it is {task_of}")
+    noun = "images" if kind == "image" else "clips"
+    said = [
+        f"{noun}: {path} is a folder of {len(classes)} class folders "
+        f"({len(found.files):,} {noun}), so the task is {task_of}"
+    ]
+    rows = len(found.files) - _test_rows(len(found.files))
+    return Inferred(path, kind, task_of, None, [], rows, said)
+
+
+def _series(
+    path: Path,
+    target: str | None,
+    task: str | None,
+    labels: Path | None,
+    columns: dict[str, str] | None,
+) -> Inferred:
+    """Series: an .npy array with --labels, or a long-format file with --columns."""
+    import pandas as pd
+
+    from treeline.data.sequence.user_series import BadSeries, Columns, read_arrays, read_long
+
+    try:
+        if path.name.lower().endswith(".npy"):
+            if labels is None:
+                raise AdviseError(f"{path.name} is an array of series: give --labels FILE")
+            X, y, _ = read_arrays(path, labels, target)
+            lengths, said = X.lengths, [f"series: {path.name}, an array of {len(X):,} series"]
+        else:
+            if target is None:
+                raise AdviseError(f"{path.name}: name the label's column with --target")
+            rows, y, _ = read_long(path, Columns(**columns or {}), target, labels, None)
+            lengths = [len(r) for r in rows]
+            said = [f"series: {path.name}, long format, {len(rows):,} labelled series"]
+    except BadSeries as exc:
+        raise AdviseError(str(exc)) from None
+    said[0] += f" of {min(lengths):,}-{max(lengths):,} steps"
+    if task is None:
+        task, why = _task_of(pd.Series(y, name=target or "labels"))
+        said.append(f"task: {task} ({why}; --task overrides)")
+    rows_n = len(y) - _test_rows(len(y))
+    return Inferred(path, "sequence", task, target, [], rows_n, said, labels=labels,
+                    columns=columns)  # fmt: skip
 
 
 def _test_rows(total: int) -> int:
@@ -189,13 +260,11 @@ def _task_of(y: pd.Series) -> tuple[str, str]:
     return "multiclass", f"'{y.name}' has {distinct:,} classes"
 
 
-def _is_paths(column: pd.Series) -> bool:
-    from treeline.data.image.folder import SUFFIXES
-
+def _is_paths(column: pd.Series, suffixes: tuple[str, ...]) -> bool:
     values = column.dropna()
-    if values.empty or values.map(lambda v: isinstance(v, str)).mean() < IMAGE_PATHS:
+    if values.empty or values.map(lambda v: isinstance(v, str)).mean() < PATHS_SHARE:
         return False
-    return values.astype(str).str.lower().str.strip().str.endswith(SUFFIXES).mean() >= IMAGE_PATHS
+    return values.astype(str).str.lower().str.strip().str.endswith(suffixes).mean() >= PATHS_SHARE
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -258,14 +327,24 @@ def suite_yaml(found: Inferred, plan: Design, name: str, runner: str) -> str:
     import yaml
 
     entry: dict[str, Any] = {"label": name.removeprefix("advise-")}
-    if found.target is None:
-        entry["images"] = str(found.path)
+    if found.modality == "sequence":
+        entry.update(series=str(found.path), task=found.task)
+        if found.target:
+            entry["target"] = found.target
+        if found.labels:
+            entry["labels"] = str(found.labels)
+        if found.columns:
+            entry["columns"] = dict(found.columns)
+    elif found.target is None:  # a folder of class folders
+        entry["images" if found.modality == "image" else "audio"] = str(found.path)
     else:
         entry.update(file=str(found.path), target=found.target, task=found.task)
         if found.text:
             entry["text"] = list(found.text)
         if found.image:
             entry["image"] = found.image
+        if found.audio:
+            entry["audio"] = found.audio
     entry["n"] = list(plan.sizes)
     suite = {
         "name": name,

@@ -340,7 +340,16 @@ def cmd_advise(args: argparse.Namespace) -> int:
     get_runner(args.runner)  # an unknown runner: said before anything is read
     path = Path(args.data).expanduser().resolve()
     text = [] if args.no_text else args.text
-    found = infer(path, args.target, args.task, text, args.image)
+    columns = None
+    if args.columns is not None:
+        names = [c.strip() for c in args.columns.split(",")]
+        if len(names) not in (3, 4) or not all(names):
+            raise TreelineError(
+                f"--columns: give ID,TIME,VALUE or ID,TIME,VALUE,CHANNEL, got {args.columns!r}"
+            )
+        columns = dict(zip(("id", "time", "value", "channel"), names, strict=False))
+    labels = Path(args.labels).expanduser().resolve() if args.labels else None
+    found = infer(path, args.target, args.task, text, args.image, args.audio, labels, columns)
     plan = design(found, seconds)
     label = default_label(path.with_suffix("") if path.is_file() else path)
     name = f"advise-{label}"
@@ -722,12 +731,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "advise",
         help="your data in, an answer out: trees or a network, how sure, at what cost",
-        description="Infers the modality and task of DATA (a CSV/Parquet file, or a folder of "
-        "class folders of images), runs the atlas's strongest tree and network routes at "
-        "nested sizes within --time, and answers for this data. The suite it ran and its "
-        "report are kept in results/advise/.",
+        description="Infers the modality and task of DATA (a CSV/Parquet file, perhaps with "
+        "text columns or a column of image or clip paths; a folder of class folders of images "
+        "or recordings; series, long-format with --columns or an .npy array with --labels), "
+        "runs the atlas's strongest tree and network routes at nested sizes within --time, "
+        "and answers for this data. The suite it ran and its report are kept in "
+        "results/advise/.",
     )
-    p.add_argument("data", metavar="DATA", help="a CSV or Parquet file, or a folder of images")
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        help="a CSV or Parquet file, a folder of class folders, or series (.npy, or --columns)",
+    )
     p.add_argument("--target", metavar="COLUMN", help="the column to predict (a table)")
     p.add_argument("--time", default="30m", metavar="T", help="the time to spend (30m, 1h, 600s)")
     p.add_argument("--runner", default="cpu", metavar="R", help="runner profile (default cpu)")
@@ -747,8 +762,22 @@ def build_parser() -> argparse.ArgumentParser:
         const="",
         metavar="COLUMN",
         help="the file's column of image paths, instead of inferred; alone: DATA is a folder "
-        "of class folders",
+        "of class folders of images",
     )
+    p.add_argument(
+        "--audio",
+        nargs="?",
+        const="",
+        metavar="COLUMN",
+        help="the file's column of clip paths, instead of inferred; alone: DATA is a folder "
+        "of class folders of recordings",
+    )
+    p.add_argument(
+        "--columns",
+        metavar="ID,TIME,VALUE[,CHANNEL]",
+        help="DATA is long-format series: its id, time, value (and channel) columns",
+    )
+    p.add_argument("--labels", metavar="FILE", help="series: the file of their labels")
     p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
     p.set_defaults(func=cmd_advise)
 

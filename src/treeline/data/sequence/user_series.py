@@ -405,7 +405,9 @@ def check_series(dataset: UserSeries) -> list[tuple[str, str]]:
 
     from treeline.data.tabular.user_file import table_problems
 
-    if dataset.path.is_file() and (dataset.cache_path() / "meta.json").is_file():  # read and checked before: as cached
+    if (
+        dataset.path.is_file() and (dataset.cache_path() / "meta.json").is_file()
+    ):  # read and checked before: as cached
         prepared = dataset.prepare()
         dataset.total_rows = prepared.rows_labelled + prepared.rows_test
         return []
