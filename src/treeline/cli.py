@@ -349,7 +349,9 @@ def cmd_advise(args: argparse.Namespace) -> int:
             )
         columns = dict(zip(("id", "time", "value", "channel"), names, strict=False))
     labels = Path(args.labels).expanduser().resolve() if args.labels else None
-    found = infer(path, args.target, args.task, text, args.image, args.audio, labels, columns)
+    found = infer(
+        path, args.target, args.task, text, args.image, args.audio, labels, columns, args.drop
+    )
     plan = design(found, seconds)
     label = default_label(path.with_suffix("") if path.is_file() else path)
     name = f"advise-{label}"
@@ -778,6 +780,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="DATA is long-format series: its id, time, value (and channel) columns",
     )
     p.add_argument("--labels", metavar="FILE", help="series: the file of their labels")
+    p.add_argument(
+        "--drop",
+        action="append",
+        metavar="COLUMN",
+        help="a column to leave out: an id, or one that gives the answer away (repeatable)",
+    )
     p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_HELP)
     p.set_defaults(func=cmd_advise)
 

@@ -58,6 +58,8 @@ class DatasetEntry(_Strict):
     images: str | None = None  # a folder of class folders
     # A `file`'s text columns (support tickets, reviews): text, or text + table with the rest.
     text: list[str] | None = Field(None, min_length=1)
+    # A `file`'s columns to leave out: an id, a column that gives the answer away.
+    drop: list[str] | None = Field(None, min_length=1)
     # A `file`'s column of image paths (relative to the file's folder): images, or images +
     # table with the other columns.
     image: str | None = Field(None, min_length=1)
@@ -113,6 +115,8 @@ class DatasetEntry(_Strict):
             raise ValueError(
                 "a folder's classes are its folders' names: it takes no 'target' or 'sep'"
             )
+        if self.drop is not None and self.file is None:
+            raise ValueError("'drop' names columns of a 'file' dataset to leave out")
         if self.text is not None and self.file is None:
             raise ValueError("'text' names columns of a 'file' dataset")
         if self.image is not None and self.file is None:

@@ -130,6 +130,7 @@ class DatasetRef:
                 listing=self.options.get("listing"),
                 audio=self.options.get("audio"),
                 rate=int(self.options.get("rate", 16_000)),
+                drop=tuple(self.options.get("drop", ())),
             )
         assert self.name is not None
         cls = dataset_class(self.name)

@@ -42,6 +42,7 @@ class Scan:
     labels: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # not of the kind: left out, and said
+    links: list[str] = field(default_factory=list)  # links to files inside: kept, and said
 
     @property
     def digest(self) -> str:
@@ -100,6 +101,8 @@ def scan(root: Path, suffixes: tuple[str, ...], noun: str = "images") -> Scan:
             if not path.resolve().is_relative_to(real_root):
                 outside.append(f"{rel} → {path.resolve()}")
                 continue
+            if path.is_symlink():
+                out.links.append(rel)
             out.files.append(rel)
             out.labels.append(folder.name)
             counts[folder.name] += 1
@@ -211,6 +214,11 @@ class ClassFolder(CachedDataset):
         if found.ignored:
             left = f"{len(found.ignored):,} files that are not {self.noun} left out"
             notes.insert(0, f"{left} ({shown(found.ignored)})")
+        if found.links:
+            notes.append(
+                f"{len(found.links):,} {self.noun} are links to other files of the folder "
+                f"({shown(found.links)}): kept, so the same file may be in train and test"
+            )
         self._prepare_notes = notes
         return inputs, np.array(found.labels, dtype=object)
 

@@ -559,7 +559,8 @@ class _Checker:
             path = (self.src.path.parent / path).resolve()
         text = tuple(entry.text or ())
         column, noun = (entry.image, "image") if entry.image else (entry.audio, "clip")
-        checked = check_file(path, entry.target, entry.task, entry.sep, text, column, noun)
+        drop = tuple(entry.drop or ())
+        checked = check_file(path, entry.target, entry.task, entry.sep, text, column, noun, drop)
         for key, message in checked.problems:
             self.add((*loc, key), message)
         if checked.problems:
@@ -579,6 +580,7 @@ class _Checker:
             options={
                 **({"sep": entry.sep} if entry.sep else {}),
                 **({"text": list(entry.text)} if entry.text else {}),
+                **({"drop": list(drop)} if drop else {}),
                 **files,
             },
             # The content, in the resume key: an edited file is new data, never "recorded".

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
     from treeline.data.file_paths import Paths
 
-FORMATS = (".csv", ".parquet", ".pq", ".csv.gz")
+FORMATS = (".csv", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.xz")
+COMPRESSED = (".gz", ".bz2", ".xz")  # what pandas opens by the file's ending, as we do
 
 
 def read_table(
@@ -51,10 +52,13 @@ MIN_CLASS_EXAMPLES = 3  # one each for train, validation and the test set
 
 
 def _open_text(path: Path):
+    import bz2
     import gzip
+    import lzma
 
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower())
+    if opener is not None:
+        return opener(path, "rt", encoding="utf-8", newline="")
     return open(path, encoding="utf-8", newline="")
 
 
@@ -78,6 +82,7 @@ def check_file(
     text: tuple[str, ...] = (),
     paths: str | None = None,
     noun: str = "image",
+    drop: tuple[str, ...] = (),
 ) -> FileCheck:
     """Every problem of a user's table that validation can find: the file, its header, its
     target, its text columns or its column of `noun` paths, and (up to FULL_CHECK_BYTES, and
@@ -94,7 +99,7 @@ def check_file(
 
     with open(path, "rb") as f:
         wide = wide_encoding(f.read(4))
-    if wide and not path.name.lower().endswith((".parquet", ".pq", ".gz")):
+    if wide and not path.name.lower().endswith((".parquet", ".pq", *COMPRESSED)):
         problems.append(("file", f"{path.name} is {wide} text: save it as UTF-8"))
         return out
     try:
@@ -116,6 +121,7 @@ def check_file(
         return out
     problems.extend(header_problems(path, names, target, sep))
     problems.extend(text_column_problems(path, names, target, text))
+    problems.extend(drop_problems(path, names, target, drop, (*text, *([paths] if paths else []))))
     if paths is not None:
         problems.extend(path_column_problems(path, names, target, paths, noun))
     if problems:
@@ -127,7 +133,7 @@ def check_file(
     except Exception as exc:
         problems.append(("file", f"cannot read {path.name}: {first_line(exc)}"))
         return out
-    problems.extend(table_problems(frame, target, task, path.name))
+    problems.extend(table_problems(frame.drop(columns=list(drop)), target, task, path.name))
     problems.extend(text_problems(frame, target, text, path.name))
     if paths is not None and not problems:
         from treeline.data.file_paths import file_paths
@@ -207,6 +213,24 @@ def header_problems(
     if len(names) == 1:
         return [("file", f"{path.name} has no feature columns: only the target '{target}'")]
     return []
+
+
+def drop_problems(
+    path: Path, names: list[str], target: str, drop: tuple[str, ...], used: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """Columns to leave out (an id, a leak) that are not in the header, or are used."""
+    from treeline.errors import unknown_name
+
+    out = []
+    for column in drop:
+        if column == target or column in used:
+            out.append(("drop", f"'{column}' is {'the target' if column == target else 'used'}: "
+                        "it cannot be left out"))  # fmt: skip
+        elif column not in names:
+            out.append(("drop", unknown_name(f"column in {path.name}", column, names[:30])))
+    if set(names) - {target, *drop} == set() and drop:
+        out.append(("drop", f"leaving out {', '.join(drop)} leaves {path.name} no feature column"))
+    return out
 
 
 def text_column_problems(
@@ -362,9 +386,10 @@ class UserFile(TableDataset):
         listing: str | None = None,
         audio: str | None = None,
         rate: int = 16_000,
+        drop: tuple[str, ...] = (),
     ):
         self.path, self.target, self.task, self.name = path, target, task, label
-        self.sep, self.text = sep, text
+        self.sep, self.text, self.drop = sep, text, drop
         # A column of file paths: (its kind, the column, the size or rate they decode at).
         self.media = ("image", image, size) if image else ("audio", audio, rate) if audio else None
         self.image, self.listing = image, listing
@@ -372,7 +397,7 @@ class UserFile(TableDataset):
         self.description = f"user file {path.name} (target {target})"
         own = {*text, *([self.media[1]] if self.media else [])}
         if own:  # text, images or clips alone, or beside other columns (the header only)
-            others = set(header(path, sep)) - {target, *own}
+            others = set(header(path, sep)) - {target, *own, *drop}
             kind = self.media[0] if self.media else "text"
             self.modality = "multimodal" if others else kind  # type: ignore[misc]
             self.parts = (kind, "tabular") if others else ()  # type: ignore[misc]
@@ -390,6 +415,8 @@ class UserFile(TableDataset):
                 kind, column, value = self.media
                 named = f"{column}\0{value}\0{self.listing}".encode()
                 text = f"-{kind}" + hashlib.sha256(named).hexdigest()[:8]
+            if self.drop:  # with fewer columns: other inputs
+                text += "-drop" + hashlib.sha256("\0".join(self.drop).encode()).hexdigest()[:8]
             self._fingerprint = f"v{PREPARE_VERSION}-{sha256_of(self.path)[:16]}{sep}{text}"
         return self._fingerprint
 
@@ -450,5 +477,5 @@ class UserFile(TableDataset):
         problems = header_problems(path, header(path, self.sep), self.target, self.sep)
         if problems:
             raise ValueError(problems[0][1])
-        df = read_table(path, sep=self.sep)
+        df = read_table(path, sep=self.sep).drop(columns=list(self.drop))
         return df.rename(columns={self.target: TARGET})
