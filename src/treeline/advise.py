@@ -137,6 +137,14 @@ def infer(
     if drop:
         frame = frame.drop(columns=drop)
         said.append(f"left out: {', '.join(drop)} (as given)")
+    else:
+        drop = [c for c in frame.columns if c != target and _is_row_number(frame[c])]
+        if drop:
+            frame = frame.drop(columns=drop)
+            said.append(
+                f"left out: {', '.join(drop)} (it counts the rows: an index, not a feature; "
+                "--drop overrides)"
+            )
     y = frame[target].dropna()
     if task is None:
         task, why = _task_of(y)
@@ -272,6 +280,17 @@ def _task_of(y: pd.Series) -> tuple[str, str]:
     if numeric and distinct > max(20, len(y) // 20):
         return "regression", f"'{y.name}' is numeric with {distinct:,} distinct values"
     return "multiclass", f"'{y.name}' has {distinct:,} classes"
+
+
+def _is_row_number(column: pd.Series) -> bool:
+    """0, 1, 2, … or 1, 2, 3, …: a row index written as a column (R's row names)."""
+    import numpy as np
+    import pandas as pd
+
+    if len(column) < 3 or not pd.api.types.is_integer_dtype(column):
+        return False
+    values = column.to_numpy()
+    return bool((np.diff(values) == 1).all() and values[0] in (0, 1))
 
 
 def _is_paths(column: pd.Series, suffixes: tuple[str, ...]) -> bool:

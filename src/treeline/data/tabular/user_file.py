@@ -71,7 +71,10 @@ def header(path: Path, sep: str | None = None) -> list[str]:
     import csv
 
     with _open_text(path) as f:
-        return next(csv.reader(f, delimiter=sep or ","), [])
+        names = next(csv.reader(f, delimiter=sep or ","), [])
+    # A blank name is what pandas calls `Unnamed: i` (R writes its row names so): the name a
+    # suite's `drop` and every message use.
+    return [name if name.strip() else f"Unnamed: {i}" for i, name in enumerate(names)]
 
 
 def check_file(
