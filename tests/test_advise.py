@@ -172,14 +172,10 @@ def test_recordings_and_series_are_inferred_and_their_suite_validates(
         found = infer(tmp_path / "X.npy", None, labels=tmp_path / "y.npy")
         route, said = "sequence", "series: X.npy, an array of 90 series of 25-25 steps"
     assert found.route == route and any(s.startswith(said) for s in found.said), found.said
-    if route == "audio + table":  # no network takes clips beside a table yet: said, not run
-        with pytest.raises(AdviseError, match="no advice yet for audio \\+ table data"):
-            design(found, 120)
-        return
     suite = tmp_path / "advise-x.yaml"
     suite.write_text(suite_yaml(found, design(found, 200), "advise-x", "cpu"))
     (ds,) = resolve(suite).suite.datasets
-    assert len(ds.contenders) == 2 and ds.modality == route
+    assert len(ds.contenders) == 2 and ds.kind == route
 
 
 def test_a_row_number_column_is_left_out_and_the_suite_says_so(

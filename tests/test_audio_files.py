@@ -181,7 +181,7 @@ def make_calls(root: Path, rows: int = 24) -> Path:
     return path
 
 
-def test_a_column_of_clip_paths_beside_a_table_runs_through_mfcc_trees(
+def test_a_column_of_clip_paths_beside_a_table_runs_through_mfcc_trees_and_fusion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from treeline.execute.resolve import resolve
@@ -191,18 +191,19 @@ def test_a_column_of_clip_paths_beside_a_table_runs_through_mfcc_trees(
     monkeypatch.setenv("TREELINE_RESULTS", str(tmp_path / "results"))
     make_calls(tmp_path)
     suite = tmp_path / "mine.yaml"
-    suite.write_text(FILE_SUITE.format(contenders="[fusion]"))
+    suite.write_text(FILE_SUITE.format(contenders="[catboost]"))
     assert main(["validate", str(suite)]) == 2
-    assert "contender 'fusion' cannot handle the audio + table dataset" in capsys.readouterr().err
-    suite.write_text(FILE_SUITE.format(contenders="[lightgbm+mfcc]"))
+    assert "contender 'catboost' cannot handle the audio + table dataset" in capsys.readouterr().err
+    suite.write_text(FILE_SUITE.format(contenders="[lightgbm+mfcc, fusion]"))
     (ds,) = resolve(suite).suite.datasets
     assert ds.kind == "audio + table"
     pool = ds.ref.build().pool()
     assert set(pool.X.parts) == {"audio", "table"} and pool.X.parts["audio"].sample_rate == 8_000
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     assert main(["run", str(suite), "--tracking-uri", uri]) == 0
-    (result,) = Tracker("mine", uri, create=False).results()
-    assert result.status == "ok", result.error
+    results = Tracker("mine", uri, create=False).results()
+    assert {r.cell.contender.label for r in results} == {"lightgbm+mfcc", "fusion"}
+    assert all(r.status == "ok" for r in results), [r.error for r in results]
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ CASES = [
      "datasets[0].file", "f.csv is UTF-16 text: save it as UTF-8"),
     ("a folder", _dir, "y", "binary", "", "datasets[0].file", "not a file:"),
     ("spreadsheet", lambda t: _write(t, "f.xlsx", b"PK\x03\x04"), "y", "binary", "",
-     "datasets[0].file", "must be one of .csv, .parquet, .pq, .csv.gz, got 'f.xlsx'"),
+     "datasets[0].file", "must be one of .csv, .parquet, .pq, .csv.gz, .csv.bz2, .csv.xz, got 'f.xlsx'"),
     ("missing file", lambda t: "nope.csv", "y", "binary", "", "datasets[0].file",
      "file not found:"),
     ("corrupt parquet", lambda t: _write(t, "f.parquet", b"PAR1 not really"), "y", "binary", "",
@@ -154,14 +154,15 @@ SHADOW = "root:*:20228:0:99999:7:::\n" + "sam:$y$j9T$secretsalt$hash:20228:0:999
 
 @pytest.mark.parametrize(
     ("sep", "field", "said"),
-    [("*", "target", "is not shown"), (":", "file", "is not shown"), ("$", "sep", "looks sep")],
+    [("*", "target", "is not shown"), (":", "target", "is not shown"), ("$", "sep", "looks sep")],
 )
 def test_a_first_line_that_is_not_a_header_is_never_echoed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], sep: str, field: str, said: str
 ) -> None:
     """A .csv holding /etc/shadow's lines, with `sep: '*'`, printed `valid: :20228:0:99999:7:::,
-    root:`; with ':' its blank fields printed as duplicates. Names are shown only when the line
-    looks like a header, and never a long one."""
+    root:`; with ':' its blank fields printed as duplicates (blank names are pandas' `Unnamed: i`
+    now, so no longer duplicates). Names are shown only when the line looks like a header, and
+    never a long one."""
     _write(tmp_path, "secret.csv", SHADOW)
     suite = _suite(tmp_path, "secret.csv", "label", extra=f"    sep: '{sep}'\n")
     code, err = _validate(capsys, suite)

@@ -177,4 +177,5 @@ def test_a_compressed_csv_with_a_column_left_out_is_text_alone(
     suite.write_text(text.replace("    n: [60]", "    drop: [priority]\n    n: [60]"))
     (ds,) = resolve(suite).suite.datasets
     assert ds.modality == "text" and ds.ref.options["drop"] == ["priority"]
+    assert ds.ref.label == "tickets"  # not "tickets.csv": the format's ending is left out
     assert len(ds.ref.build().pool()) + len(ds.ref.build().test()) == 240

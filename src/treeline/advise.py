@@ -36,6 +36,7 @@ ROUTES = {
     "text + table": ("catboost", "fusion"),
     "image + table": ("lightgbm+pixels", "fusion"),
     "audio": ("lightgbm+mfcc", "audio-cnn"),
+    "audio + table": ("lightgbm+mfcc", "fusion"),
     "sequence": ("lightgbm+minirocket", "cnn1d"),
 }
 STARTUP = 12.0  # seconds a cell's worker spends beyond its budget (plan.STARTUP_GUESS)
@@ -345,9 +346,9 @@ def design(found: Inferred, seconds: float, runner_startup: float = STARTUP) -> 
         f"routes: {routes[0]} against {routes[1]} ("
         + (
             f"the atlas's strongest tree and network for {found.route} data)"
-            if found.route != "image + table"
-            else "trees on pixels joined with the table, against the two-tower network; the "
-            "atlas has no image + table data yet)"
+            if found.route not in ("image + table", "audio + table")
+            else f"trees on {routes[0].partition('+')[2]} features joined with the table, against "
+            f"the two-tower network; the atlas has no {found.route} data yet)"
         ),
         f"sizes: n = {', '.join(f'{n:,}' for n in sizes)} (nested; {found.rows:,} labelled rows)",
         f"budget: {budget:g} s per cell, {len(sizes) * len(routes)} cells",

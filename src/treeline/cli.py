@@ -353,7 +353,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         path, args.target, args.task, text, args.image, args.audio, labels, columns, args.drop
     )
     plan = design(found, seconds)
-    label = default_label(path.with_suffix("") if path.is_file() else path)
+    label = default_label(path)
     name = f"advise-{label}"
     folder = results_dir() / "advise" / label
     folder.mkdir(parents=True, exist_ok=True)
@@ -366,7 +366,10 @@ def cmd_advise(args: argparse.Namespace) -> int:
         f"suite: {suite_path} (rerun or extend: treeline run {suite_path})", soft_wrap=True
     )
     options = RunOptions(tracking_uri=args.tracking_uri)
-    run_with_progress(SuiteRun(resolve(suite_path, options)))
+    resolved = resolve(suite_path, options)
+    for note in resolved.suite.datasets[0].ref.build().notes():  # how the data was taken
+        console.print(f"[bold]data[/] {escape(note)}", soft_wrap=True)
+    run_with_progress(SuiteRun(resolved))
     tracker = Tracker(name, args.tracking_uri, create=False)
     frame = records_frame(tracker.records())
     comparisons = compare(frame)

@@ -237,7 +237,15 @@ class ClassFolder(CachedDataset):
         return dataset, []
 
 
-def default_label(root: Path) -> str:
+# Endings a data file's label leaves out: its format and its compression.
+ENDINGS = (".csv.gz", ".csv.bz2", ".csv.xz", ".csv", ".parquet", ".pq", ".npy", ".tsv", ".txt")
+
+
+def default_label(path: Path) -> str:
+    """A folder's or a data file's name as a label of cell ids: lower case, without its
+    format's ending, other characters as '-'."""
     import re
 
-    return re.sub(r"[^a-z0-9._-]+", "-", root.name.lower()).strip("-._") or "data"
+    name = path.name.lower()
+    name = next((name[: -len(e)] for e in ENDINGS if name.endswith(e) and len(name) > len(e)), name)
+    return re.sub(r"[^a-z0-9._-]+", "-", name).strip("-._") or "data"

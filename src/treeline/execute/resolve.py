@@ -547,7 +547,7 @@ class _Checker:
         """The file's own problems come from the data stage (`user_file.check_file`); an image
         column's images are decoded and cached now, so theirs come before any cell too."""
         from treeline.data.audio.clips import DEFAULT_RATE
-        from treeline.data.class_folders import BadFiles
+        from treeline.data.class_folders import BadFiles, default_label
         from treeline.data.image.folder import DEFAULT_SIZE
         from treeline.data.sources import sha256_of
         from treeline.data.tabular.user_file import check_file
@@ -565,7 +565,7 @@ class _Checker:
             self.add((*loc, key), message)
         if checked.problems:
             return None
-        label = entry.label or path.stem.lower().replace(" ", "-")
+        label = entry.label or default_label(path)
         files = {}  # a column of image or clip paths: it, how its files decode, their listing
         if checked.paths is not None:
             kind, setting = ("image", "size") if entry.image else ("audio", "rate")
@@ -602,6 +602,7 @@ class _Checker:
     def _user_series(self, i: int, entry: DatasetEntry) -> DatasetRef | None:
         """Series read, checked and cached now: their problems come before any cell
         (`sequence.user_series.check_series`)."""
+        from treeline.data.class_folders import default_label
         from treeline.data.sequence.user_series import Columns, UserSeries, check_series
 
         loc: tuple[str | int, ...] = ("datasets", i)
@@ -609,7 +610,7 @@ class _Checker:
         path = self._path(entry.series)
         labels = self._path(entry.labels) if entry.labels else None
         columns = entry.columns.model_dump() if entry.columns else {}
-        label = entry.label or path.stem.lower().replace(" ", "-")
+        label = entry.label or default_label(path)
         dataset = UserSeries(
             path, label, entry.task, entry.target, labels, Columns(**columns), entry.sep
         )

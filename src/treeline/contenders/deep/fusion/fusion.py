@@ -1,15 +1,17 @@
-"""Late fusion of a text or an image with a table: a text tower (the bag of word and hashed-bigram
-embeddings of text/base.py, from scratch, mean over the document) or an image tower (a small
-CNN from scratch: the conv-BN-ReLU-pool blocks of image/cnn.py, then global average pooling to
-one vector) beside a table tower (an MLP on the quantile-normal numeric and one-hot categorical
-columns of tabular/base.py), concatenated, then a hidden layer and the classifier — the standard
-two-tower network for tables with a text or a photo column, trained end to end by the shared
-loop.
+"""Late fusion of a text, an image or a recording with a table: a text tower (the bag of word and
+hashed-bigram embeddings of text/base.py, from scratch, mean over the document), an image tower
+(a small CNN from scratch: the conv-BN-ReLU-pool blocks of image/cnn.py, then global average
+pooling to one vector) or an audio tower (audio/base.py's log-mel spectrogram computed on the
+device, then the same blocks and pooling) beside a table tower (an MLP on the quantile-normal
+numeric and one-hot categorical columns of tabular/base.py), concatenated, then a hidden layer
+and the classifier — the standard two-tower network for tables with a text, a photo or a
+recording column, trained end to end by the shared loop.
 
 Default (trial 0): text 100 dimensions (image: 2 blocks from 32 channels), table tower two
 layers of 128, fused hidden layer 128, dropout 0.2, AdamW at lr 3e-3, batch 64. Search space:
 text dimensions {50, 100, 200} (image: blocks UniformInt[1, 3] as the side allows, first-block
-channels {16, 32, 64}), table layers UniformInt[1, 3] of UniformInt[16, 256] units, fused hidden
+channels {16, 32, 64}; audio: 2 blocks of 16 by default, blocks UniformInt[1, 3], channels
+{8, 16, 32}), table layers UniformInt[1, 3] of UniformInt[16, 256] units, fused hidden
 {64, 128, 256}, dropout Uniform[0, 0.5], lr LogUniform[1e-4, 3e-2], weight decay
 {0, LogUniform[1e-6, 1e-3]}, batch {32, 64, 128}.
 """
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from treeline.data.inputs import Multimodal
 
 
-TOWERS = ("text", "image")  # the parts beside the table a tower takes
+TOWERS = ("text", "image", "audio")  # the parts beside the table a tower takes
 
 
 def _parts(X: Multimodal) -> tuple[Any, Any]:
@@ -73,11 +75,15 @@ class FusionPreprocessor:
         other, table = _parts(data.train.X)  # type: ignore[arg-type]
         self.kind = other.modality
         alone = replace(data, train=Split(other, data.train.y))
-        self.other: TokenPreprocessor | ImagePreprocessor = (
-            TokenPreprocessor(alone)
-            if self.kind == "text"
-            else ImagePreprocessor(alone, False, None)
-        )
+        from treeline.contenders.deep.audio.base import AudioPreprocessor
+
+        self.other: TokenPreprocessor | ImagePreprocessor | AudioPreprocessor
+        if self.kind == "text":
+            self.other = TokenPreprocessor(alone)
+        elif self.kind == "image":
+            self.other = ImagePreprocessor(alone, pretrained=False, size=None)
+        else:
+            self.other = AudioPreprocessor(alone)
         self.table = Preprocessor(replace(data, train=Split(table, data.train.y)), True, seed)
         self.y_mean, self.y_std = 0.0, 1.0
 
@@ -93,8 +99,8 @@ class Fusion(DeepContender):
     modalities = ("multimodal",)
     multimodal_parts = TOWERS
     description = (
-        "late fusion: a bag-of-embeddings text tower or a CNN image tower + an MLP table "
-        "tower, trained jointly"
+        "late fusion: a bag-of-embeddings text tower, or a CNN image or log-mel audio tower, "
+        "+ an MLP table tower, trained jointly"
     )
     libraries = ("torch", "torch._dynamo", "sklearn.preprocessing")
     eval_batch = 1024
@@ -105,10 +111,12 @@ class Fusion(DeepContender):
         return FusionPreprocessor(data, ctx.seed)
 
     def default_params(self, data: FitData, device: str = "cpu") -> dict[str, Any]:
-        side = _image_side(data)
-        tower = (
-            {"dim": 100} if side is None else {"n_blocks": min(2, max_blocks(side)), "channels": 32}
-        )
+        kind, side = _tower(data)
+        tower = {
+            "text": {"dim": 100},
+            "image": {"n_blocks": min(2, max_blocks(side)), "channels": 32},
+            "audio": {"n_blocks": 2, "channels": 16},
+        }[kind]
         return {
             **tower,
             "table_layers": 2,
@@ -121,15 +129,16 @@ class Fusion(DeepContender):
         }
 
     def suggest(self, trial: optuna.Trial, data: FitData, device: str = "cpu") -> dict[str, Any]:
-        side = _image_side(data)
-        tower = (
-            {"dim": trial.suggest_categorical("dim", [50, 100, 200])}
-            if side is None
-            else {
-                "n_blocks": trial.suggest_int("n_blocks", 1, max_blocks(side)),
-                "channels": trial.suggest_categorical("channels", [16, 32, 64]),
+        kind, side = _tower(data)
+        if kind == "text":
+            tower = {"dim": trial.suggest_categorical("dim", [50, 100, 200])}
+        else:
+            most = max_blocks(side) if kind == "image" else 3
+            widths = [16, 32, 64] if kind == "image" else [8, 16, 32]
+            tower = {
+                "n_blocks": trial.suggest_int("n_blocks", 1, most),
+                "channels": trial.suggest_categorical("channels", widths),
             }
-        )
         return {
             **tower,
             "table_layers": trial.suggest_int("table_layers", 1, 3),
@@ -147,18 +156,43 @@ class Fusion(DeepContender):
         tower: nn.Module
         if pre.kind == "text":
             tower, width = bag_class()(pre.other.n_ids, params["dim"]), params["dim"]
-        else:
+        elif pre.kind == "image":
             layers, width = conv_blocks(
                 2, pre.other.channels, params["channels"], params["n_blocks"]
             )
             tower = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        else:
+            tower = _audio_tower()(pre.other.sample_rate, params)
+            width = tower.width
         return _module()(tower, width, pre.table.n_num_features, params, d_out)
 
 
-def _image_side(data: FitData) -> int | None:
-    """The images' shorter side where the part beside the table is images, else None."""
+def _tower(data: FitData) -> tuple[str, int]:
+    """The kind of the part beside the table, and an image's shorter side (else 0)."""
     other, _ = _parts(data.train.X)  # type: ignore[arg-type]
-    return min(other.shape[1:]) if other.modality == "image" else None
+    return other.modality, (min(other.shape[1:]) if other.modality == "image" else 0)
+
+
+@cache
+def _audio_tower():
+    from torch import nn
+
+    from treeline.contenders.deep.audio.base import log_mel_class
+    from treeline.contenders.deep.blocks import conv_blocks
+
+    class AudioTower(nn.Module):
+        """Waveforms → the device's log-mel spectrogram → CNN blocks → one vector per clip."""
+
+        def __init__(self, sample_rate: int, params: dict[str, Any]):
+            super().__init__()
+            self.mel = log_mel_class()(sample_rate)
+            layers, self.width = conv_blocks(2, 1, params["channels"], params["n_blocks"])
+            self.conv = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+        def forward(self, wave, lengths):
+            return self.conv(self.mel(wave, lengths))
+
+    return AudioTower
 
 
 @cache
