@@ -75,3 +75,18 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
 
 # "[Errno 111] Connection refused" inside urllib3's "Max retries exceeded … (Caused by …)"
 _ERRNO = re.compile(r"\[Errno -?\d+\][^'\")\]]+")
+
+
+SHOWN = 5  # items a refusal names before "and N more"
+
+
+def shown(items: Iterable[str]) -> str:
+    """The first SHOWN items, and how many more."""
+    items = list(items)
+    more = f" and {len(items) - SHOWN:,} more" if len(items) > SHOWN else ""
+    return ", ".join(items[:SHOWN]) + more
+
+
+def line_numbers(rows: Iterable[int]) -> str:
+    """A frame's rows (0-based) as its CSV's line numbers: the header is line 1."""
+    return shown(str(int(r) + 2) for r in rows)

@@ -23,9 +23,9 @@ import numpy as np
 from treeline.data.dataset import PREPARE_VERSION, CachedDataset
 from treeline.data.inputs import Inputs
 from treeline.data.sources import Source
+from treeline.errors import shown
 
 MIN_CLASS_EXAMPLES = 3  # one each for train, validation and the test set
-SHOWN = 5  # paths named in a refusal
 
 
 class BadFiles(ValueError):
@@ -56,12 +56,6 @@ def listing_digest(root: Path, files: list[str]) -> str:
         st = (root / rel).stat()
         h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
-
-
-def shown(paths: list[str]) -> str:
-    """The first SHOWN paths, and how many more."""
-    more = f" and {len(paths) - SHOWN:,} more" if len(paths) > SHOWN else ""
-    return ", ".join(paths[:SHOWN]) + more
 
 
 def scan(root: Path, suffixes: tuple[str, ...], noun: str = "images") -> Scan:

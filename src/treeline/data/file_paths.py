@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from treeline.data.class_folders import listing_digest, shown
+from treeline.data.class_folders import listing_digest
+from treeline.errors import line_numbers, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,11 +35,6 @@ class Paths:
         """Each distinct file's path, byte size and modification time: an edited file is new
         data, though the table is not."""
         return listing_digest(self.root, self.files)
-
-
-def _lines(rows: list[int]) -> str:
-    """Frame rows as the CSV's line numbers (its header is line 1)."""
-    return shown([str(r + 2) for r in rows])
 
 
 def file_paths(file: Path, values: pd.Series, column: str, noun: str = "image") -> Paths:
@@ -64,8 +60,8 @@ def file_paths(file: Path, values: pd.Series, column: str, noun: str = "image") 
     where = f"column '{column}' of {file.name}"
     if empty:
         out.problems.append(
-            f"{len(empty):,} labelled rows have no {noun} path in {where} (lines {_lines(empty)}): "
-            "give each row its image, or drop the row"
+            f"{len(empty):,} labelled rows have no {noun} path in {where} "
+            f"(lines {line_numbers(empty)}): give each row its {noun}, or drop the row"
         )
     if outside:
         out.problems.append(

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from treeline.data.class_folders import BadFiles, ClassFolder, decode_in_parallel, error_text
-from treeline.data.class_folders import shown as _shown
 from treeline.data.inputs import Audio, Inputs
+from treeline.errors import shown as _shown
 
 SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 DEFAULT_RATE = 16_000

@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from treeline.data.class_folders import BadFiles, ClassFolder, error_text, shown
+from treeline.data.class_folders import BadFiles, ClassFolder, error_text
 from treeline.data.inputs import Images, Inputs
+from treeline.errors import shown
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 DEFAULT_SIZE = 64

@@ -29,11 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from treeline.data.class_folders import shown
 from treeline.data.dataset import PREPARE_VERSION, CachedDataset, Task
 from treeline.data.inputs import Inputs, Sequences
 from treeline.data.sources import LocalFile, Source, sha256_of
-from treeline.errors import first_line
+from treeline.errors import first_line, line_numbers, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,11 +58,6 @@ class Columns:
     time: str = "time"
     value: str = "value"
     channel: str | None = None
-
-
-def _lines(rows: Any) -> str:
-    """Frame rows as a CSV's line numbers (its header is line 1)."""
-    return shown([str(int(r) + 2) for r in rows])
 
 
 def _read(path: Path, field: str, sep: str | None) -> pd.DataFrame:
@@ -116,12 +110,12 @@ def read_long(
         tokens = ", ".join(repr(str(t)) for t in frame.loc[words[:3], cols.value])
         problems.append(
             ("columns.value", f"{len(words):,} values of column '{cols.value}' in {path.name} are "
-             f"not numbers ({tokens}; lines {_lines(words)})")
+             f"not numbers ({tokens}; lines {line_numbers(words)})")
         )  # fmt: skip
     if len(empty):
         problems.append(
             ("columns.value", f"{len(empty):,} steps have no value in column '{cols.value}' of "
-             f"{path.name} (lines {_lines(empty)}): fill or drop them")
+             f"{path.name} (lines {line_numbers(empty)}): fill or drop them")
         )  # fmt: skip
     time = _sortable(frame[cols.time])
     if time is None:
@@ -134,7 +128,7 @@ def read_long(
     if len(twice):
         problems.append(
             ("series", f"{len(twice):,} steps of {path.name} repeat a series' "
-             f"{'time and channel' if cols.channel else 'time'} (lines {_lines(twice)})")
+             f"{'time and channel' if cols.channel else 'time'} (lines {line_numbers(twice)})")
         )  # fmt: skip
     if problems:
         raise BadSeries(problems)
