@@ -115,8 +115,8 @@ CASES = [
      "datasets[0].file", "f.csv is UTF-16 text: save it as UTF-8"),
     ("a folder", _dir, "y", "binary", "", "datasets[0].file", "not a file:"),
     ("spreadsheet", lambda t: _write(t, "f.xlsx", b"PK\x03\x04"), "y", "binary", "",
-     "datasets[0].file", "must be one of .csv, .parquet, .pq, .csv.gz, .csv.bz2, .csv.xz, got "
-     "'f.xlsx'"),
+     "datasets[0].file", "must be one of .csv, .tsv, .parquet, .pq, .csv.gz, .csv.bz2, .csv.xz, "
+     ".tsv.gz, got 'f.xlsx'"),
     ("missing file", lambda t: "nope.csv", "y", "binary", "", "datasets[0].file",
      "file not found:"),
     ("corrupt parquet", lambda t: _write(t, "f.parquet", b"PAR1 not really"), "y", "binary", "",

@@ -74,6 +74,10 @@ REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
      "1 images lie directly in"),
     ("an empty class folder", lambda r: (r / "class-9").mkdir(), "",
      "class folders without images: class-9"),
+    ("a phone's HEIC photos", lambda r: [p.rename(p.with_suffix(".HEIC"))
+                                         for p in (r / "class-0").glob("*.png")], "",
+     "class folders without images: class-0; they hold files of other kinds (6 .heic): images "
+     "are .png, .jpg"),
     ("a class of 2 images", lambda r: [(r / "class-1" / f"{k}.png").unlink() for k in range(4)],
      "", "fewer than 3 images (one each for train, validation and test): 'class-1' (2)"),
     ("a file that is not an image", lambda r: (r / "class-0" / "0.png").write_bytes(b"not a png"),

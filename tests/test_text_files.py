@@ -161,6 +161,18 @@ def test_a_bad_column_to_leave_out_is_refused(
     assert message in err, err
 
 
+def test_a_tab_separated_file_needs_no_sep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from treeline.execute.resolve import resolve
+
+    monkeypatch.setenv("TREELINE_CACHE", str(tmp_path / "cache"))
+    plain = write_tickets(tmp_path / "plain.csv")
+    (tmp_path / "tickets.tsv").write_text(plain.read_text().replace(",", "\t"))
+    suite = _suite(tmp_path)
+    suite.write_text(suite.read_text().replace("tickets.csv", "tickets.tsv"))
+    (ds,) = resolve(suite).suite.datasets
+    assert ds.modality == "multimodal" and ds.ref.label == "tickets"
+
+
 def test_a_compressed_csv_with_a_column_left_out_is_text_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -107,7 +107,15 @@ def scan(root: Path, suffixes: tuple[str, ...], noun: str = "images") -> Scan:
         )
     empty = [f.name for f in classes if counts[f.name] == 0]
     if empty:
-        out.problems.append(f"class folders without {noun}: {shown(empty)}")
+        others = Counter(Path(rel).suffix.lower() or "(no ending)" for rel in out.ignored)
+        kinds = ", ".join(f"{k:,} {s}" for s, k in others.most_common(3))
+        hint = (
+            f"; they hold files of other kinds ({kinds}): {noun} are "
+            f"{', '.join(suffixes)}; convert the others to one of them"
+            if others
+            else ""
+        )
+        out.problems.append(f"class folders without {noun}: {shown(empty)}{hint}")
     kept = [f.name for f in classes if counts[f.name]]
     if len(kept) < 2 and not loose:
         found = f"found {len(kept)}" + (f" ('{kept[0]}')" if kept else "")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from treeline.data.file_paths import Paths
 
-FORMATS = (".csv", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.xz")
+FORMATS = (".csv", ".tsv", ".parquet", ".pq", ".csv.gz", ".csv.bz2", ".csv.xz", ".tsv.gz")
 COMPRESSED = (".gz", ".bz2", ".xz")  # what pandas opens by the file's ending, as we do
 
 
@@ -32,7 +32,14 @@ def read_table(
         return pd.read_parquet(path, columns=columns)
     # Only empty cells are missing: pandas' own list ("NA", "n/a", "null", …) would turn tokens
     # into missing values silently; data/clean.py does it for numeric columns, and says so.
-    return pd.read_csv(path, usecols=columns, sep=sep or ",", keep_default_na=False, na_values=[""])
+    return pd.read_csv(
+        path, usecols=columns, sep=default_sep(path, sep), keep_default_na=False, na_values=[""]
+    )
+
+
+def default_sep(path: Path, sep: str | None) -> str:
+    """The separator given, else a tab for a .tsv file, else a comma."""
+    return sep or ("\t" if ".tsv" in path.suffixes[-2:] else ",")
 
 
 @dataclass
@@ -71,7 +78,7 @@ def header(path: Path, sep: str | None = None) -> list[str]:
     import csv
 
     with _open_text(path) as f:
-        names = next(csv.reader(f, delimiter=sep or ","), [])
+        names = next(csv.reader(f, delimiter=default_sep(path, sep)), [])
     # A blank name is what pandas calls `Unnamed: i` (R writes its row names so): the name a
     # suite's `drop` and every message use.
     return [name if name.strip() else f"Unnamed: {i}" for i, name in enumerate(names)]
@@ -192,7 +199,7 @@ def header_problems(
         where = "; ".join(at(d) for d in dupes[:MAX_NAMES_SHOWN])
         return [("file", f"duplicate column names in {path.name}: {where}; rename them")]
     if len(names) == 1 and not path.name.lower().endswith((".parquet", ".pq")):
-        used = sep or ","
+        used = default_sep(path, sep)
         guess = max((s for s in SEPARATORS if s != used), key=names[0].count)
         if guess != used and names[0].count(guess) > 0:
             shown = "\\t" if guess == "\t" else guess
