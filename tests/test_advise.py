@@ -79,6 +79,9 @@ def test_the_design_fits_the_time_with_nested_sizes(tmp_path: Path) -> None:
     assert parse_time("1h30m") == 5400 and parse_time("90s") == 90 and parse_time("600") == 600
     with pytest.raises(AdviseError, match="give a duration"):
         parse_time("soon")
+    slow = design(found, parse_time("30m"), 40.0, "the plan's estimate from recorded cells")
+    assert slow.budget == math.floor((1800 - 6 * 40) / 6)  # the plan's start-up, not a guess
+    assert "plus about 40 s per cell to start and score it: the plan's estimate" in slow.said[-1]
 
 
 def _gap(n: int, mean: float, half: float) -> Gap:

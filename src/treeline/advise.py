@@ -319,8 +319,15 @@ class Design:
     said: list[str]
 
 
-def design(found: Inferred, seconds: float, runner_startup: float = STARTUP) -> Design:
-    """Nested sizes and a budget per cell that fit `seconds` for the modality's two routes."""
+def design(
+    found: Inferred,
+    seconds: float,
+    runner_startup: float = STARTUP,
+    basis: str = "the plan's guess with nothing recorded",
+) -> Design:
+    """Nested sizes and a budget per cell that fit `seconds` for the modality's two routes,
+    each cell spending `runner_startup` seconds beyond its budget (`basis`: where that comes
+    from, the plan's estimate)."""
     if found.route not in ROUTES:
         raise AdviseError(f"no advice yet for {found.route} data")
     if found.rows < MIN_ROWS:
@@ -351,7 +358,8 @@ def design(found: Inferred, seconds: float, runner_startup: float = STARTUP) -> 
             f"the two-tower network; the atlas has no {found.route} data yet)"
         ),
         f"sizes: n = {', '.join(f'{n:,}' for n in sizes)} (nested; {found.rows:,} labelled rows)",
-        f"budget: {budget:g} s per cell, {len(sizes) * len(routes)} cells",
+        f"budget: {budget:g} s per cell, {len(sizes) * len(routes)} cells (plus about "
+        f"{runner_startup:.0f} s per cell to start and score it: {basis})",
     ]
     return Design(sizes, budget, routes, said)
 

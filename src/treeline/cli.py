@@ -321,7 +321,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
 
     from rich.markup import escape
 
-    from treeline.advise import answer, design, infer, parse_time, suite_yaml
+    from treeline.advise import STARTUP, answer, design, infer, parse_time, suite_yaml
     from treeline.analysis.boundary import compare
     from treeline.analysis.frame import records_frame
     from treeline.analysis.report import write_report
@@ -359,14 +359,22 @@ def cmd_advise(args: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     suite_path = folder / f"{name}.yaml"
     suite_path.write_text(suite_yaml(found, plan, name, args.runner))
+    options = RunOptions(tracking_uri=args.tracking_uri)
+    resolved = resolve(suite_path, options)
+    # The plan's start-up per cell, from cells recorded in this store: a budget that fits.
+    recorded = _recorded_everywhere(args.tracking_uri)
+    guesses = estimate(resolved.cells, recorded)
+    startup = sum(e.startup for e in guesses) / len(guesses)
+    if recorded and abs(startup - STARTUP) >= 1:
+        plan = design(found, seconds, startup, "the plan's estimate from recorded cells")
+        suite_path.write_text(suite_yaml(found, plan, name, args.runner))
+        resolved = resolve(suite_path, options)
     console = _console()
     for line in [*found.said, *plan.said]:
         console.print(f"[bold]inferred[/] {escape(line)}", soft_wrap=True)
     console.print(
         f"suite: {suite_path} (rerun or extend: treeline run {suite_path})", soft_wrap=True
     )
-    options = RunOptions(tracking_uri=args.tracking_uri)
-    resolved = resolve(suite_path, options)
     for note in resolved.suite.datasets[0].ref.build().notes():  # how the data was taken
         console.print(f"[bold]data[/] {escape(note)}", soft_wrap=True)
     run_with_progress(SuiteRun(resolved))
