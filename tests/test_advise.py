@@ -205,3 +205,17 @@ def test_a_row_number_column_is_left_out_and_the_suite_says_so(
     (ds,) = resolve(suite).suite.datasets
     assert ds.ref.options["drop"] == ["Unnamed: 0"]
     assert "Unnamed: 0" not in ds.ref.build().pool().X.frame.columns
+
+
+def test_a_number_to_predict_from_text_is_refused_by_advise_not_failed_in_cells(
+    tmp_path: Path,
+) -> None:
+    frame = pd.DataFrame(
+        {"review": [f"a fairly long review of the product number {i} to read" for i in range(300)],
+         "stars": [float(i % 50) / 10 for i in range(300)]}
+    )  # fmt: skip
+    frame.to_csv(tmp_path / "reviews.csv", index=False)
+    found = infer(tmp_path / "reviews.csv", "stars")
+    assert (found.task, found.route) == ("regression", "text")
+    with pytest.raises(AdviseError, match="no network here predicts a number from text data"):
+        design(found, 600)

@@ -248,3 +248,21 @@ def test_series_of_one_s_own_run_through_a_network_and_trees_on_features(
         "sensors/n=16/lightgbm+catch22/cpu/s0",
     }
     assert all(r.status == "ok" for r in results), [r.error for r in results]
+
+
+def test_networks_that_only_classify_are_refused_on_a_regression_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A series' number to predict (a machine's remaining life): the sequence networks only
+    classify, so they are refused at validation, not failed in every cell."""
+    monkeypatch.setenv("TREELINE_CACHE", str(tmp_path / "cache"))
+    path = make_long(tmp_path)
+    frame = pd.read_csv(path)
+    frame["activity"] = frame["unit"].str[1:].astype(float) * 1.5  # a number per series
+    frame.to_csv(path, index=False)
+    suite = _suite(tmp_path, task="regression", contenders="[cnn1d, lightgbm+catch22]")
+    assert main(["validate", str(suite)]) == 2
+    err = capsys.readouterr().err
+    assert "contender 'cnn1d' classifies only, and 'sensors' is a regression task" in err, err
+    suite = _suite(tmp_path, task="regression", contenders="[lightgbm+catch22]")
+    assert main(["validate", str(suite)]) == 0

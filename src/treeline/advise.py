@@ -336,6 +336,13 @@ def design(
             f"advice needs at least {MIN_ROWS}"
         )
     routes = ROUTES[found.route]
+    from treeline.contenders import contender_class
+
+    if found.task == "regression" and not contender_class(routes[1]).regression:
+        raise AdviseError(
+            f"no network here predicts a number from {found.route} data yet ({routes[1]} "
+            "classifies): give --task binary or multiclass for classes"
+        )
     sizes = sorted({found.rows // 4**k for k in range(SIZES) if found.rows // 4**k >= MIN_ROWS})
     while True:
         cells = len(sizes) * len(routes)

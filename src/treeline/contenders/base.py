@@ -105,6 +105,7 @@ class Contender(ABC):
     # On multimodal inputs: the parts beside the table it takes ("text", "image").
     multimodal_parts: ClassVar[tuple[str, ...]] = ()
     takes_sparse: ClassVar[bool] = False  # a sparse featurizer's CSR block (TF-IDF)
+    regression: ClassVar[bool] = True  # False: it classifies only (refused on regression)
     # Inputs always reach it through this featurizer (minilm-head: minilm-embed).
     featurizer: ClassVar[str | None] = None
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")

@@ -369,6 +369,8 @@ class _Checker:
 
         cls = contender_class(spec.name)
         label = ds.ref.label
+        if ds.task == "regression" and not cls.regression:
+            return f"contender '{spec.name}' classifies only, and '{label}' is a regression task"
         if spec.featurizer:
             f = featurizer_class(spec.featurizer)
             if not _takes(f.modalities, ds):

@@ -98,6 +98,7 @@ class Fusion(DeepContender):
     library = "torch"
     modalities = ("multimodal",)
     multimodal_parts = TOWERS
+    regression = False
     description = (
         "late fusion: a bag-of-embeddings text tower, or a CNN image or log-mel audio tower, "
         "+ an MLP table tower, trained jointly"

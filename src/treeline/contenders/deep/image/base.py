@@ -124,6 +124,7 @@ class ImageNetwork(DeepContender):
     """A network on images; classification (the image datasets' tasks)."""
 
     modalities = ("image",)
+    regression = False
     Options = ImageOptions
     pretrained = False  # takes 3 channels with ImageNet statistics
     eval_batch = 1024

@@ -145,6 +145,7 @@ class SequenceNetwork(DeepContender):
     """A network on padded series (sequences; audio subclasses it); classification."""
 
     modalities = ("sequence",)
+    regression = False
     eval_batch = 2048
 
     def preprocessor(self, data: FitData) -> Any:

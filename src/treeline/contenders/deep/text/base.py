@@ -134,6 +134,7 @@ class TextNetwork(DeepContender):
     """A network on word tokens; classification."""
 
     modalities = ("text",)
+    regression = False
     eval_batch = 1024
 
     def preprocess(self, data: FitData, ctx: FitContext) -> TokenPreprocessor:

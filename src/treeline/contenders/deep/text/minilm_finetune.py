@@ -71,6 +71,7 @@ class MiniLMFinetune(DeepContender):
     name = "minilm-finetune"
     library = "transformers"
     modalities = ("text",)
+    regression = False
     description = "all-MiniLM-L6-v2 fine-tuned end to end with a linear head (transformers)"
     libraries = ("torch", "torch._dynamo", "transformers", "transformers.models.bert")
     Options = FinetuneOptions
