@@ -117,6 +117,17 @@ def read_long(
             ("columns.value", f"{len(empty):,} steps have no value in column '{cols.value}' of "
              f"{path.name} (lines {line_numbers(empty)}): fill or drop them")
         )  # fmt: skip
+    for field, column in (("id", cols.id), ("time", cols.time), ("channel", cols.channel)):
+        if column is None:
+            continue
+        blank = frame.index[frame[column].astype("string").str.strip().fillna("") == ""]
+        if len(blank):
+            problems.append(
+                (f"columns.{field}", f"{len(blank):,} steps have no {field} in column "
+                 f"'{column}' of {path.name} (lines {line_numbers(blank)}): fill or drop them")
+            )  # fmt: skip
+    if problems:
+        raise BadSeries(problems)
     time = _sortable(frame[cols.time])
     if time is None:
         problems.append(
