@@ -74,6 +74,8 @@ REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
      "1 paths in column 'photo' of listing.csv lead outside"),
     ("an absolute path", lambda p: _edit(p, 1, "/etc/hostname"), "",
      "line 3: /etc/hostname"),
+    ("a web address", lambda p: _edit(p, 4, "https://example.com/cat.jpg"), "",
+     "1 paths in column 'photo' of listing.csv are web addresses (line 6: https://example.com/"),
     ("missing files", lambda p: [(p.parent / "photos" / f"{i}.png").unlink() for i in range(7)],
      "", "7 of 24 images named in column 'photo' of listing.csv are not found under"),
     ("a corrupt image", lambda p: _truncate(p.parent / "photos" / "5.png"), "",

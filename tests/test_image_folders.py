@@ -56,6 +56,15 @@ def _link_outside(root: Path) -> None:
     os.symlink(root.parent / "elsewhere.png", root / "class-0" / "linked.png")
 
 
+def _zip_in_place(root: Path) -> None:
+    """The folder as a zip archive under the folder's own name, as a download arrives."""
+    import shutil
+
+    archive = shutil.make_archive(str(root.with_name("packed")), "zip", root)
+    shutil.rmtree(root)
+    Path(archive).rename(root)
+
+
 def _truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -66,6 +75,8 @@ REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
     ("no such folder", lambda r: r.rename(r.with_name("gone")), "", "folder not found"),
     ("a file, not a folder", lambda r: (r.rename(r.with_name("x")), r.write_text("a")), "",
      "not a folder"),
+    ("a zip of the folder", lambda r: _zip_in_place(r), "",
+     "(an archive: unpack it and give the folder of class folders)"),
     ("an empty folder", lambda r: [p.unlink() for p in r.rglob("*.png")] and None, "",
      "class folders without images"),
     ("one class", lambda r: [(r / f"class-{c}").rename(r.parent / f"{c}") for c in (1, 2)], "",

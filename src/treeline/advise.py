@@ -117,7 +117,12 @@ def infer(
     from treeline.data.tabular.user_file import FORMATS, read_table
 
     if not path.name.lower().endswith(FORMATS):
-        raise AdviseError(f"{path}: give a CSV or Parquet file ({', '.join(FORMATS)}) or a folder")
+        from treeline.data.class_folders import ARCHIVES
+
+        unpack = "; unpack the archive first" if path.name.lower().endswith(ARCHIVES) else ""
+        raise AdviseError(
+            f"{path}: give a CSV or Parquet file ({', '.join(FORMATS)}) or a folder{unpack}"
+        )
     if not path.is_file():
         raise AdviseError(f"file not found: {path}")
     try:

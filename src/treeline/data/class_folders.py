@@ -28,6 +28,9 @@ from treeline.errors import shown
 MIN_CLASS_EXAMPLES = 3  # one each for train, validation and the test set
 
 
+ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".7z", ".rar")
+
+
 class BadFiles(ValueError):
     """The files cannot be used as they are; the message says why."""
 
@@ -50,6 +53,16 @@ class Scan:
         return listing_digest(self.root, self.files)
 
 
+def _archive(path: Path) -> bool:
+    import tarfile
+    import zipfile
+
+    try:
+        return zipfile.is_zipfile(path) or tarfile.is_tarfile(path)
+    except OSError:
+        return False
+
+
 def listing_digest(root: Path, files: list[str]) -> str:
     h = hashlib.sha256()
     for rel in sorted(set(files)):
@@ -65,7 +78,9 @@ def scan(root: Path, suffixes: tuple[str, ...], noun: str = "images") -> Scan:
         out.problems.append(f"folder not found: {root}")
         return out
     if not root.is_dir():
-        out.problems.append(f"not a folder: {root} (give a folder of class folders)")
+        archive = root.name.lower().endswith(ARCHIVES) or _archive(root)
+        what = "an archive: unpack it and give the folder" if archive else "give a folder"
+        out.problems.append(f"not a folder: {root} ({what} of class folders)")
         return out
     real_root = root.resolve()
     loose, classes = [], []

@@ -42,11 +42,14 @@ def file_paths(file: Path, values: pd.Series, column: str, noun: str = "image") 
     root = file.parent
     out = Paths(root)
     real_root = root.resolve()
-    empty, outside, missing = [], [], []
+    empty, outside, missing, urls = [], [], [], []
     for row, value in zip(values.index, values.tolist(), strict=True):
         text = "" if value is None or value != value else str(value).strip()
         if not text:
             empty.append(int(row))
+            continue
+        if "://" in text:
+            urls.append(f"line {int(row) + 2}: {text[:80]}")
             continue
         rel = PurePosixPath(text.replace("\\", "/"))
         target = (root / rel).resolve()
@@ -62,6 +65,11 @@ def file_paths(file: Path, values: pd.Series, column: str, noun: str = "image") 
         out.problems.append(
             f"{len(empty):,} labelled rows have no {noun} path in {where} "
             f"(lines {line_numbers(empty)}): give each row its {noun}, or drop the row"
+        )
+    if urls:
+        out.problems.append(
+            f"{len(urls):,} paths in {where} are web addresses ({shown(urls)}): Treeline reads "
+            f"local files only; download the {noun}s beside the file and give their paths"
         )
     if outside:
         out.problems.append(
