@@ -145,20 +145,23 @@ def test_odd_images_are_handled_and_said_in_the_data_notes(
     (root / "class-2" / "README.txt").write_text("taken with my phone")
     (root / "class-2" / ".DS_Store").write_bytes(b"\0\0")  # hidden: not even mentioned
     os.symlink("../class-0/0.png", root / "class-1" / "alias.png")  # an icon theme's alias
+    (root / "class-2" / "copy.png").write_bytes((root / "class-0" / "0.png").read_bytes())
 
     dataset, problems = check_folder(root, 16, "photos")
     assert problems == [] and dataset is not None
     notes = " | ".join(dataset.notes())
     assert "1 files that are not images left out (class-2/README.txt)" in notes
-    assert "images of 2 sizes (most common: 12×12 (23), 40×12 (1)): each resized to 16×16" in notes
-    assert "21 grey images among colour ones: grey repeated on 3 channels" in notes
+    assert "images of 2 sizes (most common: 12×12 (24), 40×12 (1)): each resized to 16×16" in notes
+    assert "22 grey images among colour ones: grey repeated on 3 channels" in notes
     assert "1 images transparent: composited on white" in notes
     assert "1 images 16-bit: scaled to 8 bits" in notes
     assert "1 images animated: first frame" in notes
     assert ".DS_Store" not in notes
     assert "1 images are links to other files of the folder (class-1/alias.png): kept" in notes
+    assert "1 images repeat another's bytes (class-2/copy.png = class-0/0.png): kept" in notes
+    assert "1 of those copies are under another class (class-2/copy.png in 'class-2' = " in notes
     pool, test = dataset.pool(), dataset.test()
-    assert pool.X.shape == (3, 16, 16) and len(pool) + len(test) == 24
+    assert pool.X.shape == (3, 16, 16) and len(pool) + len(test) == 25
     assert dataset.task == "multiclass" and dataset.classes() == ("class-0", "class-1", "class-2")
 
 

@@ -147,6 +147,43 @@ def scan(root: Path, suffixes: tuple[str, ...], noun: str = "images") -> Scan:
     return out
 
 
+def _file_digest(path: str) -> str:
+    return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
+
+
+def repeats(
+    root: Path, files: list[str], labels: list[str] | None, noun: str, skip: set[str] = frozenset()
+) -> list[str]:
+    """Notes on files whose bytes repeat an earlier file's (a copy under another name; `skip`:
+    links, said apart): kept, but the same example may fall in train and test, and a copy
+    under another class is a conflicting label."""
+    first: dict[str, int] = {}
+    same, across = [], []
+    paths = [str(root / rel) for rel in files]
+    digests = decode_in_parallel(_file_digest, paths, f"{noun} {root.name}", progress=False)
+    for i, (rel, digest) in enumerate(zip(files, digests, strict=True)):
+        if rel in skip:
+            continue
+        j = first.setdefault(digest, i)
+        if j == i or files[j] == rel:  # a path named twice is not a copy
+            continue
+        same.append(f"{rel} = {files[j]}")
+        if labels is not None and labels[i] != labels[j]:
+            across.append(f"{rel} in '{labels[i]}' = {files[j]} in '{labels[j]}'")
+    notes = []
+    if same:
+        notes.append(
+            f"{len(same):,} {noun} repeat another's bytes ({shown(same)}): kept, so the same "
+            "one may be in train and test"
+        )
+    if across:
+        notes.append(
+            f"{len(across):,} of those copies are under another class ({shown(across)}): "
+            "conflicting labels"
+        )
+    return notes
+
+
 def decode_in_parallel(
     decode: Callable[[Any], Any], jobs: list[Any], what: str, progress: bool | None = None
 ) -> list[Any]:
@@ -231,6 +268,7 @@ class ClassFolder(CachedDataset):
         if found.ignored:
             left = f"{len(found.ignored):,} files that are not {self.noun} left out"
             notes.insert(0, f"{left} ({shown(found.ignored)})")
+        notes += repeats(path, found.files, found.labels, self.noun, set(found.links))
         if found.links:
             notes.append(
                 f"{len(found.links):,} {self.noun} are links to other files of the folder "

@@ -477,9 +477,12 @@ class UserFile(TableDataset):
             from treeline.data.audio.clips import decode_clips
 
             inputs, notes = decode_clips(found.root, found.files, value)
+        from treeline.data.class_folders import repeats
+
         repeated = len(found.files) - len(set(found.files))
         if repeated:
             notes.append(f"{repeated:,} rows name a {noun} another row names too")
+        notes += repeats(found.root, found.files, None, f"{noun}s")
         return inputs, notes
 
     def read(self, path: Path) -> pd.DataFrame:

@@ -2,10 +2,11 @@
 hashed-bigram embeddings of text/base.py, from scratch, mean over the document), an image tower
 (a small CNN from scratch: the conv-BN-ReLU-pool blocks of image/cnn.py, then global average
 pooling to one vector) or an audio tower (audio/base.py's log-mel spectrogram computed on the
-device, then the same blocks and pooling) beside a table tower (an MLP on the quantile-normal
-numeric and one-hot categorical columns of tabular/base.py), concatenated, then a hidden layer
-and the classifier — the standard two-tower network for tables with a text, a photo or a
-recording column, trained end to end by the shared loop.
+device, the same blocks, then the mean and max over the clip's real frames) beside a table
+tower (an MLP on the quantile-normal numeric and one-hot categorical columns of
+tabular/base.py), concatenated, then a hidden layer and the classifier — the standard two-tower
+network for tables with a text, a photo or a recording column, trained end to end by the shared
+loop.
 
 Default (trial 0): text 100 dimensions (image: 2 blocks from 32 channels), table tower two
 layers of 128, fused hidden layer 128, dropout 0.2, AdamW at lr 3e-3, batch 64. Search space:
@@ -180,18 +181,23 @@ def _audio_tower():
 
     from treeline.contenders.deep.audio.base import log_mel_class
     from treeline.contenders.deep.blocks import conv_blocks
+    from treeline.contenders.deep.sequence.base import masked_pool, scaled_lengths
 
     class AudioTower(nn.Module):
-        """Waveforms → the device's log-mel spectrogram → CNN blocks → one vector per clip."""
+        """Waveforms → the device's log-mel spectrogram → CNN blocks → the mean over bands,
+        then the mean and max over the clip's real frames (padding left out, as audio-cnn)."""
 
         def __init__(self, sample_rate: int, params: dict[str, Any]):
             super().__init__()
             self.mel = log_mel_class()(sample_rate)
-            layers, self.width = conv_blocks(2, 1, params["channels"], params["n_blocks"])
-            self.conv = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            layers, channels = conv_blocks(2, 1, params["channels"], params["n_blocks"])
+            self.conv, self.width = nn.Sequential(*layers), 2 * channels
 
         def forward(self, wave, lengths):
-            return self.conv(self.mel(wave, lengths))
+            spec = self.mel(wave, lengths)  # (n, 1, mels, frames)
+            h = self.conv(spec).mean(dim=2)  # (n, C, frames')
+            frames = self.mel.frames(lengths).clamp(max=spec.shape[-1])
+            return masked_pool(h, scaled_lengths(frames, spec.shape[-1], h.shape[-1]))
 
     return AudioTower
 
