@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.refusals import Case, assert_refused, corpus
 from treeline.cli import main
 
 SUITE = """\
@@ -64,7 +65,7 @@ def _nan_clip(path: Path) -> None:
 
 
 # (what is wrong, how to make it from a good folder, the suite's extra keys, the message)
-REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
+REFUSED: list[Case] = [
     ("no such folder", lambda r: r.rename(r.with_name("gone")), "", "folder not found"),
     ("one class", lambda r: [(r / f"word-{c}").rename(r.parent / f"{c}") for c in (1, 2)], "",
      "needs at least 2 class folders of clips (found 1 ('word-0'))"),
@@ -86,8 +87,7 @@ REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("make", "extra", "message"), [c[1:] for c in REFUSED],
-                         ids=[c[0] for c in REFUSED])  # fmt: skip
+@corpus(REFUSED)
 def test_a_bad_recordings_folder_is_refused_at_its_line_before_any_cell(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -99,10 +99,7 @@ def test_a_bad_recordings_folder_is_refused_at_its_line_before_any_cell(
     monkeypatch.setenv("TREELINE_CACHE", str(tmp_path / "cache"))
     root = make_folder(tmp_path / "calls")
     make(root)
-    assert main(["validate", str(_suite(tmp_path, str(root), extra))]) == 2
-    err = capsys.readouterr().err
-    assert re.search(r"mine\.yaml:\d+: datasets\[0\]", err) and message in err, err
-    assert "Traceback" not in err
+    assert_refused(capsys, _suite(tmp_path, str(root), extra), message)
 
 
 def test_odd_recordings_are_handled_and_said_in_the_data_notes(

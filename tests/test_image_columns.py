@@ -5,13 +5,13 @@ the lines and what is wrong, before any cell."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.refusals import Case, assert_refused, corpus
 from tests.test_image_folders import _png, _truncate
 from treeline.cli import main
 
@@ -63,7 +63,7 @@ def _edit(path: Path, row: int, value: str) -> None:
 
 
 # (what is wrong, how to make it from a good listing, the suite's extra keys, the message)
-REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
+REFUSED: list[Case] = [
     ("a misspelt column", lambda p: None, "\n    image: foto",
      "unknown column in listing.csv 'foto' (did you mean 'photo'?)"),
     ("the target as images", lambda p: None, "\n    image: kind",
@@ -88,8 +88,7 @@ REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("make", "extra", "message"), [c[1:] for c in REFUSED],
-                         ids=[c[0] for c in REFUSED])  # fmt: skip
+@corpus(REFUSED)
 def test_a_bad_image_column_is_refused_at_its_line_before_any_cell(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -104,10 +103,7 @@ def test_a_bad_image_column_is_refused_at_its_line_before_any_cell(
     suite = _suite(tmp_path, extra)
     if "image: " in extra:  # the extra key stands in for the entry's own
         suite.write_text(suite.read_text().replace("    image: photo\n", "", 1))
-    assert main(["validate", str(suite)]) == 2
-    err = capsys.readouterr().err
-    assert re.search(r"mine\.yaml:\d+: datasets\[0\]", err) and message in err, err
-    assert "Traceback" not in err
+    assert_refused(capsys, suite, message)
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,13 @@ ones, each handled and stated in the data notes."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.refusals import Case, assert_refused, corpus
 from treeline.cli import main
 from treeline.data.image.folder import check_folder
 
@@ -71,7 +71,7 @@ def _truncate(path: Path) -> None:
 
 
 # (what is wrong, how to make it from a good folder, the suite's extra keys, the message)
-REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
+REFUSED: list[Case] = [
     ("no such folder", lambda r: r.rename(r.with_name("gone")), "", "folder not found"),
     ("a file, not a folder", lambda r: (r.rename(r.with_name("x")), r.write_text("a")), "",
      "not a folder"),
@@ -108,8 +108,7 @@ REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("make", "extra", "message"), [c[1:] for c in REFUSED],
-                         ids=[c[0] for c in REFUSED])  # fmt: skip
+@corpus(REFUSED)
 def test_a_bad_folder_is_refused_at_its_line_before_any_cell(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -122,10 +121,7 @@ def test_a_bad_folder_is_refused_at_its_line_before_any_cell(
     root = make_folder(tmp_path / "photos")
     make(root)
     suite = _suite(tmp_path, str(root), extra)
-    assert main(["validate", str(suite)]) == 2
-    err = capsys.readouterr().err
-    assert re.search(r"mine\.yaml:[78]: datasets\[0\]", err) and message in err, err
-    assert "Traceback" not in err
+    assert_refused(capsys, suite, message, line="[78]")
 
 
 def test_odd_images_are_handled_and_said_in_the_data_notes(

@@ -5,7 +5,6 @@ the data notes."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.refusals import Case, assert_refused, corpus
 from treeline.cli import main
 
 SUITE = """\
@@ -81,7 +81,7 @@ def _labels(root: Path, rows: dict[str, str]) -> None:
 
 
 # (what is wrong, how to make it from good files, the suite's extra keys, the message)
-LONG_REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
+LONG_REFUSED: list[Case] = [
     ("no such file", lambda p: p.unlink(), LONG, "file not found"),
     ("a misspelt value column", lambda p: None, LONG.replace("reading", "readng"),
      "unknown column in sensors.csv 'readng' (did you mean 'reading'?)"),
@@ -123,8 +123,7 @@ LONG_REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("make", "extra", "message"), [c[1:] for c in LONG_REFUSED],
-                         ids=[c[0] for c in LONG_REFUSED])  # fmt: skip
+@corpus(LONG_REFUSED)
 def test_a_bad_long_format_series_file_is_refused_at_its_line_before_any_cell(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -139,10 +138,7 @@ def test_a_bad_long_format_series_file_is_refused_at_its_line_before_any_cell(
     suite = _suite(tmp_path, series=series, extra=extra)
     if "task: binary" in extra:
         suite.write_text(suite.read_text().replace("    task: multiclass\n", "", 1))
-    assert main(["validate", str(suite)]) == 2
-    err = capsys.readouterr().err
-    assert re.search(r"mine\.yaml:\d+: datasets\[0\]", err) and message in err, err
-    assert "Traceback" not in err
+    assert_refused(capsys, suite, message)
 
 
 def _arrays(root: Path, X: np.ndarray, y: np.ndarray) -> None:
@@ -166,7 +162,7 @@ def _with(change: Callable[[np.ndarray], object]) -> Callable[[Path], None]:
     return make
 
 
-ARRAY_REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
+ARRAY_REFUSED: list[Case] = [
     ("an array of objects", lambda r: np.save(r / "X.npy", np.array([[1], "a"], dtype=object)),
      "", "cannot read X.npy: it holds Python objects: save a numeric array"),
     ("an array of 4 dimensions", lambda r: np.save(r / "X.npy", np.zeros((30, 1, 2, 5))), "",
@@ -183,8 +179,7 @@ ARRAY_REFUSED: list[tuple[str, Callable[[Path], object], str, str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("make", "extra", "message"), [c[1:] for c in ARRAY_REFUSED],
-                         ids=[c[0] for c in ARRAY_REFUSED])  # fmt: skip
+@corpus(ARRAY_REFUSED)
 def test_a_bad_array_of_series_is_refused_at_its_line_before_any_cell(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -198,10 +193,7 @@ def test_a_bad_array_of_series_is_refused_at_its_line_before_any_cell(
     make(tmp_path)
     labels = "" if "labels" in extra else "\n    labels: y.npy"
     suite = _suite(tmp_path, "X.npy", labels + extra, task="binary")
-    assert main(["validate", str(suite)]) == 2
-    err = capsys.readouterr().err
-    assert re.search(r"mine\.yaml:\d+: datasets\[0\]", err) and message in err, err
-    assert "Traceback" not in err
+    assert_refused(capsys, suite, message)
 
 
 def test_odd_series_are_handled_and_said_in_the_data_notes(
